@@ -1,0 +1,354 @@
+package article
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"html"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/microcosm-cc/bluemonday"
+	"github.com/yuin/goldmark"
+	gmhtml "github.com/yuin/goldmark/renderer/html"
+	"golang.org/x/text/unicode/norm"
+)
+
+// rulesVersion is part of every input hash: when the normalization rules
+// change, bump it so that re-ingesting the same input applies the new rules.
+const rulesVersion = "1"
+
+// Limits on field sizes. They keep one hostile article from bloating every
+// feed that carries it.
+const (
+	maxTitleRunes   = 500
+	maxIDBytes      = 500
+	maxSummaryRunes = 2000
+	summaryFromBody = 300
+	maxContentBytes = 2 << 20
+)
+
+// Normalizer turns Inputs into Articles. It is safe for concurrent use.
+type Normalizer struct {
+	base      *url.URL
+	location  *time.Location
+	parseTime func(s string, loc *time.Location) (time.Time, error)
+	policy    *bluemonday.Policy
+	plain     *bluemonday.Policy
+	markdown  goldmark.Markdown
+}
+
+// NormalizerOptions configures a Normalizer.
+type NormalizerOptions struct {
+	// BaseURL resolves relative links of articles that have no URL, and
+	// relative article URLs themselves (site.base_url).
+	BaseURL string
+	// Location reads dates that carry no zone (site.timezone).
+	Location *time.Location
+	// ParseTime reads published_at and updated_at. Required.
+	ParseTime func(s string, loc *time.Location) (time.Time, error)
+}
+
+// NewNormalizer builds a Normalizer from its options.
+func NewNormalizer(opts NormalizerOptions) (*Normalizer, error) {
+	base, err := url.Parse(opts.BaseURL)
+	if err != nil || !base.IsAbs() {
+		return nil, fmt.Errorf("normalizer: base URL %q is not absolute", opts.BaseURL)
+	}
+	if opts.Location == nil {
+		return nil, fmt.Errorf("normalizer: no location")
+	}
+	if opts.ParseTime == nil {
+		return nil, fmt.Errorf("normalizer: no time parser")
+	}
+
+	// UGC is bluemonday's policy for user content: no script, style, event
+	// handlers or javascript: URLs. News articles add figures.
+	policy := bluemonday.UGCPolicy()
+	policy.AllowElements("figure", "figcaption")
+	policy.AllowURLSchemes("http", "https", "mailto")
+	policy.AllowRelativeURLs(true)
+
+	return &Normalizer{
+		base:      base,
+		location:  opts.Location,
+		parseTime: opts.ParseTime,
+		policy:    policy,
+		plain:     bluemonday.StrictPolicy(),
+		markdown:  goldmark.New(goldmark.WithRendererOptions(gmhtml.WithUnsafe())),
+	}, nil
+}
+
+// Key computes, without any costly work, the id an input will be stored
+// under and a hash of everything the stored article is made from. The same
+// input gives the same hash, so an unchanged article can be skipped before
+// it is sanitized.
+func (n *Normalizer) Key(in Input) (id, hash string) {
+	id = cleanText(in.ID)
+	if id == "" {
+		id = defaultID(in)
+	}
+	h := sha256.New()
+	field := func(s string) {
+		var size [8]byte
+		binary.LittleEndian.PutUint64(size[:], uint64(len(s)))
+		h.Write(size[:])
+		h.Write([]byte(s))
+	}
+	field(rulesVersion)
+	field(n.base.String())
+	field(n.location.String())
+	field(id)
+	field(in.Title)
+	field(in.URL)
+	field(in.PublishedAt)
+	field(in.UpdatedAt)
+	field(in.Author)
+	field(fmt.Sprint(len(in.Categories)))
+	for _, c := range in.Categories {
+		field(c)
+	}
+	field(in.Summary)
+	field(in.ContentHTML)
+	field(in.ContentMarkdown)
+	if in.Image != nil {
+		field(in.Image.URL)
+		field(in.Image.Caption)
+		field(in.Image.Type)
+		field(fmt.Sprint(in.Image.Length))
+	}
+	return id, hex.EncodeToString(h.Sum(nil))
+}
+
+// defaultID is the id of an input that names none: its URL, else a hash of
+// its title and date as given (or of its content when it has no date).
+func defaultID(in Input) string {
+	if u := strings.TrimSpace(in.URL); u != "" {
+		return cleanText(u)
+	}
+	h := sha256.New()
+	h.Write([]byte(strings.TrimSpace(in.Title)))
+	h.Write([]byte{0})
+	if d := strings.TrimSpace(in.PublishedAt); d != "" {
+		h.Write([]byte(d))
+	} else {
+		h.Write([]byte(in.ContentHTML))
+		h.Write([]byte{0})
+		h.Write([]byte(in.ContentMarkdown))
+		h.Write([]byte{0})
+		h.Write([]byte(in.Summary))
+	}
+	return "sha256-" + hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// Normalize validates in and returns the article it describes. now is the
+// time the article is being stored. The GUID and slug it sets are proposals:
+// the store keeps them at first store and ignores them on updates.
+func (n *Normalizer) Normalize(in Input, now time.Time) (Article, error) {
+	id, hash := n.Key(in)
+	a := Article{ID: id, InputHash: hash}
+	if len(id) > maxIDBytes {
+		return Article{}, &FieldError{Field: "id", Reason: fmt.Sprintf("longer than %d bytes", maxIDBytes)}
+	}
+
+	a.Title = oneLine(cleanText(in.Title))
+	if a.Title == "" {
+		return Article{}, &FieldError{Field: "title", Reason: "missing; every article needs a title"}
+	}
+	if utf8.RuneCountInString(a.Title) > maxTitleRunes {
+		return Article{}, &FieldError{Field: "title", Reason: fmt.Sprintf("longer than %d characters", maxTitleRunes)}
+	}
+	if strings.TrimSpace(in.ContentHTML) == "" && strings.TrimSpace(in.ContentMarkdown) == "" && strings.TrimSpace(in.Summary) == "" {
+		return Article{}, &FieldError{Field: "content_html", Reason: "missing; give content_html, content_markdown or summary"}
+	}
+	if len(in.ContentHTML) > maxContentBytes || len(in.ContentMarkdown) > maxContentBytes {
+		return Article{}, &FieldError{Field: "content_html", Reason: fmt.Sprintf("larger than %d bytes", maxContentBytes)}
+	}
+
+	base := n.base
+	if raw := strings.TrimSpace(in.URL); raw != "" {
+		u, err := n.absoluteURL(base, raw)
+		if err != nil {
+			return Article{}, &FieldError{Field: "url", Reason: err.Error()}
+		}
+		a.URL = u.String()
+		base = u
+	}
+
+	// A date not given stays zero: the store fills it at first store and
+	// keeps the stored one on updates.
+	var err error
+	if s := strings.TrimSpace(in.PublishedAt); s != "" {
+		if a.PublishedAt, err = n.parseTime(s, n.location); err != nil {
+			return Article{}, &FieldError{Field: "published_at", Reason: err.Error()}
+		}
+		a.PublishedAt = a.PublishedAt.Truncate(time.Microsecond)
+	}
+	if s := strings.TrimSpace(in.UpdatedAt); s != "" {
+		if a.UpdatedAt, err = n.parseTime(s, n.location); err != nil {
+			return Article{}, &FieldError{Field: "updated_at", Reason: err.Error()}
+		}
+		a.UpdatedAt = a.UpdatedAt.Truncate(time.Microsecond)
+	}
+
+	a.GUID = n.guid(id, now)
+	a.Slug = Slugify(a.Title)
+	if a.Slug == "" {
+		a.Slug = "article-" + hash[:8]
+	}
+
+	a.Author = oneLine(cleanText(n.plain.Sanitize(in.Author)))
+	a.Author = html.UnescapeString(a.Author)
+	seen := map[string]bool{}
+	for _, c := range in.Categories {
+		title := oneLine(cleanText(c))
+		slug := Slugify(title)
+		if slug == "" || seen[slug] {
+			continue
+		}
+		seen[slug] = true
+		a.Categories = append(a.Categories, Category{Slug: slug, Title: title})
+	}
+
+	switch {
+	case strings.TrimSpace(in.ContentHTML) != "":
+		a.ContentHTML = n.sanitizeHTML(base, in.ContentHTML)
+	case strings.TrimSpace(in.ContentMarkdown) != "":
+		var buf bytes.Buffer
+		if err := n.markdown.Convert([]byte(cleanText(in.ContentMarkdown)), &buf); err != nil {
+			return Article{}, &FieldError{Field: "content_markdown", Reason: err.Error()}
+		}
+		a.ContentHTML = n.sanitizeHTML(base, buf.String())
+	}
+
+	a.Summary = n.plainText(in.Summary)
+	if a.Summary == "" {
+		a.Summary = truncateWords(n.plainText(a.ContentHTML), summaryFromBody)
+	} else if utf8.RuneCountInString(a.Summary) > maxSummaryRunes {
+		a.Summary = truncateWords(a.Summary, maxSummaryRunes)
+	}
+
+	if img := in.Image; img != nil {
+		image := Image{Caption: oneLine(n.plainText(img.Caption)), Type: oneLine(cleanText(img.Type)), Length: img.Length}
+		if raw := strings.TrimSpace(img.URL); raw != "" {
+			u, err := n.absoluteURL(base, raw)
+			if err != nil {
+				return Article{}, &FieldError{Field: "image.url", Reason: err.Error()}
+			}
+			image.URL = u.String()
+		}
+		if image.Length < 0 {
+			return Article{}, &FieldError{Field: "image.length", Reason: "negative"}
+		}
+		if image.URL != "" || image.Caption != "" {
+			a.Image = &image
+		}
+	}
+	return a, nil
+}
+
+// guid is a tag URI (RFC 4151) naming the article for good: the site's
+// host and the day it was first stored, so it never collides with another
+// site's and never changes when the article's URL does.
+func (n *Normalizer) guid(id string, now time.Time) string {
+	return "tag:" + n.base.Hostname() + "," + now.In(n.location).Format("2006-01-02") + ":" + url.PathEscape(id)
+}
+
+// absoluteURL resolves raw against base and accepts only http and https.
+func (n *Normalizer) absoluteURL(base *url.URL, raw string) (*url.URL, error) {
+	u, err := url.Parse(cleanText(raw))
+	if err != nil {
+		return nil, fmt.Errorf("not a URL: %v", err)
+	}
+	u = base.ResolveReference(u)
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("scheme %q is not http or https", u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("no host in %q", raw)
+	}
+	return u, nil
+}
+
+// plainText reduces possibly-HTML text to plain text on one logical block.
+func (n *Normalizer) plainText(s string) string {
+	if s == "" {
+		return ""
+	}
+	s = n.plain.Sanitize(cleanText(s))
+	return collapseSpace(html.UnescapeString(s))
+}
+
+// cleanText makes s valid UTF-8, removes what XML 1.0 forbids and returns
+// it in NFC, trimmed.
+func cleanText(s string) string {
+	s = strings.TrimSpace(RemoveXMLInvalid(s))
+	if norm.NFC.IsNormalString(s) {
+		return s
+	}
+	return norm.NFC.String(s)
+}
+
+// RemoveXMLInvalid returns s as valid UTF-8 without the characters that
+// XML 1.0 forbids: C0 controls other than tab, LF and CR, U+FFFE and
+// U+FFFF. A feed that carries one of them is not well-formed.
+func RemoveXMLInvalid(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c >= 0x80 {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		switch {
+		case r == utf8.RuneError && size == 1:
+			// invalid byte: dropped
+		case r < 0x20 && r != '\t' && r != '\n' && r != '\r':
+		case r == 0xFFFE || r == 0xFFFF:
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// oneLine collapses every run of white space, line breaks included, to one
+// space: a title or name is a single line in every format.
+func oneLine(s string) string { return collapseSpace(s) }
+
+func collapseSpace(s string) string {
+	return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ")
+}
+
+// truncateWords cuts s to at most max runes at a word boundary, marking the
+// cut with an ellipsis.
+func truncateWords(s string, max int) string {
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	runes := []rune(s)
+	cut := max
+	for i := max; i > max/2; i-- {
+		if unicode.IsSpace(runes[i]) {
+			cut = i
+			break
+		}
+	}
+	return strings.TrimRightFunc(string(runes[:cut]), func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsPunct(r)
+	}) + "…"
+}

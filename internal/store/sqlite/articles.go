@@ -1,0 +1,362 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/store"
+)
+
+// chunk bounds the number of parameters in one IN (...) list.
+const chunk = 500
+
+const articleColumns = `a.id, a.guid, a.slug, a.title, a.url, a.author, a.summary, a.content_html,
+	a.has_image, a.image_url, a.image_caption, a.image_type, a.image_length,
+	a.published_at, a.updated_at, a.stored_at, a.input_hash`
+
+// ArticleHashes returns the stored input hash of each id that exists.
+func (s *Store) ArticleHashes(ctx context.Context, ids []string) (map[string]string, error) {
+	hashes := make(map[string]string, len(ids))
+	for start := 0; start < len(ids); start += chunk {
+		part := ids[start:min(start+chunk, len(ids))]
+		rows, err := s.db.QueryContext(ctx,
+			`SELECT id, input_hash FROM articles WHERE id IN (`+placeholders(len(part))+`)`, anys(part)...)
+		if err != nil {
+			return nil, fmt.Errorf("article hashes: %w", err)
+		}
+		for rows.Next() {
+			var id, hash string
+			if err := rows.Scan(&id, &hash); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("article hashes: %w", err)
+			}
+			hashes[id] = hash
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("article hashes: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("article hashes: %w", err)
+		}
+	}
+	return hashes, nil
+}
+
+// SaveArticles creates or updates articles in one transaction.
+func (s *Store) SaveArticles(ctx context.Context, now time.Time, articles []article.Article) ([]store.Saved, error) {
+	now = now.Truncate(time.Microsecond)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("save articles: begin: %w", err)
+	}
+	defer tx.Rollback()
+
+	w, err := prepareWriter(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("save articles: %w", err)
+	}
+	defer w.close()
+
+	saved := make([]store.Saved, 0, len(articles))
+	changed := false
+	for _, a := range articles {
+		result, err := w.save(ctx, now, a)
+		if err != nil {
+			return nil, fmt.Errorf("save article %q: %w", a.ID, err)
+		}
+		changed = changed || result.Outcome != store.Unchanged
+		saved = append(saved, result)
+	}
+	if !changed {
+		return saved, nil
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("save articles: commit: %w", err)
+	}
+	s.notify()
+	return saved, nil
+}
+
+// writer holds the statements one batch of saves uses, prepared once.
+type writer struct {
+	existing, slugTaken, insert, update, category, deleteCategories, addCategory *sql.Stmt
+}
+
+func prepareWriter(ctx context.Context, tx *sql.Tx) (*writer, error) {
+	w := &writer{}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&w.existing, `SELECT guid, slug, input_hash, published_at, updated_at, stored_at FROM articles WHERE id = ?`},
+		{&w.slugTaken, `SELECT EXISTS (SELECT 1 FROM articles WHERE slug = ?)`},
+		{&w.insert, `INSERT INTO articles (id, guid, slug, title, url, author, summary, content_html,
+			has_image, image_url, image_caption, image_type, image_length,
+			published_at, updated_at, stored_at, input_hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&w.update, `UPDATE articles SET title = ?, url = ?, author = ?, summary = ?, content_html = ?,
+			has_image = ?, image_url = ?, image_caption = ?, image_type = ?, image_length = ?,
+			published_at = ?, updated_at = ?, input_hash = ? WHERE id = ?`},
+		{&w.category, `INSERT INTO categories (slug, title) VALUES (?, ?) ON CONFLICT (slug) DO NOTHING`},
+		{&w.deleteCategories, `DELETE FROM article_categories WHERE article_id = ?`},
+		{&w.addCategory, `INSERT INTO article_categories (article_id, category, position) VALUES (?, ?, ?)`},
+	} {
+		stmt, err := tx.PrepareContext(ctx, p.sql)
+		if err != nil {
+			w.close()
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		*p.stmt = stmt
+	}
+	return w, nil
+}
+
+func (w *writer) close() {
+	for _, s := range []*sql.Stmt{w.existing, w.slugTaken, w.insert, w.update, w.category, w.deleteCategories, w.addCategory} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+func (w *writer) save(ctx context.Context, now time.Time, a article.Article) (store.Saved, error) {
+	var old article.Article
+	var published, updated, stored int64
+	err := w.existing.QueryRowContext(ctx, a.ID).Scan(&old.GUID, &old.Slug, &old.InputHash, &published, &updated, &stored)
+	switch {
+	case err == sql.ErrNoRows:
+		return w.create(ctx, now, a)
+	case err != nil:
+		return store.Saved{}, err
+	}
+	if old.InputHash == a.InputHash {
+		return store.Saved{ID: a.ID, Slug: old.Slug, GUID: old.GUID, Outcome: store.Unchanged}, nil
+	}
+	old.PublishedAt, old.UpdatedAt, old.StoredAt = fromMicro(published), fromMicro(updated), fromMicro(stored)
+	a = store.Merge(old, a, now)
+	img := imageColumns(a.Image)
+	if _, err := w.update.ExecContext(ctx, a.Title, a.URL, a.Author, a.Summary, a.ContentHTML,
+		img.has, img.url, img.caption, img.typ, img.length,
+		micro(a.PublishedAt), micro(a.UpdatedAt), a.InputHash, a.ID); err != nil {
+		return store.Saved{}, err
+	}
+	if _, err := w.deleteCategories.ExecContext(ctx, a.ID); err != nil {
+		return store.Saved{}, err
+	}
+	if err := w.addCategories(ctx, a); err != nil {
+		return store.Saved{}, err
+	}
+	return store.Saved{ID: a.ID, Slug: a.Slug, GUID: a.GUID, Outcome: store.Updated}, nil
+}
+
+func (w *writer) create(ctx context.Context, now time.Time, a article.Article) (store.Saved, error) {
+	a = store.Fill(a, now)
+	slug, err := w.uniqueSlug(ctx, a.Slug)
+	if err != nil {
+		return store.Saved{}, err
+	}
+	a.Slug = slug
+	img := imageColumns(a.Image)
+	if _, err := w.insert.ExecContext(ctx, a.ID, a.GUID, a.Slug, a.Title, a.URL, a.Author, a.Summary, a.ContentHTML,
+		img.has, img.url, img.caption, img.typ, img.length,
+		micro(a.PublishedAt), micro(a.UpdatedAt), micro(a.StoredAt), a.InputHash); err != nil {
+		if isUnique(err) {
+			return store.Saved{}, fmt.Errorf("guid %q is taken: %w", a.GUID, store.ErrConflict)
+		}
+		return store.Saved{}, err
+	}
+	if err := w.addCategories(ctx, a); err != nil {
+		return store.Saved{}, err
+	}
+	return store.Saved{ID: a.ID, Slug: a.Slug, GUID: a.GUID, Outcome: store.Created}, nil
+}
+
+// uniqueSlug returns slug, or slug-2, slug-3 … when it is taken.
+func (w *writer) uniqueSlug(ctx context.Context, slug string) (string, error) {
+	candidate := slug
+	for n := 2; ; n++ {
+		var taken bool
+		if err := w.slugTaken.QueryRowContext(ctx, candidate).Scan(&taken); err != nil {
+			return "", err
+		}
+		if !taken {
+			return candidate, nil
+		}
+		candidate = slug + "-" + strconv.Itoa(n)
+	}
+}
+
+func (w *writer) addCategories(ctx context.Context, a article.Article) error {
+	for i, c := range a.Categories {
+		if _, err := w.category.ExecContext(ctx, c.Slug, c.Title); err != nil {
+			return err
+		}
+		if _, err := w.addCategory.ExecContext(ctx, a.ID, c.Slug, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type imageRow struct {
+	has                bool
+	url, caption, typ  string
+	length             int64
+}
+
+func imageColumns(img *article.Image) imageRow {
+	if img == nil {
+		return imageRow{}
+	}
+	return imageRow{has: true, url: img.URL, caption: img.Caption, typ: img.Type, length: img.Length}
+}
+
+// Article returns the article with the id.
+func (s *Store) Article(ctx context.Context, id string) (article.Article, error) {
+	return s.one(ctx, "a.id = ?", id)
+}
+
+// ArticleBySlug returns the article with the slug.
+func (s *Store) ArticleBySlug(ctx context.Context, slug string) (article.Article, error) {
+	return s.one(ctx, "a.slug = ?", slug)
+}
+
+func (s *Store) one(ctx context.Context, where string, arg string) (article.Article, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+articleColumns+` FROM articles a WHERE `+where, arg)
+	if err != nil {
+		return article.Article{}, fmt.Errorf("article %q: %w", arg, err)
+	}
+	list, err := s.scanArticles(ctx, rows)
+	if err != nil {
+		return article.Article{}, fmt.Errorf("article %q: %w", arg, err)
+	}
+	if len(list) == 0 {
+		return article.Article{}, fmt.Errorf("article %q: %w", arg, store.ErrNotFound)
+	}
+	return list[0], nil
+}
+
+// Articles lists articles, newest published first.
+func (s *Store) Articles(ctx context.Context, q store.ArticleQuery) ([]article.Article, error) {
+	var sb strings.Builder
+	var args []any
+	sb.WriteString(`SELECT ` + articleColumns + ` FROM articles a`)
+	if q.Category != "" {
+		sb.WriteString(` JOIN article_categories ac ON ac.article_id = a.id AND ac.category = ?`)
+		args = append(args, q.Category)
+	}
+	if !q.IncludeScheduled {
+		sb.WriteString(` WHERE a.published_at <= ?`)
+		args = append(args, micro(q.Now))
+	}
+	sb.WriteString(` ORDER BY a.published_at DESC, a.id DESC`)
+	if q.Limit > 0 || q.Offset > 0 {
+		limit := q.Limit
+		if limit <= 0 {
+			limit = -1
+		}
+		sb.WriteString(` LIMIT ? OFFSET ?`)
+		args = append(args, limit, q.Offset)
+	}
+	rows, err := s.db.QueryContext(ctx, sb.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list articles: %w", err)
+	}
+	list, err := s.scanArticles(ctx, rows)
+	if err != nil {
+		return nil, fmt.Errorf("list articles: %w", err)
+	}
+	return list, nil
+}
+
+// scanArticles reads article rows, then their categories in a few queries.
+func (s *Store) scanArticles(ctx context.Context, rows *sql.Rows) ([]article.Article, error) {
+	var list []article.Article
+	index := map[string]int{}
+	for rows.Next() {
+		var a article.Article
+		var img imageRow
+		var published, updated, stored int64
+		if err := rows.Scan(&a.ID, &a.GUID, &a.Slug, &a.Title, &a.URL, &a.Author, &a.Summary, &a.ContentHTML,
+			&img.has, &img.url, &img.caption, &img.typ, &img.length,
+			&published, &updated, &stored, &a.InputHash); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if img.has {
+			a.Image = &article.Image{URL: img.url, Caption: img.caption, Type: img.typ, Length: img.length}
+		}
+		a.PublishedAt, a.UpdatedAt, a.StoredAt = fromMicro(published), fromMicro(updated), fromMicro(stored)
+		index[a.ID] = len(list)
+		list = append(list, a)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for start := 0; start < len(list); start += chunk {
+		ids := make([]any, 0, chunk)
+		for _, a := range list[start:min(start+chunk, len(list))] {
+			ids = append(ids, a.ID)
+		}
+		crows, err := s.db.QueryContext(ctx, `SELECT ac.article_id, c.slug, c.title FROM article_categories ac
+			JOIN categories c ON c.slug = ac.category
+			WHERE ac.article_id IN (`+placeholders(len(ids))+`) ORDER BY ac.article_id, ac.position`, ids...)
+		if err != nil {
+			return nil, fmt.Errorf("categories: %w", err)
+		}
+		for crows.Next() {
+			var id string
+			var c article.Category
+			if err := crows.Scan(&id, &c.Slug, &c.Title); err != nil {
+				crows.Close()
+				return nil, fmt.Errorf("categories: %w", err)
+			}
+			i := index[id]
+			list[i].Categories = append(list[i].Categories, c)
+		}
+		if err := crows.Close(); err != nil {
+			return nil, fmt.Errorf("categories: %w", err)
+		}
+	}
+	return list, nil
+}
+
+// DeleteArticle removes an article and its category links.
+func (s *Store) DeleteArticle(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM articles WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete article %q: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("delete article %q: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("delete article %q: %w", id, store.ErrNotFound)
+	}
+	s.notify()
+	return nil
+}
+
+func placeholders(n int) string {
+	if n == 0 {
+		return "NULL"
+	}
+	return strings.Repeat("?,", n-1) + "?"
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}

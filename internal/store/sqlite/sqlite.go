@@ -1,0 +1,162 @@
+// Package sqlite is the embedded default store: one file, the pure-Go
+// modernc.org/sqlite driver, no cgo.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/bantin/bantin/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// pollInterval is how often the store looks for commits made by other
+// processes; it bounds how stale a reader of Changes can be.
+const pollInterval = 200 * time.Millisecond
+
+var _ store.Store = (*Store)(nil)
+
+// Store is a SQLite database file.
+type Store struct {
+	db   *sql.DB
+	path string
+
+	mu          sync.Mutex
+	subscribers map[chan struct{}]struct{}
+	pollOnce    sync.Once
+	stop        context.CancelFunc
+	stopped     chan struct{}
+}
+
+// Open opens (creating if needed) the database file at path. It does not
+// apply migrations: call Migrate.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, fmt.Errorf("open sqlite store: empty path (set storage.dsn)")
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("open sqlite store: create folder for %s: %w", path, err)
+		}
+	}
+	// WAL lets readers (feeds, pages) run while one writer commits; foreign
+	// keys keep categories consistent with articles; the busy timeout makes a
+	// second process (bantin ingest beside serve) wait for the lock instead
+	// of failing; immediate transactions take the write lock at BEGIN, so two
+	// writers never deadlock upgrading a read lock.
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(NORMAL)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(0)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	return &Store{db: db, path: path, subscribers: map[chan struct{}]struct{}{}, stopped: make(chan struct{})}, nil
+}
+
+func (s *Store) provider() (*goose.Provider, error) {
+	sub, err := fsSub()
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(goose.DialectSQLite3, s.db, sub)
+}
+
+// Migrate applies every pending migration, each in its own transaction.
+func (s *Store) Migrate(ctx context.Context) ([]string, error) {
+	p, err := s.provider()
+	if err != nil {
+		return nil, fmt.Errorf("migrate %s: %w", s.path, err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate %s: %w", s.path, err)
+	}
+	var applied []string
+	for _, r := range results {
+		applied = append(applied, r.Source.Path)
+	}
+	return applied, nil
+}
+
+// Ping checks that the file answers and that no migration is pending.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping %s: %w", s.path, err)
+	}
+	p, err := s.provider()
+	if err != nil {
+		return fmt.Errorf("ping %s: %w", s.path, err)
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("ping %s: %w", s.path, err)
+	}
+	if pending {
+		return fmt.Errorf("ping %s: migrations pending (run bantin migrate)", s.path)
+	}
+	return nil
+}
+
+// Close stops the change poller and closes the database.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	stop := s.stop
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-s.stopped
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// DB exposes the handle for tests and maintenance commands in this module.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// micro and fromMicro convert between time.Time and the stored integers.
+func micro(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicro(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+// isUnique reports a UNIQUE constraint failure.
+func isUnique(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+var errNoRows = sql.ErrNoRows
+
+func notFound(what string, err error) error {
+	if errors.Is(err, errNoRows) {
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

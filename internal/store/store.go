@@ -1,0 +1,135 @@
+// Package store defines what bantin keeps and how any backend must behave.
+// Backends live in the sub-packages (sqlite, later postgres) and all pass the
+// conformance suite in storetest. Consumers declare the narrow slice of this
+// contract that they use.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/bantin/bantin/internal/article"
+)
+
+// The store's error vocabulary. Backends wrap these so callers can test with
+// errors.Is whatever the backend.
+var (
+	// ErrNotFound: the thing asked for does not exist (or is not visible).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the write would break a uniqueness rule.
+	ErrConflict = errors.New("conflict")
+)
+
+// Outcome says what saving one article did.
+type Outcome int
+
+// The outcomes of saving an article.
+const (
+	Unchanged Outcome = iota // the same input was stored already: nothing written
+	Created                  // a new article
+	Updated                  // an existing article with new content: same id, slug and GUID
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Created:
+		return "created"
+	case Updated:
+		return "updated"
+	default:
+		return "unchanged"
+	}
+}
+
+// Saved is the result of saving one article.
+type Saved struct {
+	ID      string
+	Slug    string
+	GUID    string
+	Outcome Outcome
+}
+
+// ArticleQuery selects articles, newest published first.
+type ArticleQuery struct {
+	Category string // a category slug; "" means every category
+	Limit    int    // 0 means no limit
+	Offset   int
+	// Now hides articles published after it (scheduled ones) unless
+	// IncludeScheduled is set. Public reads always pass the current time.
+	Now              time.Time
+	IncludeScheduled bool
+}
+
+// Store is the contract every backend implements.
+type Store interface {
+	// ArticleHashes returns the stored input hash of each id that exists,
+	// so a caller can skip unchanged input before any costly work.
+	ArticleHashes(ctx context.Context, ids []string) (map[string]string, error)
+	// SaveArticles creates or updates articles in one transaction, in
+	// order. now is the time of the save. GUID and Slug of each article are
+	// proposals: they are kept at first store (the slug made unique) and
+	// never changed by an update. An input hash equal to the stored one
+	// writes nothing. A zero PublishedAt means "when first stored"; a zero
+	// UpdatedAt means "when published". An update without a newer
+	// UpdatedAt is dated now.
+	SaveArticles(ctx context.Context, now time.Time, articles []article.Article) ([]Saved, error)
+	// Article returns the article with the id, scheduled or not.
+	Article(ctx context.Context, id string) (article.Article, error)
+	// ArticleBySlug returns the article with the slug, scheduled or not.
+	ArticleBySlug(ctx context.Context, slug string) (article.Article, error)
+	// Articles lists articles by q.
+	Articles(ctx context.Context, q ArticleQuery) ([]article.Article, error)
+	// DeleteArticle removes an article for good.
+	DeleteArticle(ctx context.Context, id string) error
+	// Changes delivers a signal, coalesced, after any change to the stored
+	// articles made by this process or by another process on the same
+	// store, within a second. The channel closes when ctx ends.
+	Changes(ctx context.Context) <-chan struct{}
+	// Migrate applies pending schema migrations and names those applied.
+	Migrate(ctx context.Context) ([]string, error)
+	// Ping checks that the store is reachable and its schema current.
+	Ping(ctx context.Context) error
+	// Close releases the store.
+	Close() error
+}
+
+// Merge computes what an update stores: the new content with the identity
+// and first-store time of the old article. It is shared by every backend
+// so that they agree on dates.
+func Merge(old, next article.Article, now time.Time) article.Article {
+	next.GUID = old.GUID
+	next.Slug = old.Slug
+	next.StoredAt = old.StoredAt
+	if next.PublishedAt.IsZero() {
+		next.PublishedAt = old.PublishedAt
+	}
+	if next.UpdatedAt.IsZero() || !next.UpdatedAt.After(old.UpdatedAt) {
+		next.UpdatedAt = now
+	}
+	if next.UpdatedAt.Before(next.PublishedAt) {
+		next.UpdatedAt = next.PublishedAt
+	}
+	return next
+}
+
+// Fill completes the dates of an article stored for the first time.
+func Fill(a article.Article, now time.Time) article.Article {
+	a.StoredAt = now
+	if a.PublishedAt.IsZero() {
+		a.PublishedAt = now
+	}
+	if a.UpdatedAt.IsZero() || a.UpdatedAt.Before(a.PublishedAt) {
+		a.UpdatedAt = a.PublishedAt
+	}
+	return a
+}
+
+// VisibleAt is when an article becomes news: the later of its publication
+// and its first store (a back-dated page ingested today is news today).
+func VisibleAt(a article.Article) time.Time {
+	if a.StoredAt.After(a.PublishedAt) {
+		return a.StoredAt
+	}
+	return a.PublishedAt
+}

@@ -1,0 +1,334 @@
+// Package storetest is the conformance suite every store backend runs: the
+// behaviour callers rely on, whatever keeps the data.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/store"
+)
+
+// Harness opens stores of one backend.
+type Harness struct {
+	// New returns an empty, migrated store that the test owns.
+	New func(t *testing.T) store.Store
+	// Reopen returns a second handle on the same data as s, as another
+	// process would open it.
+	Reopen func(t *testing.T, s store.Store) store.Store
+}
+
+var t0 = time.Date(2024, 3, 28, 1, 0, 0, 0, time.UTC)
+
+func sample(id string, published time.Time) article.Article {
+	return article.Article{
+		ID:          id,
+		GUID:        "tag:example.vn,2024-03-28:" + id,
+		Slug:        "cong-tac-dan-van",
+		Title:       "Công tác dân vận góp phần gắn kết",
+		URL:         "https://example.vn/" + id + ".html",
+		Author:      "Ngọc Nữ",
+		Categories:  []article.Category{{Slug: "dan-van", Title: "Dân vận"}, {Slug: "thoi-su", Title: "Thời sự"}},
+		Summary:     "Ngày 19/3, đoàn cán bộ đã có buổi khảo sát.",
+		ContentHTML: "<p>(Báo X) - Ngày 19/3, đoàn cán bộ đã có buổi khảo sát.</p>",
+		Image:       &article.Image{URL: "https://example.vn/a.jpg", Caption: "Phát biểu", Type: "image/jpeg", Length: 48213},
+		PublishedAt: published,
+		InputHash:   "hash-" + id,
+	}
+}
+
+// timeEqual compares instants, not locations.
+var timeEqual = cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })
+
+// Run runs the whole suite.
+func Run(t *testing.T, h Harness) {
+	t.Run("CreateAndRead", func(t *testing.T) { testCreateAndRead(t, h) })
+	t.Run("Identity", func(t *testing.T) { testIdentity(t, h) })
+	t.Run("SlugCollision", func(t *testing.T) { testSlugCollision(t, h) })
+	t.Run("Listing", func(t *testing.T) { testListing(t, h) })
+	t.Run("Delete", func(t *testing.T) { testDelete(t, h) })
+	t.Run("BatchIsAtomic", func(t *testing.T) { testBatchAtomic(t, h) })
+	t.Run("Changes", func(t *testing.T) { testChanges(t, h) })
+	t.Run("Ping", func(t *testing.T) {
+		if err := h.New(t).Ping(context.Background()); err != nil {
+			t.Fatalf("Ping on a migrated store: %v", err)
+		}
+	})
+}
+
+func save(t *testing.T, s store.Store, now time.Time, as ...article.Article) []store.Saved {
+	t.Helper()
+	saved, err := s.SaveArticles(context.Background(), now, as)
+	if err != nil {
+		t.Fatalf("SaveArticles: %v", err)
+	}
+	return saved
+}
+
+func testCreateAndRead(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := h.New(t)
+	want := sample("cms-1", t0)
+	saved := save(t, s, t0.Add(time.Hour), want)
+	if diff := cmp.Diff([]store.Saved{{ID: "cms-1", Slug: want.Slug, GUID: want.GUID, Outcome: store.Created}}, saved); diff != "" {
+		t.Errorf("saved (-want +got):\n%s", diff)
+	}
+	want.StoredAt = t0.Add(time.Hour)
+	want.UpdatedAt = t0 // no updated date: the publication date
+	got, err := s.Article(ctx, "cms-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, timeEqual); diff != "" {
+		t.Errorf("Article (-want +got):\n%s", diff)
+	}
+	bySlug, err := s.ArticleBySlug(ctx, want.Slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, bySlug, timeEqual); diff != "" {
+		t.Errorf("ArticleBySlug (-want +got):\n%s", diff)
+	}
+	if _, err := s.Article(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Article(missing) error = %v, want ErrNotFound", err)
+	}
+	if _, err := s.ArticleBySlug(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ArticleBySlug(missing) error = %v, want ErrNotFound", err)
+	}
+
+	// Without a publication date the article is published when stored.
+	undated := sample("cms-2", time.Time{})
+	undated.Slug, undated.GUID, undated.Image, undated.Categories = "khong-ngay", "tag:example.vn,2024-03-28:cms-2", nil, nil
+	save(t, s, t0.Add(2*time.Hour), undated)
+	got, err = s.Article(ctx, "cms-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.PublishedAt.Equal(t0.Add(2*time.Hour)) || !got.UpdatedAt.Equal(got.PublishedAt) || got.Image != nil || len(got.Categories) != 0 {
+		t.Errorf("undated article: published %v updated %v image %v categories %v; want published and updated at the store time, no image, no categories",
+			got.PublishedAt, got.UpdatedAt, got.Image, got.Categories)
+	}
+}
+
+func testIdentity(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := h.New(t)
+	first := sample("cms-1", t0)
+	save(t, s, t0, first)
+
+	hashes, err := s.ArticleHashes(ctx, []string{"cms-1", "nope"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"cms-1": "hash-cms-1"}, hashes); diff != "" {
+		t.Errorf("ArticleHashes (-want +got):\n%s", diff)
+	}
+
+	// The same input again writes nothing.
+	again := first
+	again.Title = "ignored: same hash"
+	saved := save(t, s, t0.Add(time.Hour), again)
+	if saved[0].Outcome != store.Unchanged {
+		t.Errorf("same input: outcome %v, want unchanged", saved[0].Outcome)
+	}
+	got, _ := s.Article(ctx, "cms-1")
+	if got.Title != first.Title || !got.UpdatedAt.Equal(t0) {
+		t.Errorf("same input changed the article: title %q updated %v", got.Title, got.UpdatedAt)
+	}
+
+	// Changed input keeps id, slug, GUID and first-store time; gets a new
+	// updated date; a zero published date keeps the stored one.
+	edit := first
+	edit.Title = "Tiêu đề đã sửa"
+	edit.Slug = "tieu-de-da-sua"
+	edit.GUID = "tag:other.example,2025-01-01:cms-1"
+	edit.PublishedAt = time.Time{}
+	edit.Categories = []article.Category{{Slug: "kinh-te", Title: "Kinh tế"}}
+	edit.Image = nil
+	edit.InputHash = "hash-2"
+	later := t0.Add(48 * time.Hour)
+	saved = save(t, s, later, edit)
+	if diff := cmp.Diff([]store.Saved{{ID: "cms-1", Slug: first.Slug, GUID: first.GUID, Outcome: store.Updated}}, saved); diff != "" {
+		t.Errorf("update result (-want +got):\n%s", diff)
+	}
+	got, _ = s.Article(ctx, "cms-1")
+	want := edit
+	want.Slug, want.GUID, want.StoredAt, want.PublishedAt, want.UpdatedAt = first.Slug, first.GUID, t0, t0, later
+	if diff := cmp.Diff(want, got, timeEqual); diff != "" {
+		t.Errorf("updated article (-want +got):\n%s", diff)
+	}
+
+	// An explicit, newer updated date is kept as given.
+	edit2 := edit
+	edit2.InputHash = "hash-3"
+	edit2.UpdatedAt = later.Add(time.Hour)
+	save(t, s, later.Add(2*time.Hour), edit2)
+	got, _ = s.Article(ctx, "cms-1")
+	if !got.UpdatedAt.Equal(later.Add(time.Hour)) {
+		t.Errorf("updated_at = %v, want the given %v", got.UpdatedAt, later.Add(time.Hour))
+	}
+}
+
+func testSlugCollision(t *testing.T, h Harness) {
+	s := h.New(t)
+	a, b, c := sample("a", t0), sample("b", t0), sample("c", t0)
+	b.GUID, c.GUID = "tag:b", "tag:c"
+	saved := save(t, s, t0, a, b)
+	saved = append(saved, save(t, s, t0, c)...)
+	var slugs []string
+	for _, x := range saved {
+		slugs = append(slugs, x.Slug)
+	}
+	want := []string{"cong-tac-dan-van", "cong-tac-dan-van-2", "cong-tac-dan-van-3"}
+	if diff := cmp.Diff(want, slugs); diff != "" {
+		t.Errorf("slugs (-want +got):\n%s", diff)
+	}
+}
+
+func testListing(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := h.New(t)
+	var batch []article.Article
+	for i := range 5 {
+		a := sample(fmt.Sprintf("a%d", i), t0.Add(time.Duration(i)*time.Hour))
+		a.Slug, a.GUID = fmt.Sprintf("bai-%d", i), fmt.Sprintf("tag:a%d", i)
+		if i%2 == 1 {
+			a.Categories = []article.Category{{Slug: "kinh-te", Title: "Kinh tế"}}
+		}
+		batch = append(batch, a)
+	}
+	save(t, s, t0, batch...)
+	ids := func(q store.ArticleQuery) []string {
+		t.Helper()
+		list, err := s.Articles(ctx, q)
+		if err != nil {
+			t.Fatalf("Articles(%+v): %v", q, err)
+		}
+		var out []string
+		for _, a := range list {
+			out = append(out, a.ID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		q    store.ArticleQuery
+		want []string
+	}{
+		{"all, newest first", store.ArticleQuery{IncludeScheduled: true}, []string{"a4", "a3", "a2", "a1", "a0"}},
+		{"scheduled hidden", store.ArticleQuery{Now: t0.Add(2 * time.Hour)}, []string{"a2", "a1", "a0"}},
+		{"category", store.ArticleQuery{Category: "kinh-te", IncludeScheduled: true}, []string{"a3", "a1"}},
+		{"category and time", store.ArticleQuery{Category: "dan-van", Now: t0.Add(3 * time.Hour)}, []string{"a2", "a0"}},
+		{"limit", store.ArticleQuery{Limit: 2, IncludeScheduled: true}, []string{"a4", "a3"}},
+		{"page", store.ArticleQuery{Limit: 2, Offset: 2, IncludeScheduled: true}, []string{"a2", "a1"}},
+		{"unknown category", store.ArticleQuery{Category: "khong-co", IncludeScheduled: true}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, ids(tc.q), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("ids (-want +got):\n%s", diff)
+			}
+		})
+	}
+	list, _ := s.Articles(ctx, store.ArticleQuery{Category: "dan-van", Limit: 1, IncludeScheduled: true})
+	if len(list) != 1 || len(list[0].Categories) != 2 {
+		t.Errorf("a listed article must carry all its categories, got %+v", list)
+	}
+}
+
+func testDelete(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := h.New(t)
+	save(t, s, t0, sample("gone", t0))
+	if err := s.DeleteArticle(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Article(ctx, "gone"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("after delete: %v, want ErrNotFound", err)
+	}
+	if list, _ := s.Articles(ctx, store.ArticleQuery{Category: "dan-van", IncludeScheduled: true}); len(list) != 0 {
+		t.Errorf("deleted article still listed in its category: %v", list)
+	}
+	if err := s.DeleteArticle(ctx, "gone"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second delete: %v, want ErrNotFound", err)
+	}
+	// Stored again, it is a new article.
+	if saved := save(t, s, t0, sample("gone", t0)); saved[0].Outcome != store.Created {
+		t.Errorf("re-created article: outcome %v", saved[0].Outcome)
+	}
+}
+
+func testBatchAtomic(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := h.New(t)
+	save(t, s, t0, sample("kept", t0))
+	fresh := sample("fresh", t0)
+	fresh.GUID = "tag:fresh"
+	clash := sample("clash", t0)
+	clash.GUID = sample("kept", t0).GUID // another article's GUID
+	if _, err := s.SaveArticles(ctx, t0, []article.Article{fresh, clash}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("batch with a GUID clash: error %v, want ErrConflict", err)
+	}
+	if _, err := s.Article(ctx, "fresh"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a failed batch left part of itself behind: %v", err)
+	}
+	if _, err := s.Article(ctx, "kept"); err != nil {
+		t.Errorf("a failed batch lost what was stored: %v", err)
+	}
+}
+
+func testChanges(t *testing.T, h Harness) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := h.New(t)
+	changes := s.Changes(ctx)
+	expect := func(what string) {
+		t.Helper()
+		select {
+		case <-changes:
+		case <-time.After(time.Second):
+			t.Fatalf("no change signal within a second after %s", what)
+		}
+		// A backend may signal one change twice (say, once at commit and
+		// once when its poller sees it); let the echo pass.
+		settle := time.After(500 * time.Millisecond)
+		for {
+			select {
+			case <-changes:
+			case <-settle:
+				return
+			}
+		}
+	}
+	quiet := func(what string) {
+		t.Helper()
+		select {
+		case <-changes:
+			t.Fatalf("change signal after %s, which changed nothing", what)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	save(t, s, t0, sample("one", t0))
+	expect("a save in this process")
+	save(t, s, t0, sample("one", t0))
+	quiet("saving the same input again")
+
+	other := h.Reopen(t, s)
+	two := sample("two", t0)
+	two.GUID, two.Slug = "tag:two", "two"
+	save(t, other, t0, two)
+	expect("a save through another handle (another process)")
+	if err := other.DeleteArticle(ctx, "two"); err != nil {
+		t.Fatal(err)
+	}
+	expect("a delete through another handle")
+	cancel()
+	for range changes {
+	}
+}
