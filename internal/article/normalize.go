@@ -73,6 +73,8 @@ func NewNormalizer(opts NormalizerOptions) (*Normalizer, error) {
 	policy.AllowElements("figure", "figcaption")
 	policy.AllowURLSchemes("http", "https", "mailto")
 	policy.AllowRelativeURLs(true)
+	// The publisher's own links are not user comments: no rel=nofollow.
+	policy.RequireNoFollowOnLinks(false)
 
 	return &Normalizer{
 		base:      base,
@@ -156,7 +158,9 @@ func (n *Normalizer) Normalize(in Input, now time.Time) (Article, error) {
 		return Article{}, &FieldError{Field: "id", Reason: fmt.Sprintf("longer than %d bytes", maxIDBytes)}
 	}
 
-	a.Title = oneLine(cleanText(in.Title))
+	// A title is text: tags some CMSs put in titles are dropped, entities
+	// read, so "<em>Giá</em> &lt; 80" is shown as "Giá < 80" everywhere.
+	a.Title = oneLine(n.plainText(in.Title))
 	if a.Title == "" {
 		return Article{}, &FieldError{Field: "title", Reason: "missing; every article needs a title"}
 	}

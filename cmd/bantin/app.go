@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/config"
+	"github.com/bantin/bantin/internal/ingest"
+	"github.com/bantin/bantin/internal/store"
+	"github.com/bantin/bantin/internal/store/sqlite"
+)
+
+// app is what most commands need: the config, a logger and the store.
+type app struct {
+	cfg    *config.Config
+	logger *slog.Logger
+	store  store.Store
+	now    func() time.Time
+}
+
+func loadConfig(opts *options) (*config.Config, error) {
+	return config.Load(config.LoadOptions{Path: opts.configPath})
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	switch strings.ToLower(cfg.Log.Level) {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn", "warning":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, hopts))
+	}
+	return slog.New(slog.NewTextHandler(w, hopts))
+}
+
+// openApp loads the config and opens the store, applying pending
+// migrations so that every command works on a fresh data folder.
+func openApp(ctx context.Context, opts *options) (*app, error) {
+	cfg, err := loadConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	logger := newLogger(cfg, opts.stderr)
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &app{cfg: cfg, logger: logger, store: st, now: time.Now}, nil
+}
+
+func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	switch cfg.Storage.Driver {
+	case "sqlite":
+		return sqlite.Open(ctx, cfg.Storage.DSN)
+	default:
+		return nil, fmt.Errorf("storage.driver %q is not available in this build yet; use sqlite", cfg.Storage.Driver)
+	}
+}
+
+func (a *app) close() error { return a.store.Close() }
+
+func (a *app) normalizer() (*article.Normalizer, error) {
+	return article.NewNormalizer(article.NormalizerOptions{
+		BaseURL:   a.cfg.Site.BaseURL,
+		Location:  a.cfg.Location(),
+		ParseTime: ingest.ParseDate,
+	})
+}
+
+func (a *app) importer() (*ingest.Importer, error) {
+	n, err := a.normalizer()
+	if err != nil {
+		return nil, err
+	}
+	return ingest.NewImporter(ingest.ImporterOptions{
+		Normalizer: n,
+		Store:      a.store,
+		Location:   a.cfg.Location(),
+		Now:        a.now,
+	}), nil
+}

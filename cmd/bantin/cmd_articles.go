@@ -1,0 +1,153 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/store"
+)
+
+func newArticlesCmd(opts *options) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "articles",
+		Short: "List, show and delete stored articles",
+		Example: `  bantin articles list --category thoi-su --limit 20
+  bantin articles show cms-4521
+  bantin articles delete cms-4521`,
+		Args: args(0, 0),
+	}
+	cmd.AddCommand(newArticlesListCmd(opts), newArticlesShowCmd(opts), newArticlesDeleteCmd(opts))
+	return cmd
+}
+
+func newArticlesListCmd(opts *options) *cobra.Command {
+	var category string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list [--category SLUG] [--limit N]",
+		Short: "List articles, newest first: id, date, slug, title",
+		Long: `List articles, newest published first, one a line: id, publication date in
+site.timezone, slug and title. Scheduled articles (dated in the future) are
+listed too, marked "scheduled".`,
+		Example: `  bantin articles list
+  bantin articles list --category dan-van --limit 0`,
+		Args: args(0, 0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if limit < 0 {
+				return usageError{fmt.Errorf("--limit must be 0 (all) or more, got %d", limit)}
+			}
+			a, err := openApp(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			list, err := a.store.Articles(cmd.Context(), store.ArticleQuery{
+				Category: article.Slugify(category), Limit: limit, IncludeScheduled: true,
+			})
+			if err != nil {
+				return err
+			}
+			now := a.now()
+			tw := tabwriter.NewWriter(opts.stdout, 0, 4, 2, ' ', 0)
+			for _, art := range list {
+				mark := ""
+				if art.ScheduledAt(now) {
+					mark = "scheduled "
+				}
+				fmt.Fprintf(tw, "%s\t%s%s\t%s\t%s\n", art.ID, mark, art.PublishedAt.In(a.cfg.Location()).Format("2006-01-02 15:04"), art.Slug, art.Title)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&category, "category", "", "only this category (slug or title)")
+	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many; 0 for all")
+	return cmd
+}
+
+func newArticlesShowCmd(opts *options) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one article with its content",
+		Example: `  bantin articles show cms-4521
+  bantin articles show --json cms-4521 | jq .title`,
+		Args: args(1, 1),
+		RunE: func(cmd *cobra.Command, ids []string) error {
+			a, err := openApp(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			art, err := a.store.Article(cmd.Context(), ids[0])
+			if err != nil {
+				return err
+			}
+			loc := a.cfg.Location()
+			if asJSON {
+				enc := json.NewEncoder(opts.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(art)
+			}
+			var cats []string
+			for _, c := range art.Categories {
+				cats = append(cats, c.Title+" ("+c.Slug+")")
+			}
+			w := opts.stdout
+			fmt.Fprintf(w, "id:         %s\n", art.ID)
+			fmt.Fprintf(w, "guid:       %s\n", art.GUID)
+			fmt.Fprintf(w, "slug:       %s\n", art.Slug)
+			fmt.Fprintf(w, "title:      %s\n", art.Title)
+			if art.URL != "" {
+				fmt.Fprintf(w, "url:        %s\n", art.URL)
+			}
+			if art.Author != "" {
+				fmt.Fprintf(w, "author:     %s\n", art.Author)
+			}
+			if len(cats) > 0 {
+				fmt.Fprintf(w, "categories: %s\n", strings.Join(cats, ", "))
+			}
+			status := "published"
+			if art.ScheduledAt(a.now()) {
+				status = "scheduled"
+			}
+			fmt.Fprintf(w, "status:     %s\n", status)
+			fmt.Fprintf(w, "published:  %s\n", art.PublishedAt.In(loc).Format(time.RFC3339))
+			fmt.Fprintf(w, "updated:    %s\n", art.UpdatedAt.In(loc).Format(time.RFC3339))
+			fmt.Fprintf(w, "stored:     %s\n", art.StoredAt.In(loc).Format(time.RFC3339))
+			if img := art.Image; img != nil {
+				fmt.Fprintf(w, "image:      %s %s\n", img.URL, img.Caption)
+			}
+			fmt.Fprintf(w, "summary:    %s\n\n%s\n", art.Summary, art.ContentHTML)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the stored article as JSON")
+	return cmd
+}
+
+func newArticlesDeleteCmd(opts *options) *cobra.Command {
+	return &cobra.Command{
+		Use:     "delete ID",
+		Short:   "Delete an article for good",
+		Example: `  bantin articles delete cms-4521`,
+		Args:    args(1, 1),
+		RunE: func(cmd *cobra.Command, ids []string) error {
+			a, err := openApp(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			if err := a.store.DeleteArticle(cmd.Context(), ids[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(opts.stdout, "deleted %s\n", ids[0])
+			return nil
+		},
+	}
+}

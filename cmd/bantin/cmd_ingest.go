@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/ingest"
+)
+
+func newIngestCmd(opts *options) *cobra.Command {
+	var category string
+	cmd := &cobra.Command{
+		Use:   "ingest [--category SLUG] PATH...",
+		Short: "Import article files, folders or standard input",
+		Long: `Import articles from .json (an object or an array), .jsonl (one object a line),
+.md (YAML front matter and a Markdown body) and .txt (a printed page) files.
+Folders are read recursively; "-" reads standard input. The same article
+again is unchanged; an edited one keeps its id and gets a new updated date.
+Bad articles are reported with file, line and reason; the others still go in,
+and the exit status is 1.`,
+		Example: `  bantin ingest articles.jsonl
+  bantin ingest --category "Thời sự" pages/
+  curl -s https://cms.example.vn/export | bantin ingest -`,
+		Args: args(1, -1),
+		RunE: func(cmd *cobra.Command, paths []string) error {
+			ctx := cmd.Context()
+			a, err := openApp(ctx, opts)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			im, err := a.importer()
+			if err != nil {
+				return err
+			}
+			if category != "" && article.Slugify(category) == "" {
+				return usageError{fmt.Errorf("--category %q has no letters or digits to make a slug from", category)}
+			}
+			start := time.Now()
+			summary, err := im.Run(ctx, ingest.Paths(paths, opts.stdin, category), func(r ingest.Result) {
+				if r.Err != nil {
+					fmt.Fprintf(opts.stderr, "rejected %s: %v\n", r.Origin, r.Err)
+				}
+			})
+			fmt.Fprintf(opts.stdout, "%d created, %d updated, %d unchanged, %d rejected (%d in %s)\n",
+				summary.Created, summary.Updated, summary.Unchanged, summary.Rejected, summary.Total(),
+				time.Since(start).Round(time.Millisecond))
+			if err != nil {
+				return err
+			}
+			if summary.Rejected > 0 {
+				return failedError{fmt.Sprintf("%d article(s) rejected", summary.Rejected)}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&category, "category", "", "add this category to every imported article")
+	return cmd
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bantin/bantin/internal/ingest"
+	"github.com/bantin/bantin/internal/web"
+	"github.com/bantin/bantin/templates"
+)
+
+// shutdownGrace bounds how long in-flight requests may take after SIGTERM.
+const shutdownGrace = 10 * time.Second
+
+func newServeCmd(opts *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the daemon: HTTP, admin API and the watch folder",
+		Long: `Run the daemon on the config's defaults or file: the HTTP server on
+server.listen (article pages, /healthz, /readyz, and the admin API when
+server.admin_token is set) and, when ingest.watch_dir is set, the watch folder.
+SIGTERM or SIGINT stops it gracefully; a second signal stops it at once.`,
+		Example: `  bantin serve
+  BANTIN_SERVER_ADMIN_TOKEN=$(openssl rand -hex 32) bantin serve
+  bantin --config /etc/bantin/bantin.yaml serve`,
+		Args: args(0, 0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			return serve(ctx, stop, opts)
+		},
+	}
+}
+
+func serve(ctx context.Context, stopSignals func(), opts *options) error {
+	a, err := openApp(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	cfg, logger := a.cfg, a.logger
+
+	tmpl, err := templates.Load(cfg.TemplatesDir, web.TemplateFuncs())
+	if err != nil {
+		return err
+	}
+	normalizer, err := a.normalizer()
+	if err != nil {
+		return err
+	}
+	importer, err := a.importer()
+	if err != nil {
+		return err
+	}
+	server := web.New(web.Options{
+		Site: web.Site{
+			Title: cfg.Site.Title, Description: cfg.Site.Description, BaseURL: cfg.Site.BaseURL,
+			Language: cfg.Site.Language, Location: cfg.Location(),
+		},
+		Store:      a.store,
+		Normalizer: normalizer,
+		Templates:  tmpl,
+		AdminToken: cfg.Server.AdminToken,
+		Logger:     logger,
+		Now:        a.now,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s (server.listen): %w", cfg.Server.Listen, err)
+	}
+	httpServer := &http.Server{
+		Handler:           server,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+
+	var wg sync.WaitGroup
+	workCtx, stopWork := context.WithCancel(context.Background())
+	defer stopWork()
+	if cfg.Ingest.WatchDir != "" {
+		watcher := ingest.NewWatcher(cfg.Ingest.WatchDir, importer, logger)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := watcher.Run(workCtx); err != nil {
+				logger.Error("watch folder stopped", "err", err)
+			}
+		}()
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpServer.Serve(ln) }()
+	logger.Info("bantin serving", "addr", ln.Addr().String(), "base_url", cfg.Site.BaseURL,
+		"store", cfg.Storage.Driver, "config", cfg.Path, "admin_api", cfg.Server.AdminToken != "", "version", versionString())
+
+	select {
+	case err := <-serveErr:
+		stopWork()
+		wg.Wait()
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	// A second signal now gets the default behaviour: exit at once.
+	stopSignals()
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := httpServer.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Warn("http shutdown", "err", err)
+	}
+	stopWork()
+	wg.Wait()
+	logger.Info("stopped")
+	return nil
+}

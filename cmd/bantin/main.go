@@ -1,0 +1,123 @@
+// Command bantin publishes a newsroom's articles as feeds and newsletters.
+// This package only wires: it builds each part from the config, hands the
+// parts to each other, and runs.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bantin/bantin/internal/config"
+)
+
+// Exit statuses (SPEC §3).
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// usageError is a mistake in how a command was called: exit status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// failedError is a failure that was already reported in full (such as
+// rejected articles): exit status 1 without another message.
+type failedError struct{ msg string }
+
+func (e failedError) Error() string { return e.msg }
+
+// run executes one command line and returns the exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRoot(stdin, stdout, stderr)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var failed failedError
+	if errors.As(err, &failed) {
+		return exitFailed
+	}
+	fmt.Fprintf(stderr, "bantin: %v\n", err)
+	var ue usageError
+	var ce *config.Error
+	switch {
+	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command"), strings.HasPrefix(err.Error(), "unknown flag"):
+		fmt.Fprintln(stderr, "Run 'bantin --help' for usage.")
+		return exitUsage
+	case errors.As(err, &ce):
+		return exitUsage
+	}
+	return exitFailed
+}
+
+// options are the flags every command shares.
+type options struct {
+	configPath string
+	stdin      io.Reader
+	stdout     io.Writer
+	stderr     io.Writer
+}
+
+func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	opts := &options{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "bantin",
+		Short: "Publish a newsroom's articles as RSS, Atom and JSON feeds",
+		Long: `bantin ingests published articles (from a CMS through its API, a watched
+folder, or files on the command line), keeps them in a store, and serves them.
+
+The config file is --config FILE, else $BANTIN_CONFIG, else ./config/bantin.yaml,
+else /etc/bantin/bantin.yaml; with none, the defaults run a working daemon.`,
+		Example: `  bantin serve
+  bantin ingest articles/
+  bantin --config /etc/bantin/bantin.yaml config check --print`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&opts.configPath, "config", "", "config file (default: $BANTIN_CONFIG, ./config/bantin.yaml, /etc/bantin/bantin.yaml)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.AddCommand(
+		newServeCmd(opts),
+		newIngestCmd(opts),
+		newArticlesCmd(opts),
+		newConfigCmd(opts),
+		newMigrateCmd(opts),
+		newVersionCmd(opts),
+	)
+	return root
+}
+
+// args checks the number of positional arguments as a usage error.
+func args(min, max int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if len(a) < min || (max >= 0 && len(a) > max) {
+			want := fmt.Sprintf("%d", min)
+			switch {
+			case max < 0:
+				want = fmt.Sprintf("at least %d", min)
+			case max != min:
+				want = fmt.Sprintf("%d to %d", min, max)
+			}
+			return usageError{fmt.Errorf("%s takes %s argument(s), got %d; usage: %s", cmd.CommandPath(), want, len(a), cmd.UseLine())}
+		}
+		return nil
+	}
+}

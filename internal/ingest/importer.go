@@ -1,0 +1,292 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/store"
+)
+
+// ArticleStore is what an import needs from the store.
+type ArticleStore interface {
+	ArticleHashes(ctx context.Context, ids []string) (map[string]string, error)
+	SaveArticles(ctx context.Context, now time.Time, articles []article.Article) ([]store.Saved, error)
+}
+
+// Origin says where an input came from, for messages a person can act on.
+type Origin struct {
+	Path string // a file path, "-" for standard input, or "api"
+	Line int    // 1-based; 0 when the whole file is one article
+}
+
+func (o Origin) String() string {
+	if o.Line == 0 {
+		return o.Path
+	}
+	return fmt.Sprintf("%s:%d", o.Path, o.Line)
+}
+
+// Result is what happened to one input.
+type Result struct {
+	Origin  Origin
+	ID      string
+	Slug    string
+	Outcome store.Outcome
+	Err     error // set when the input was rejected
+}
+
+// Summary counts the results of an import.
+type Summary struct {
+	Created, Updated, Unchanged, Rejected int
+}
+
+// Total is the number of inputs seen.
+func (s Summary) Total() int { return s.Created + s.Updated + s.Unchanged + s.Rejected }
+
+func (s *Summary) add(r Result) {
+	switch {
+	case r.Err != nil:
+		s.Rejected++
+	case r.Outcome == store.Created:
+		s.Created++
+	case r.Outcome == store.Updated:
+		s.Updated++
+	default:
+		s.Unchanged++
+	}
+}
+
+// Importer runs batches of inputs through parsing, normalization and the
+// store. Parsing and sanitizing run on every core; one writer saves in
+// batched transactions; inputs whose hash is already stored skip the costly
+// work entirely.
+type Importer struct {
+	normalizer *article.Normalizer
+	store      ArticleStore
+	location   *time.Location
+	now        func() time.Time
+	workers    int
+	batchSize  int
+}
+
+// ImporterOptions configures an Importer.
+type ImporterOptions struct {
+	Normalizer *article.Normalizer
+	Store      ArticleStore
+	Location   *time.Location // site.timezone, for page date lines
+	Now        func() time.Time
+	Workers    int // default: the number of CPUs
+	BatchSize  int // articles per transaction; default 500
+}
+
+// NewImporter builds an Importer.
+func NewImporter(opts ImporterOptions) *Importer {
+	im := &Importer{
+		normalizer: opts.Normalizer,
+		store:      opts.Store,
+		location:   opts.Location,
+		now:        opts.Now,
+		workers:    opts.Workers,
+		batchSize:  opts.BatchSize,
+	}
+	if im.now == nil {
+		im.now = time.Now
+	}
+	if im.workers <= 0 {
+		im.workers = runtime.GOMAXPROCS(0)
+	}
+	if im.batchSize <= 0 {
+		im.batchSize = 500
+	}
+	return im
+}
+
+// record is one raw input waiting to be parsed: the unit of parallel work.
+type record struct {
+	format Format
+	data   []byte
+	origin Origin
+	// category is added to the article's categories (bantin ingest --category).
+	category string
+}
+
+// chunk is a run of records with its place in the stream, so the writer
+// can save chunks in the order they were read.
+type chunk struct {
+	seq      int
+	records  []record
+	articles []article.Article
+	results  []Result // one per record; Err set for rejected ones
+	keep     []int    // indexes of records whose article must be saved
+}
+
+// Run imports every record that produce sends, calling report for each
+// result in input order. It returns the summary and the first error that
+// stopped the import (a store failure), not per-article rejections.
+func (im *Importer) Run(ctx context.Context, produce func(ctx context.Context, emit func(record) error) error, report func(Result)) (Summary, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	parsed := make(chan *chunk, im.workers)
+	raw := make(chan *chunk, im.workers)
+
+	// Reader: group records into chunks.
+	var readErr error
+	go func() {
+		defer close(raw)
+		seq := 0
+		current := &chunk{seq: seq}
+		flush := func() error {
+			if len(current.records) == 0 {
+				return nil
+			}
+			select {
+			case raw <- current:
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+			seq++
+			current = &chunk{seq: seq}
+			return nil
+		}
+		readErr = produce(ctx, func(r record) error {
+			current.records = append(current.records, r)
+			if len(current.records) >= im.batchSize {
+				return flush()
+			}
+			return nil
+		})
+		if readErr == nil {
+			readErr = flush()
+		}
+	}()
+
+	// Workers: parse, skip unchanged, normalize.
+	var wg sync.WaitGroup
+	for range im.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range raw {
+				if err := im.prepare(ctx, c); err != nil {
+					cancel(err)
+					return
+				}
+				select {
+				case parsed <- c:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(parsed) }()
+
+	// Writer: save chunks in order.
+	var summary Summary
+	pending := map[int]*chunk{}
+	next := 0
+	var writeErr error
+	for c := range parsed {
+		if writeErr != nil {
+			continue
+		}
+		pending[c.seq] = c
+		for {
+			c, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if err := im.save(ctx, c); err != nil {
+				writeErr = err
+				cancel(err)
+				break
+			}
+			for _, r := range c.results {
+				summary.add(r)
+				if report != nil {
+					report(r)
+				}
+			}
+		}
+	}
+	switch {
+	case writeErr != nil:
+		return summary, writeErr
+	case readErr != nil:
+		return summary, readErr
+	case context.Cause(ctx) != nil && !errors.Is(context.Cause(ctx), context.Canceled):
+		return summary, context.Cause(ctx)
+	}
+	return summary, ctx.Err()
+}
+
+// prepare parses and normalizes one chunk on a worker.
+func (im *Importer) prepare(ctx context.Context, c *chunk) error {
+	c.results = make([]Result, len(c.records))
+	inputs := make([]article.Input, len(c.records))
+	ids := make([]string, 0, len(c.records))
+	hashes := make([]string, len(c.records))
+	for i, r := range c.records {
+		c.results[i].Origin = r.origin
+		in, err := parseRecord(r, im.location)
+		if err != nil {
+			c.results[i].Err = err
+			continue
+		}
+		if r.category != "" {
+			in.Categories = append(in.Categories, r.category)
+		}
+		inputs[i] = in
+		id, hash := im.normalizer.Key(in)
+		c.results[i].ID = id
+		hashes[i] = hash
+		ids = append(ids, id)
+	}
+	stored, err := im.store.ArticleHashes(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	now := im.now()
+	for i := range c.records {
+		if c.results[i].Err != nil {
+			continue
+		}
+		if stored[c.results[i].ID] == hashes[i] {
+			c.results[i].Outcome = store.Unchanged
+			continue
+		}
+		a, err := im.normalizer.Normalize(inputs[i], now)
+		if err != nil {
+			c.results[i].Err = err
+			continue
+		}
+		c.articles = append(c.articles, a)
+		c.keep = append(c.keep, i)
+	}
+	return nil
+}
+
+// save writes one chunk's articles in one transaction.
+func (im *Importer) save(ctx context.Context, c *chunk) error {
+	if len(c.articles) == 0 {
+		return nil
+	}
+	saved, err := im.store.SaveArticles(ctx, im.now(), c.articles)
+	if err != nil {
+		first := c.records[c.keep[0]].origin
+		return fmt.Errorf("import: saving the batch starting at %s: %w", first, err)
+	}
+	for j, s := range saved {
+		r := &c.results[c.keep[j]]
+		r.ID, r.Slug, r.Outcome = s.ID, s.Slug, s.Outcome
+	}
+	return nil
+}

@@ -1,0 +1,70 @@
+// Package locale writes dates and interface words the way the site's
+// language does: "Thứ Năm, ngày 28 tháng 3 năm 2024" in Vietnamese.
+package locale
+
+import (
+	"fmt"
+	"time"
+)
+
+// Languages that bantin's pages and emails are written in.
+const (
+	Vietnamese = "vi"
+	English    = "en"
+)
+
+var viWeekdays = [...]string{"Chủ Nhật", "Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy"}
+
+// LongDate writes the day of t as a reader of lang expects on a page or in
+// an email. t is shown in its own location; convert it first.
+func LongDate(t time.Time, lang string) string {
+	if lang == English {
+		return t.Format("Monday, 2 January 2006")
+	}
+	return fmt.Sprintf("%s, ngày %d tháng %d năm %d", viWeekdays[t.Weekday()], t.Day(), int(t.Month()), t.Year())
+}
+
+// DateTime writes the day and the time of t, with the zone's offset.
+func DateTime(t time.Time, lang string) string {
+	return fmt.Sprintf("%s, %s (%s)", LongDate(t, lang), t.Format("15:04"), shortOffset(t))
+}
+
+// shortOffset writes a zone as news sites in Vietnam do: GMT+7.
+func shortOffset(t time.Time) string {
+	_, secs := t.Zone()
+	sign := "+"
+	if secs < 0 {
+		sign, secs = "-", -secs
+	}
+	h, m := secs/3600, secs%3600/60
+	if m == 0 {
+		return fmt.Sprintf("GMT%s%d", sign, h)
+	}
+	return fmt.Sprintf("GMT%s%d:%02d", sign, h, m)
+}
+
+// Words are the interface strings of one language.
+type Words struct {
+	Lang         string
+	Home         string
+	Published    string
+	Updated      string
+	Author       string
+	Categories   string
+	NotFound     string
+	NotFoundText string
+	BackHome     string
+	Source       string
+}
+
+// For returns the words of lang, Vietnamese unless lang is English.
+func For(lang string) Words {
+	if lang == English {
+		return Words{Lang: English, Home: "Home", Published: "Published", Updated: "Updated", Author: "Author",
+			Categories: "Sections", NotFound: "Page not found", NotFoundText: "This page does not exist or is not published yet.",
+			BackHome: "Back to the home page", Source: "Read at the source"}
+	}
+	return Words{Lang: Vietnamese, Home: "Trang chủ", Published: "Đăng lúc", Updated: "Cập nhật", Author: "Tác giả",
+		Categories: "Chuyên mục", NotFound: "Không tìm thấy trang", NotFoundText: "Trang này không tồn tại hoặc chưa được đăng.",
+		BackHome: "Về trang chủ", Source: "Xem bài gốc"}
+}

@@ -1,0 +1,51 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/bantin/bantin/internal/locale"
+)
+
+func (s *Server) page(title string) pageData {
+	return pageData{Site: s.opts.Site, Words: locale.For(s.opts.Site.Language), Title: title}
+}
+
+// articlePage shows one published article. A scheduled article is not
+// found until its time, whoever asks.
+func (s *Server) articlePage(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.opts.Store.ArticleBySlug(r.Context(), r.PathValue("slug"))
+	if err != nil {
+		return err
+	}
+	if a.ScheduledAt(s.opts.Now()) {
+		return &Error{Status: http.StatusNotFound, Message: "not found"}
+	}
+	loc := s.opts.Site.Location
+	a.PublishedAt, a.UpdatedAt = a.PublishedAt.In(loc), a.UpdatedAt.In(loc)
+	data := s.page(a.Title)
+	data.Description = a.Summary
+	data.Article = &a
+	data.Published = locale.DateTime(a.PublishedAt.In(loc), s.opts.Site.Language)
+	if a.UpdatedAt.Sub(a.PublishedAt) >= 60e9 {
+		data.Updated = locale.DateTime(a.UpdatedAt.In(loc), s.opts.Site.Language)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Last-Modified", a.UpdatedAt.UTC().Format(http.TimeFormat))
+	return s.opts.Templates.RenderPage(w, "article.html", data)
+}
+
+// errorPage answers a failed page request with a page, not JSON.
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, e *Error) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(e.Status)
+	if e.Status == http.StatusNotFound {
+		data := s.page(locale.For(s.opts.Site.Language).NotFound)
+		if err := s.opts.Templates.RenderPage(w, "notfound.html", data); err == nil {
+			return
+		}
+	}
+	_, _ = w.Write([]byte("<!doctype html><title>" + http.StatusText(e.Status) + "</title><p>" + http.StatusText(e.Status) + "</p>\n"))
+}

@@ -1,0 +1,181 @@
+// Package web serves bantin over HTTP: public pages, health checks and the
+// admin API. Routes are declared in one place, Routes.
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	htmltemplate "html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/locale"
+	"github.com/bantin/bantin/internal/store"
+	"github.com/bantin/bantin/templates"
+)
+
+// ArticleStore is the slice of the store the web layer reads and writes.
+type ArticleStore interface {
+	Article(ctx context.Context, id string) (article.Article, error)
+	ArticleBySlug(ctx context.Context, slug string) (article.Article, error)
+	Articles(ctx context.Context, q store.ArticleQuery) ([]article.Article, error)
+	ArticleHashes(ctx context.Context, ids []string) (map[string]string, error)
+	SaveArticles(ctx context.Context, now time.Time, articles []article.Article) ([]store.Saved, error)
+	DeleteArticle(ctx context.Context, id string) error
+	Ping(ctx context.Context) error
+}
+
+// Site is what pages say about the site itself.
+type Site struct {
+	Title       string
+	Description string
+	BaseURL     string // without a trailing slash
+	Language    string
+	Location    *time.Location
+}
+
+// Options configures a Server.
+type Options struct {
+	Site       Site
+	Store      ArticleStore
+	Normalizer *article.Normalizer
+	Templates  *templates.Set
+	AdminToken string // "" turns the admin API off
+	Logger     *slog.Logger
+	Now        func() time.Time
+	// MaxBodyBytes bounds request bodies; larger ones get 413.
+	MaxBodyBytes int64
+}
+
+// Server is bantin's HTTP handler.
+type Server struct {
+	opts    Options
+	handler http.Handler
+}
+
+// DefaultMaxBodyBytes bounds a request body: room for a batch of a few
+// hundred articles, not for a memory exhaustion attack.
+const DefaultMaxBodyBytes = 10 << 20
+
+// New builds a Server.
+func New(opts Options) *Server {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	opts.Site.BaseURL = strings.TrimRight(opts.Site.BaseURL, "/")
+	s := &Server{opts: opts}
+	s.handler = s.logRequests(s.Routes())
+	return s
+}
+
+// TemplateFuncs are the functions page templates may call.
+func TemplateFuncs() htmltemplate.FuncMap {
+	return htmltemplate.FuncMap{
+		"rfc3339": func(t time.Time) string { return t.Format(time.RFC3339) },
+		// trustedHTML marks article HTML as safe: it was sanitized with
+		// bluemonday when it was stored, and only sanitized HTML is stored.
+		"trustedHTML": func(s string) htmltemplate.HTML { return htmltemplate.HTML(s) }, //nolint:gosec // sanitized at ingest
+	}
+}
+
+// Routes declares every route.
+func (s *Server) Routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", s.handle(s.healthz))
+	mux.Handle("GET /readyz", s.handle(s.readyz))
+	mux.Handle("GET /articles/{slug}", s.handle(s.articlePage))
+
+	mux.Handle("POST /api/v1/articles", s.admin(s.apiSaveArticles))
+	mux.Handle("GET /api/v1/articles", s.admin(s.apiListArticles))
+	mux.Handle("GET /api/v1/articles/{id...}", s.admin(s.apiGetArticle))
+	mux.Handle("DELETE /api/v1/articles/{id...}", s.admin(s.apiDeleteArticle))
+	mux.Handle("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return &Error{Status: http.StatusNotFound, Message: "no such API route: " + r.Method + " " + r.URL.Path}
+	}))
+	return mux
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, err := w.Write([]byte("ok\n"))
+	return err
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.opts.Store.Ping(ctx); err != nil {
+		s.opts.Logger.Error("not ready", "err", err)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("store not ready\n"))
+		return nil
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, err := w.Write([]byte("ready\n"))
+	return err
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// logRequests logs one line per request with an id that is also sent back
+// as X-Request-Id, so a user's report can be found in the log. The query
+// string is left out: it may carry tokens.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := requestID()
+		w.Header().Set("X-Request-Id", id)
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		s.opts.Logger.Info("http", "id", id, "method", r.Method, "path", r.URL.Path,
+			"status", rec.status, "duration", time.Since(start).Round(time.Microsecond))
+	})
+}
+
+func requestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// pageData is what every page template gets.
+type pageData struct {
+	Site        Site
+	Words       locale.Words
+	Title       string
+	Description string
+	Article     *article.Article
+	Published   string
+	Updated     string
+}
