@@ -74,3 +74,52 @@ func resolveURLs(base *url.URL, s string) string {
 		}
 	}
 }
+
+// blockElements end a run of text: their boundaries become a space when
+// HTML is reduced to text, inline elements' do not.
+var blockElements = map[string]bool{
+	"p": true, "div": true, "br": true, "li": true, "ul": true, "ol": true, "h1": true, "h2": true, "h3": true,
+	"h4": true, "h5": true, "h6": true, "figure": true, "figcaption": true, "blockquote": true, "tr": true,
+	"td": true, "th": true, "table": true, "hr": true, "pre": true, "section": true, "article": true,
+	"header": true, "footer": true, "dd": true, "dt": true, "img": true,
+}
+
+// skippedElements hold no reader-visible text.
+var skippedElements = map[string]bool{"script": true, "style": true, "template": true, "noscript": true, "iframe": true, "object": true}
+
+// HTMLToText reduces HTML (or plain text with entities) to the text a
+// reader sees, on one line: entities read, tags dropped, blocks separated
+// by a space, scripts and styles left out.
+func HTMLToText(s string) string {
+	if !strings.ContainsAny(s, "<&") {
+		return collapseSpace(s)
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	z := html.NewTokenizer(strings.NewReader(s))
+	skip := 0
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return collapseSpace(b.String())
+		case html.TextToken:
+			if skip == 0 {
+				b.Write(z.Text())
+			}
+		case html.StartTagToken, html.SelfClosingTagToken:
+			name, _ := z.TagName()
+			if skippedElements[string(name)] {
+				skip++
+			} else if blockElements[string(name)] {
+				b.WriteByte(' ')
+			}
+		case html.EndTagToken:
+			name, _ := z.TagName()
+			if skippedElements[string(name)] && skip > 0 {
+				skip--
+			} else if blockElements[string(name)] {
+				b.WriteByte(' ')
+			}
+		}
+	}
+}

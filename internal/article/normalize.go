@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"html"
 	"net/url"
 	"strings"
 	"time"
@@ -39,7 +38,6 @@ type Normalizer struct {
 	location  *time.Location
 	parseTime func(s string, loc *time.Location) (time.Time, error)
 	policy    *bluemonday.Policy
-	plain     *bluemonday.Policy
 	markdown  goldmark.Markdown
 }
 
@@ -81,7 +79,6 @@ func NewNormalizer(opts NormalizerOptions) (*Normalizer, error) {
 		location:  opts.Location,
 		parseTime: opts.ParseTime,
 		policy:    policy,
-		plain:     bluemonday.StrictPolicy(),
 		markdown:  goldmark.New(goldmark.WithRendererOptions(gmhtml.WithUnsafe())),
 	}, nil
 }
@@ -206,8 +203,7 @@ func (n *Normalizer) Normalize(in Input, now time.Time) (Article, error) {
 		a.Slug = "article-" + hash[:8]
 	}
 
-	a.Author = oneLine(cleanText(n.plain.Sanitize(in.Author)))
-	a.Author = html.UnescapeString(a.Author)
+	a.Author = n.plainText(in.Author)
 	seen := map[string]bool{}
 	for _, c := range in.Categories {
 		title := oneLine(cleanText(c))
@@ -260,7 +256,9 @@ func (n *Normalizer) Normalize(in Input, now time.Time) (Article, error) {
 // host and the day it was first stored, so it never collides with another
 // site's and never changes when the article's URL does.
 func (n *Normalizer) guid(id string, now time.Time) string {
-	return "tag:" + n.base.Hostname() + "," + now.In(n.location).Format("2006-01-02") + ":" + url.PathEscape(id)
+	// A tag URI's specific part may hold "/" and ":" as they are.
+	specific := strings.ReplaceAll(url.PathEscape(id), "%2F", "/")
+	return "tag:" + n.base.Hostname() + "," + now.In(n.location).Format("2006-01-02") + ":" + specific
 }
 
 // absoluteURL resolves raw against base and accepts only http and https.
@@ -284,8 +282,7 @@ func (n *Normalizer) plainText(s string) string {
 	if s == "" {
 		return ""
 	}
-	s = n.plain.Sanitize(cleanText(s))
-	return collapseSpace(html.UnescapeString(s))
+	return HTMLToText(cleanText(s))
 }
 
 // cleanText makes s valid UTF-8, removes what XML 1.0 forbids and returns
