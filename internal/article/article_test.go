@@ -1,0 +1,168 @@
+package article
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+func TestSlugify(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Công tác dân vận góp phần gắn kết, củng cố niềm tin giữa Đảng với dân", "cong-tac-dan-van-gop-phan-gan-ket-cung-co-niem-tin-giua-dang-voi-dan"},
+		{"Đường đến Điện Biên Phủ", "duong-den-dien-bien-phu"},
+		{"  TP.HCM: 2.000 hộ dân!  ", "tp-hcm-2-000-ho-dan"},
+		{norm.NFD.String("Việt Nam"), "viet-nam"},
+		{"中文标题", ""},
+		{"---", ""},
+		{strings.Repeat("dài ", 60), strings.TrimSuffix(strings.Repeat("dai-", 20), "-")},
+	} {
+		if got := Slugify(tc.in); got != tc.want {
+			t.Errorf("Slugify(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if len(Slugify(tc.in)) > maxSlugBytes {
+			t.Errorf("Slugify(%q) longer than %d bytes", tc.in, maxSlugBytes)
+		}
+	}
+}
+
+func TestRemoveXMLInvalid(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"plain", "plain"},
+		{"tab\tLF\nCR\r", "tab\tLF\nCR\r"},
+		{"a\x00b\x07c\x1bd", "abcd"},
+		{"x\uFFFEy\uFFFFz", "xyz"},
+		{"bad \xff\xfe utf8", "bad  utf8"},
+		{"Tiếng Việt", "Tiếng Việt"},
+	} {
+		if got := RemoveXMLInvalid(tc.in); got != tc.want {
+			t.Errorf("RemoveXMLInvalid(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestHTMLToText(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"<p>Một</p><p>Hai</p>", "Một Hai"},
+		{"Giá <strong>vàng</strong>, tăng", "Giá vàng, tăng"},
+		{"A &amp; B &lt; C", "A & B < C"},
+		{"Trước<script>alert(1)</script>sau", "Trướcsau"},
+		{"dòng<br>mới", "dòng mới"},
+		{"Giá < 80 triệu", "Giá < 80 triệu"},
+	} {
+		if got := HTMLToText(tc.in); got != tc.want {
+			t.Errorf("HTMLToText(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func testNormalizer(t testing.TB) *Normalizer {
+	t.Helper()
+	loc, err := time.LoadLocation("Asia/Ho_Chi_Minh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := NewNormalizer(NormalizerOptions{
+		BaseURL:  "https://baomau.vn",
+		Location: loc,
+		ParseTime: func(s string, loc *time.Location) (time.Time, error) {
+			return time.ParseInLocation(time.RFC3339, s, loc)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestNormalizeRejects(t *testing.T) {
+	n := testNormalizer(t)
+	for _, tc := range []struct {
+		name  string
+		in    Input
+		field string
+	}{
+		{"no title", Input{Summary: "x"}, "title"},
+		{"blank title", Input{Title: " \r\n\u00a0", Summary: "x"}, "title"},
+		{"title only tags", Input{Title: "<script>x</script>", Summary: "x"}, "title"},
+		{"no content", Input{Title: "x"}, "content_html"},
+		{"javascript url", Input{Title: "x", Summary: "x", URL: "javascript:alert(1)"}, "url"},
+		{"bad date", Input{Title: "x", Summary: "x", PublishedAt: "hôm qua"}, "published_at"},
+		{"bad updated", Input{Title: "x", Summary: "x", UpdatedAt: "mai"}, "updated_at"},
+		{"data image", Input{Title: "x", Summary: "x", Image: &ImageInput{URL: "data:image/png;base64,AAAA"}}, "image.url"},
+		{"negative length", Input{Title: "x", Summary: "x", Image: &ImageInput{URL: "/a.jpg", Length: -1}}, "image.length"},
+		{"huge title", Input{Title: strings.Repeat("a", maxTitleRunes+1), Summary: "x"}, "title"},
+		{"huge id", Input{ID: strings.Repeat("a", maxIDBytes+1), Title: "x", Summary: "x"}, "id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := n.Normalize(tc.in, time.Now())
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != tc.field || !errors.Is(err, ErrInvalid) {
+				t.Errorf("error %v, want a FieldError on %q", err, tc.field)
+			}
+		})
+	}
+}
+
+func TestKeyIsStableAndSensitive(t *testing.T) {
+	n := testNormalizer(t)
+	in := Input{Title: "Tiêu đề", URL: "https://baomau.vn/a.html", Summary: "x", Categories: []string{"a", "b"}}
+	id, h1 := n.Key(in)
+	if id != "https://baomau.vn/a.html" {
+		t.Errorf("id without id field = %q, want the URL", id)
+	}
+	if _, h2 := n.Key(in); h2 != h1 {
+		t.Error("the same input gave two hashes")
+	}
+	moved := in
+	moved.Categories = []string{"ab"}
+	if _, h3 := n.Key(moved); h3 == h1 {
+		t.Error("categories [a b] and [ab] gave the same hash")
+	}
+	noURL := Input{Title: "Tiêu đề", PublishedAt: "2024-03-28T08:00:00+07:00", Summary: "x"}
+	id1, _ := n.Key(noURL)
+	noURL.Summary = "y"
+	if id2, _ := n.Key(noURL); id1 != id2 || !strings.HasPrefix(id1, "sha256-") {
+		t.Errorf("an undated-content change must not change the id made of title and date: %q vs %q", id1, id2)
+	}
+}
+
+func FuzzNormalize(f *testing.F) {
+	f.Add("Công tác <b>dân vận</b>", "<p onclick=x>Xin chào <a href=\"/a\">a</a><script>x</script></p>", "", "https://baomau.vn/a.html", "Ngọc Nữ", "Dân vận")
+	f.Add("Dòng\r\nhai\x00", "]]> \x01 \uFFFE", "**md** [x](javascript:alert(1))", "/tuong-doi", "<img src=x onerror=y>", "")
+	f.Add("a", "", "", "", "", "   ")
+	n := testNormalizer(f)
+	f.Fuzz(func(t *testing.T, title, content, markdown, link, author, category string) {
+		in := Input{Title: title, ContentHTML: content, ContentMarkdown: markdown, URL: link, Author: author, Categories: []string{category}, Summary: "tóm tắt"}
+		a, err := n.Normalize(in, time.Date(2024, 3, 28, 0, 0, 0, 0, time.UTC))
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error outside the vocabulary: %v", err)
+			}
+			return
+		}
+		for name, v := range map[string]string{"title": a.Title, "content": a.ContentHTML, "author": a.Author, "summary": a.Summary, "slug": a.Slug, "guid": a.GUID} {
+			if !utf8.ValidString(v) || RemoveXMLInvalid(v) != v {
+				t.Errorf("%s is not clean text: %q", name, v)
+			}
+			if !norm.NFC.IsNormalString(v) {
+				t.Errorf("%s is not NFC: %q", name, v)
+			}
+		}
+		if a.Title == "" || strings.ContainsAny(a.Title, "\r\n") {
+			t.Errorf("title %q", a.Title)
+		}
+		lower := strings.ToLower(a.ContentHTML)
+		for _, bad := range []string{"<script", "javascript:", " onerror=", " onclick=", "<style"} {
+			if strings.Contains(lower, bad) {
+				t.Errorf("content keeps %q: %q", bad, a.ContentHTML)
+			}
+		}
+		if a.Slug == "" {
+			t.Error("empty slug")
+		}
+	})
+}
