@@ -30,7 +30,9 @@ var errNotDateLine = errors.New("not a date line")
 // first, "[Thứ Năm, ][ngày ]28 tháng 3 năm 2024" or "28/3/2024" (also with
 // "-" or "." between the numbers), with an optional time before or after the
 // date ("08:00", "8:30", "8h30", "8h", "8 giờ 30 phút", "08:00 AM") and an
-// optional zone ("GMT+7", "(UTC+07:00)") that then sets the offset. Without
+// optional zone ("GMT+7", "(UTC+07:00)") that then sets the offset; words
+// such as "lúc" and "Cập nhật:" and separators such as "|" may come between.
+// A year-first "2024-03-28" is read too, as it cannot be misread. Without
 // a time the result is midnight; without a zone it is in loc (UTC when loc
 // is nil). Case, white space (no-break space included) and Unicode
 // normalization do not matter.
@@ -307,7 +309,7 @@ func (p *dateLineParser) clock(c *clock) bool {
 			}
 		}
 	case p.byte('h') || p.byte('g'):
-		m, _ = p.digits(1, 2)
+		m, _ = p.minutes()
 	default:
 		p.byte(' ')
 		if !p.word("giờ") {
@@ -315,7 +317,7 @@ func (p *dateLineParser) clock(c *clock) bool {
 		}
 		mark := p.i
 		if p.byte(' ') {
-			if mm, ok := p.digits(1, 2); ok {
+			if mm, ok := p.minutes(); ok {
 				m = mm
 				mark = p.i
 				if p.byte(' ') && p.word("phút") {
@@ -347,6 +349,21 @@ func (p *dateLineParser) clock(c *clock) bool {
 	}
 	*c = clock{hour: h, min: m, sec: sec}
 	return true
+}
+
+// minutes consumes the minutes after "8h" or "8 giờ ", when there are
+// any: "8 giờ 28/3/2024" is 8:00 on the 28th, not 8:28.
+func (p *dateLineParser) minutes() (int, bool) {
+	start := p.i
+	m, ok := p.digits(1, 2)
+	if !ok {
+		return 0, false
+	}
+	if p.i < len(p.s) && strings.IndexByte("/-.", p.s[p.i]) >= 0 {
+		p.i = start
+		return 0, false
+	}
+	return m, true
 }
 
 // zone consumes "gmt", "utc", optionally followed by an offset "+7",
