@@ -299,15 +299,7 @@ func cleanText(s string) string {
 // XML 1.0 forbids: C0 controls other than tab, LF and CR, U+FFFE and
 // U+FFFF. A feed that carries one of them is not well-formed.
 func RemoveXMLInvalid(s string) string {
-	clean := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c >= 0x80 {
-			clean = false
-			break
-		}
-	}
-	if clean {
+	if xmlClean(s) {
 		return s
 	}
 	var b strings.Builder
@@ -325,6 +317,17 @@ func RemoveXMLInvalid(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// xmlClean is the fast check: most text is valid UTF-8 with no control
+// characters, and utf8.ValidString is much faster than decoding rune by rune.
+func xmlClean(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return utf8.ValidString(s) && !strings.Contains(s, "\uFFFE") && !strings.Contains(s, "\uFFFF")
 }
 
 // oneLine collapses every run of white space, line breaks included, to one

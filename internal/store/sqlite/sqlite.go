@@ -6,7 +6,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -150,13 +149,4 @@ func fromMicro(v int64) time.Time { return time.UnixMicro(v).UTC() }
 // isUnique reports a UNIQUE constraint failure.
 func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
-}
-
-var errNoRows = sql.ErrNoRows
-
-func notFound(what string, err error) error {
-	if errors.Is(err, errNoRows) {
-		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
-	}
-	return fmt.Errorf("%s: %w", what, err)
 }

@@ -1,0 +1,395 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// envOf returns a LookupEnv that sees only m.
+func envOf(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
+}
+
+// writeConfig writes content to a fresh file and returns its path.
+func writeConfig(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "bantin.yaml")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// loadString loads content as the config file with the given environment.
+func loadString(t *testing.T, content string, env map[string]string) (*Config, error) {
+	t.Helper()
+	return Load(LoadOptions{Path: writeConfig(t, content), LookupEnv: envOf(env), SearchPaths: []string{}})
+}
+
+// wantDefaults is SPEC §2's table written out, so that a change to
+// defaults() shows up here as a reviewed diff.
+func wantDefaults() *Config {
+	return &Config{
+		Site: Site{
+			Title:       "bantin",
+			Description: "bantin",
+			BaseURL:     "http://localhost:8080",
+			Language:    "vi",
+			Timezone:    "Asia/Ho_Chi_Minh",
+		},
+		Server:  Server{Listen: "127.0.0.1:8080"},
+		Storage: Storage{Driver: "sqlite", DSN: "data/bantin.db"},
+		Feeds:   Feeds{Items: 50, FullContent: true},
+		Mail: Mail{
+			Transport: "file",
+			From:      "bantin@localhost",
+			ReplyTo:   "bantin@localhost",
+			FileDir:   "data/outbox",
+			SMTP:      SMTP{Host: "localhost", Port: 25, TLS: "starttls", Connections: 4},
+		},
+		Subscribe: Subscribe{DoubleOptIn: true, RateLimit: "5/hour", BounceLimit: 3, ConfirmTTL: 168 * time.Hour},
+		Log:       Log{Level: "info", Format: "text"},
+	}
+}
+
+func TestLoadDefaultsWithoutFile(t *testing.T) {
+	got, err := Load(LoadOptions{LookupEnv: envOf(nil), SearchPaths: []string{filepath.Join(t.TempDir(), "missing.yaml")}})
+	if err != nil {
+		t.Fatalf("Load() error = %v, want nil", err)
+	}
+	if diff := cmp.Diff(wantDefaults(), got); diff != "" {
+		t.Errorf("Load() without file mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantDefaults(), Default()); diff != "" {
+		t.Errorf("Default() mismatch (-want +got):\n%s", diff)
+	}
+	if got.Location().String() != "Asia/Ho_Chi_Minh" {
+		t.Errorf("Location() = %v, want Asia/Ho_Chi_Minh", got.Location())
+	}
+	n, per, err := got.Subscribe.ParsedRateLimit()
+	if n != 5 || per != time.Hour || err != nil {
+		t.Errorf("ParsedRateLimit() = %d, %v, %v; want 5, 1h, nil", n, per, err)
+	}
+}
+
+func TestLoadFileOverrides(t *testing.T) {
+	const file = `
+site:
+  title: "Báo Dân Vận"
+  base_url: "https://news.example.vn"
+  language: en
+  timezone: Europe/Paris
+server:
+  listen: ":9090"
+  admin_token: s3cret
+  trusted_proxies: ["10.0.0.0/8", 192.0.2.7]
+storage:
+  driver: postgres
+  dsn: postgres://bantin:pw@db/bantin
+feeds:
+  items: 12
+  full_content: false
+  websub_hubs:
+    - https://hub.example.org/
+categories:
+  - slug: thoi-su
+    title: Thời sự
+ingest:
+  watch_dir: incoming
+  sources:
+    - name: upstream
+      url: https://example.vn/rss.xml
+      category: thoi-su
+    - name: paused
+      url: https://example.vn/other.xml
+      interval: 2h
+      enabled: false
+mail:
+  transport: smtp
+  from: "Bản tin <news@example.vn>"
+  smtp:
+    host: smtp.example.vn
+    port: 587
+    username: bantin
+    password: 12345
+    rate: 0.5
+  dkim: {domain: example.vn, selector: bantin, key_file: dkim.pem}
+newsletters:
+  - id: ban-tin-sang
+    title: Bản tin sáng
+    schedule: "0 6 * * *"
+    categories: [thoi-su]
+  - id: weekly
+    schedule: "0 8 * * 1"
+    timezone: UTC
+    max_articles: 5
+    max_age: 336h
+    subject: "{{.Count}} bài"
+    template: weekly
+subscribe:
+  double_opt_in: false
+  rate_limit: 10/minute
+  bounce_limit: 1
+  confirm_ttl: 24h
+log: {level: debug, format: json}
+templates_dir: mytemplates
+watch_config: true
+`
+	got, err := loadString(t, file, nil)
+	if err != nil {
+		t.Fatalf("Load() error = %v, want nil", err)
+	}
+	want := &Config{
+		Site:    Site{Title: "Báo Dân Vận", Description: "bantin", BaseURL: "https://news.example.vn", Language: "en", Timezone: "Europe/Paris"},
+		Server:  Server{Listen: ":9090", AdminToken: "s3cret", TrustedProxies: []string{"10.0.0.0/8", "192.0.2.7"}},
+		Storage: Storage{Driver: "postgres", DSN: "postgres://bantin:pw@db/bantin"},
+		Feeds:   Feeds{Items: 12, FullContent: false, WebSubHubs: []string{"https://hub.example.org/"}},
+		Categories: []Category{
+			{Slug: "thoi-su", Title: "Thời sự"},
+		},
+		Ingest: Ingest{WatchDir: "incoming", Sources: []Source{
+			{Name: "upstream", URL: "https://example.vn/rss.xml", Category: "thoi-su", Interval: 30 * time.Minute, Enabled: true},
+			{Name: "paused", URL: "https://example.vn/other.xml", Interval: 2 * time.Hour, Enabled: false},
+		}},
+		Mail: Mail{
+			Transport: "smtp",
+			From:      "Bản tin <news@example.vn>",
+			ReplyTo:   "Bản tin <news@example.vn>",
+			FileDir:   "data/outbox",
+			SMTP:      SMTP{Host: "smtp.example.vn", Port: 587, Username: "bantin", Password: "12345", TLS: "starttls", Connections: 4, Rate: 0.5},
+			DKIM:      DKIM{Domain: "example.vn", Selector: "bantin", KeyFile: "dkim.pem"},
+		},
+		Newsletters: []Newsletter{
+			{ID: "ban-tin-sang", Title: "Bản tin sáng", Schedule: "0 6 * * *", Timezone: "Europe/Paris", Categories: []string{"thoi-su"},
+				MaxArticles: 20, MaxAge: 168 * time.Hour, Subject: "{{.List.Title}} — {{.Date}}", Template: "digest"},
+			{ID: "weekly", Title: "weekly", Schedule: "0 8 * * 1", Timezone: "UTC",
+				MaxArticles: 5, MaxAge: 336 * time.Hour, Subject: "{{.Count}} bài", Template: "weekly"},
+		},
+		Subscribe:    Subscribe{DoubleOptIn: false, RateLimit: "10/minute", BounceLimit: 1, ConfirmTTL: 24 * time.Hour},
+		Log:          Log{Level: "debug", Format: "json"},
+		TemplatesDir: "mytemplates",
+		WatchConfig:  true,
+	}
+	want.Path = got.Path
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load() mismatch (-want +got):\n%s", diff)
+	}
+	if got.Newsletters[1].Location() != time.UTC {
+		t.Errorf("Newsletters[1].Location() = %v, want UTC", got.Newsletters[1].Location())
+	}
+	if !got.Mail.DKIM.Enabled() {
+		t.Errorf("DKIM.Enabled() = false, want true")
+	}
+}
+
+func TestLoadEnvironment(t *testing.T) {
+	const file = `
+feeds:
+  items: 10
+mail:
+  smtp:
+    password: from-file
+`
+	tests := []struct {
+		name string
+		env  map[string]string
+		want func(c *Config)
+	}{
+		{
+			name: "file only",
+			env:  nil,
+			want: func(c *Config) { c.Feeds.Items = 10; c.Mail.SMTP.Password = "from-file" },
+		},
+		{
+			name: "env overrides file and defaults",
+			env: map[string]string{
+				"BANTIN_FEEDS_ITEMS":                "25",
+				"BANTIN_MAIL_SMTP_PASSWORD":         "from-env",
+				"BANTIN_SERVER_ADMIN_TOKEN":         "tok",
+				"BANTIN_FEEDS_FULL_CONTENT":         "false",
+				"BANTIN_SUBSCRIBE_CONFIRM_TTL":      "48h",
+				"BANTIN_MAIL_SMTP_RATE":             "2.5",
+				"BANTIN_SERVER_TRUSTED_PROXIES":     "10.0.0.0/8, 192.168.0.0/16",
+				"BANTIN_SITE_BASE_URL":              "https://news.example.vn",
+				"BANTIN_SITE_TIMEZONE":              "UTC",
+				"BANTIN_FEEDS_WEBSUB_ALLOW_PRIVATE": "1",
+			},
+			want: func(c *Config) {
+				c.Feeds.Items = 25
+				c.Mail.SMTP.Password = "from-env"
+				c.Server.AdminToken = "tok"
+				c.Feeds.FullContent = false
+				c.Subscribe.ConfirmTTL = 48 * time.Hour
+				c.Mail.SMTP.Rate = 2.5
+				c.Server.TrustedProxies = []string{"10.0.0.0/8", "192.168.0.0/16"}
+				c.Site.BaseURL = "https://news.example.vn"
+				c.Site.Timezone = "UTC"
+				c.Feeds.WebSubAllowPrivate = true
+				c.Mail.From = "bantin@news.example.vn"
+				c.Mail.ReplyTo = "bantin@news.example.vn"
+			},
+		},
+		{
+			name: "variables naming no key are ignored",
+			env: map[string]string{
+				"BANTIN_TEST_ALL":          "1",
+				"BANTIN_TEST_POSTGRES_DSN": "postgres://x@y/z",
+				"BANTIN_FEEDS":             "oops",
+				"BANTIN_NEWSLETTERS":       "- id: x",
+				"BANTIN_MAIL_SMTP":         "nope",
+			},
+			want: func(c *Config) { c.Feeds.Items = 10; c.Mail.SMTP.Password = "from-file" },
+		},
+		{
+			name: "empty variable counts as unset",
+			env:  map[string]string{"BANTIN_FEEDS_ITEMS": ""},
+			want: func(c *Config) { c.Feeds.Items = 10; c.Mail.SMTP.Password = "from-file" },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeConfig(t, file)
+			env := map[string]string{"BANTIN_CONFIG": filepath.Join(t.TempDir(), "not-used.yaml")}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			got, err := Load(LoadOptions{Path: path, LookupEnv: envOf(env)})
+			if err != nil {
+				t.Fatalf("Load() error = %v, want nil", err)
+			}
+			want := wantDefaults()
+			tt.want(want)
+			want.Path = path
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Load() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLoadEnvironmentWrongType(t *testing.T) {
+	tests := []struct {
+		name, key, value string
+		want             []string
+	}{
+		{"float for int", "BANTIN_FEEDS_ITEMS", "12.7", []string{"BANTIN_FEEDS_ITEMS", "12.7", "feeds.items", "whole number", "such as 12"}},
+		{"text for int", "BANTIN_FEEDS_ITEMS", "abc", []string{"BANTIN_FEEDS_ITEMS", "whole number"}},
+		{"text for bool", "BANTIN_FEEDS_FULL_CONTENT", "maybe", []string{"BANTIN_FEEDS_FULL_CONTENT", "true or false"}},
+		{"days for duration", "BANTIN_SUBSCRIBE_CONFIRM_TTL", "7d", []string{"BANTIN_SUBSCRIBE_CONFIRM_TTL", `"168h"`}},
+		{"text for float", "BANTIN_MAIL_SMTP_RATE", "fast", []string{"BANTIN_MAIL_SMTP_RATE", "a number"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(LoadOptions{LookupEnv: envOf(map[string]string{tt.key: tt.value}), SearchPaths: []string{}})
+			var cerr *Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("Load() error = %v, want *Error", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadEnvironmentValidation(t *testing.T) {
+	_, err := Load(LoadOptions{LookupEnv: envOf(map[string]string{"BANTIN_SITE_TIMEZONE": "Mars/Olympus"}), SearchPaths: []string{}})
+	if err == nil {
+		t.Fatal("Load() error = nil, want bad time zone")
+	}
+	want := `site.timezone: unknown time zone "Mars/Olympus" (set by BANTIN_SITE_TIMEZONE); write an IANA time zone name, such as Asia/Ho_Chi_Minh or UTC`
+	if got := err.Error(); got != want {
+		t.Errorf("error = %q\nwant    %q", got, want)
+	}
+}
+
+func TestLoadPathResolution(t *testing.T) {
+	dir := t.TempDir()
+	explicit := filepath.Join(dir, "explicit.yaml")
+	fromEnv := filepath.Join(dir, "env.yaml")
+	searched := filepath.Join(dir, "searched.yaml")
+	for path, title := range map[string]string{explicit: "explicit", fromEnv: "env", searched: "searched"} {
+		if err := os.WriteFile(path, []byte("site:\n  title: "+title+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	missing := filepath.Join(dir, "missing.yaml")
+
+	tests := []struct {
+		name      string
+		opts      LoadOptions
+		wantPath  string
+		wantTitle string
+		wantErr   string
+	}{
+		{"explicit wins", LoadOptions{Path: explicit, LookupEnv: envOf(map[string]string{"BANTIN_CONFIG": fromEnv})}, explicit, "explicit", ""},
+		{"BANTIN_CONFIG next", LoadOptions{LookupEnv: envOf(map[string]string{"BANTIN_CONFIG": fromEnv}), SearchPaths: []string{searched}}, fromEnv, "env", ""},
+		{"search paths in order", LoadOptions{LookupEnv: envOf(nil), SearchPaths: []string{missing, searched}}, searched, "searched", ""},
+		{"no file is fine", LoadOptions{LookupEnv: envOf(nil), SearchPaths: []string{missing}}, "", "bantin", ""},
+		{"explicit missing is an error", LoadOptions{Path: missing, LookupEnv: envOf(nil)}, "", "", "--config"},
+		{"BANTIN_CONFIG missing is an error", LoadOptions{LookupEnv: envOf(map[string]string{"BANTIN_CONFIG": missing}), SearchPaths: []string{searched}}, "", "", "BANTIN_CONFIG"},
+		{"explicit directory is an error", LoadOptions{Path: dir, LookupEnv: envOf(nil)}, "", "", "is a directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Load(tt.opts)
+			if tt.wantErr != "" {
+				var cerr *Error
+				if !errors.As(err, &cerr) {
+					t.Fatalf("Load() error = %v, want *Error", err)
+				}
+				if !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("Load() error = %q, want it to mention %q", err, tt.wantErr)
+				}
+				if got != nil {
+					t.Errorf("Load() config = %+v, want nil with an error", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load() error = %v", err)
+			}
+			if got.Path != tt.wantPath {
+				t.Errorf("Path = %q, want %q", got.Path, tt.wantPath)
+			}
+			if got.Site.Title != tt.wantTitle {
+				t.Errorf("site.title = %q, want %q", got.Site.Title, tt.wantTitle)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFileUnwraps(t *testing.T) {
+	_, err := Load(LoadOptions{Path: filepath.Join(t.TempDir(), "nope.yaml"), LookupEnv: envOf(nil)})
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("errors.Is(%v, fs.ErrNotExist) = false, want true", err)
+	}
+}
+
+func TestLoadEmptyFiles(t *testing.T) {
+	for _, content := range []string{"", "# only a comment\n", "---\n", "~\n", "site:\n", "site: {}\ncategories: []\nnewsletters:\n"} {
+		t.Run(strings.TrimSpace(content), func(t *testing.T) {
+			got, err := loadString(t, content, nil)
+			if err != nil {
+				t.Fatalf("Load(%q) error = %v", content, err)
+			}
+			want := wantDefaults()
+			want.Path = got.Path
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Load(%q) mismatch (-want +got):\n%s", content, diff)
+			}
+		})
+	}
+}
