@@ -55,6 +55,9 @@ type Article struct {
 	// InputHash identifies the input the article was made from, so that the
 	// same input again is recognized before any costly work.
 	InputHash string
+	// SourceHash identifies the exact bytes the input was read from, when
+	// known: a cheaper, stricter test than InputHash for re-imported files.
+	SourceHash string
 }
 
 // Image is a normalized lead image.

@@ -166,3 +166,31 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+func TestNFCStableRanges(t *testing.T) {
+	for r := rune(0); r < 0x10000; r++ {
+		if !nfcStable(r) {
+			continue
+		}
+		s := string(r)
+		p := norm.NFC.PropertiesString(s)
+		if !norm.NFC.IsNormalString(s) || !p.BoundaryBefore() || p.CCC() != 0 {
+			t.Errorf("U+%04X is in the fast NFC ranges but normal=%v boundaryBefore=%v ccc=%d",
+				r, norm.NFC.IsNormalString(s), p.BoundaryBefore(), p.CCC())
+		}
+	}
+	for _, s := range []string{"Việt Nam", norm.NFD.String("Việt Nam"), "e\u0301", "Ω\u2126", "“trích dẫn” – …"} {
+		if got, want := isNFC(s), norm.NFC.IsNormalString(s); got != want {
+			t.Errorf("isNFC(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestResolveURLs(t *testing.T) {
+	n := testNormalizer(t)
+	got := n.sanitizeHTML(n.base, `<p>Xem <a href="/a?x=1&amp;y=2">a</a>, <a href="https://khac.vn/b">b</a> và <img src="anh/c.jpg" alt="Ảnh: cầu"> href="/text"</p>`)
+	want := `<p>Xem <a href="https://baomau.vn/a?x=1&amp;y=2">a</a>, <a href="https://khac.vn/b">b</a> và <img src="https://baomau.vn/anh/c.jpg" alt="Ảnh: cầu"> href=&#34;/text&#34;</p>`
+	if got != want {
+		t.Errorf("sanitizeHTML:\n got %s\nwant %s", got, want)
+	}
+}

@@ -38,40 +38,37 @@ func hasRelativeURL(s string) bool {
 	return false
 }
 
-// resolveURLs rewrites relative href and src attributes of s against base.
-// Tokens without such attributes are copied byte for byte.
+// resolveURLs rewrites relative href and src attributes of sanitized HTML
+// against base. bluemonday writes every attribute as name="value" with the
+// value escaped and escapes every quote in text, so ` href="` appears only
+// inside a tag and a scan is enough: no second parse of the document.
 func resolveURLs(base *url.URL, s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 256)
-	z := html.NewTokenizer(strings.NewReader(s))
 	for {
-		tt := z.Next()
-		if tt == html.ErrorToken {
+		start, attr := -1, ""
+		for _, a := range []string{` href="`, ` src="`} {
+			if i := strings.Index(s, a); i >= 0 && (start < 0 || i < start) {
+				start, attr = i, a
+			}
+		}
+		if start < 0 {
+			b.WriteString(s)
 			return b.String()
 		}
-		if tt != html.StartTagToken && tt != html.SelfClosingTagToken {
-			b.Write(z.Raw())
-			continue
+		valueStart := start + len(attr)
+		end := strings.IndexByte(s[valueStart:], '"')
+		if end < 0 {
+			b.WriteString(s)
+			return b.String()
 		}
-		raw := string(z.Raw())
-		tok := z.Token()
-		changed := false
-		for i, a := range tok.Attr {
-			if a.Key != "href" && a.Key != "src" {
-				continue
-			}
-			u, err := url.Parse(a.Val)
-			if err != nil || u.IsAbs() {
-				continue
-			}
-			tok.Attr[i].Val = base.ResolveReference(u).String()
-			changed = true
+		value := html.UnescapeString(s[valueStart : valueStart+end])
+		b.WriteString(s[:valueStart])
+		if u, err := url.Parse(value); err == nil && !u.IsAbs() {
+			value = base.ResolveReference(u).String()
 		}
-		if changed {
-			b.WriteString(tok.String())
-		} else {
-			b.WriteString(raw)
-		}
+		b.WriteString(html.EscapeString(value))
+		s = s[valueStart+end:]
 	}
 }
 

@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"runtime"
@@ -14,6 +16,7 @@ import (
 
 // ArticleStore is what an import needs from the store.
 type ArticleStore interface {
+	KnownSources(ctx context.Context, sourceHashes []string) (map[string]string, error)
 	ArticleHashes(ctx context.Context, ids []string) (map[string]string, error)
 	SaveArticles(ctx context.Context, now time.Time, articles []article.Article) ([]store.Saved, error)
 }
@@ -228,14 +231,32 @@ func (im *Importer) Run(ctx context.Context, produce func(ctx context.Context, e
 	return summary, ctx.Err()
 }
 
-// prepare parses and normalizes one chunk on a worker.
+// prepare parses and normalizes one chunk on a worker. Two checks spare
+// unchanged input the costly work: bytes already stored are not even
+// decoded, and decoded input whose hash is stored is not sanitized.
 func (im *Importer) prepare(ctx context.Context, c *chunk) error {
 	c.results = make([]Result, len(c.records))
+	sources := make([]string, len(c.records))
+	for i, r := range c.records {
+		c.results[i].Origin = r.origin
+		if r.format != formatBroken {
+			sources[i] = im.sourceHash(r)
+		}
+	}
+	known, err := im.store.KnownSources(ctx, sources)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+
 	inputs := make([]article.Input, len(c.records))
 	ids := make([]string, 0, len(c.records))
 	hashes := make([]string, len(c.records))
+	skip := make([]bool, len(c.records))
 	for i, r := range c.records {
-		c.results[i].Origin = r.origin
+		if id, ok := known[sources[i]]; ok && sources[i] != "" {
+			c.results[i].ID, c.results[i].Outcome, skip[i] = id, store.Unchanged, true
+			continue
+		}
 		in, err := parseRecord(r, im.location)
 		if err != nil {
 			c.results[i].Err = err
@@ -256,7 +277,7 @@ func (im *Importer) prepare(ctx context.Context, c *chunk) error {
 	}
 	now := im.now()
 	for i := range c.records {
-		if c.results[i].Err != nil {
+		if c.results[i].Err != nil || skip[i] {
 			continue
 		}
 		if stored[c.results[i].ID] == hashes[i] {
@@ -268,10 +289,19 @@ func (im *Importer) prepare(ctx context.Context, c *chunk) error {
 			c.results[i].Err = err
 			continue
 		}
+		a.SourceHash = sources[i]
 		c.articles = append(c.articles, a)
 		c.keep = append(c.keep, i)
 	}
 	return nil
+}
+
+// sourceHash names a record's exact bytes under the current rules.
+func (im *Importer) sourceHash(r record) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00%s\x00", im.normalizer.Fingerprint(), r.format, r.category)
+	h.Write(r.data)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // save writes one chunk's articles in one transaction.

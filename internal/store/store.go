@@ -66,6 +66,9 @@ type Store interface {
 	// ArticleHashes returns the stored input hash of each id that exists,
 	// so a caller can skip unchanged input before any costly work.
 	ArticleHashes(ctx context.Context, ids []string) (map[string]string, error)
+	// KnownSources maps each source hash that a stored article was last
+	// read from to that article's id: input seen byte for byte before.
+	KnownSources(ctx context.Context, sourceHashes []string) (map[string]string, error)
 	// SaveArticles creates or updates articles in one transaction, in
 	// order. now is the time of the save. GUID and Slug of each article are
 	// proposals: they are kept at first store (the slug made unique) and

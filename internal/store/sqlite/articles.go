@@ -17,34 +17,52 @@ const chunk = 500
 
 const articleColumns = `a.id, a.guid, a.slug, a.title, a.url, a.author, a.summary, a.content_html,
 	a.has_image, a.image_url, a.image_caption, a.image_type, a.image_length,
-	a.published_at, a.updated_at, a.stored_at, a.input_hash`
+	a.published_at, a.updated_at, a.stored_at, a.input_hash, a.source_hash`
 
 // ArticleHashes returns the stored input hash of each id that exists.
 func (s *Store) ArticleHashes(ctx context.Context, ids []string) (map[string]string, error) {
-	hashes := make(map[string]string, len(ids))
-	for start := 0; start < len(ids); start += chunk {
-		part := ids[start:min(start+chunk, len(ids))]
-		rows, err := s.db.QueryContext(ctx,
-			`SELECT id, input_hash FROM articles WHERE id IN (`+placeholders(len(part))+`)`, anys(part)...)
+	m, err := s.pairs(ctx, `SELECT id, input_hash FROM articles WHERE id IN `, ids)
+	if err != nil {
+		return nil, fmt.Errorf("article hashes: %w", err)
+	}
+	return m, nil
+}
+
+// KnownSources maps source hashes to the ids of the articles read from them.
+func (s *Store) KnownSources(ctx context.Context, sourceHashes []string) (map[string]string, error) {
+	m, err := s.pairs(ctx, `SELECT source_hash, id FROM articles WHERE source_hash <> '' AND source_hash IN `, sourceHashes)
+	if err != nil {
+		return nil, fmt.Errorf("known sources: %w", err)
+	}
+	return m, nil
+}
+
+// pairs runs query (ending in "IN ") over keys in chunks and collects the
+// two columns it selects as a map.
+func (s *Store) pairs(ctx context.Context, query string, keys []string) (map[string]string, error) {
+	out := make(map[string]string, len(keys))
+	for start := 0; start < len(keys); start += chunk {
+		part := keys[start:min(start+chunk, len(keys))]
+		rows, err := s.db.QueryContext(ctx, query+`(`+placeholders(len(part))+`)`, anys(part)...)
 		if err != nil {
-			return nil, fmt.Errorf("article hashes: %w", err)
+			return nil, err
 		}
 		for rows.Next() {
-			var id, hash string
-			if err := rows.Scan(&id, &hash); err != nil {
+			var k, v string
+			if err := rows.Scan(&k, &v); err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("article hashes: %w", err)
+				return nil, err
 			}
-			hashes[id] = hash
+			out[k] = v
 		}
 		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("article hashes: %w", err)
+			return nil, err
 		}
 		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("article hashes: %w", err)
+			return nil, err
 		}
 	}
-	return hashes, nil
+	return out, nil
 }
 
 // SaveArticles creates or updates articles in one transaction.
@@ -97,11 +115,11 @@ func prepareWriter(ctx context.Context, tx *sql.Tx) (*writer, error) {
 		{&w.slugTaken, `SELECT EXISTS (SELECT 1 FROM articles WHERE slug = ?)`},
 		{&w.insert, `INSERT INTO articles (id, guid, slug, title, url, author, summary, content_html,
 			has_image, image_url, image_caption, image_type, image_length,
-			published_at, updated_at, stored_at, input_hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			published_at, updated_at, stored_at, input_hash, source_hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&w.update, `UPDATE articles SET title = ?, url = ?, author = ?, summary = ?, content_html = ?,
 			has_image = ?, image_url = ?, image_caption = ?, image_type = ?, image_length = ?,
-			published_at = ?, updated_at = ?, input_hash = ? WHERE id = ?`},
+			published_at = ?, updated_at = ?, input_hash = ?, source_hash = ? WHERE id = ?`},
 		{&w.category, `INSERT INTO categories (slug, title) VALUES (?, ?) ON CONFLICT (slug) DO NOTHING`},
 		{&w.deleteCategories, `DELETE FROM article_categories WHERE article_id = ?`},
 		{&w.addCategory, `INSERT INTO article_categories (article_id, category, position) VALUES (?, ?, ?)`},
@@ -142,7 +160,7 @@ func (w *writer) save(ctx context.Context, now time.Time, a article.Article) (st
 	img := imageColumns(a.Image)
 	if _, err := w.update.ExecContext(ctx, a.Title, a.URL, a.Author, a.Summary, a.ContentHTML,
 		img.has, img.url, img.caption, img.typ, img.length,
-		micro(a.PublishedAt), micro(a.UpdatedAt), a.InputHash, a.ID); err != nil {
+		micro(a.PublishedAt), micro(a.UpdatedAt), a.InputHash, a.SourceHash, a.ID); err != nil {
 		return store.Saved{}, err
 	}
 	if _, err := w.deleteCategories.ExecContext(ctx, a.ID); err != nil {
@@ -164,7 +182,7 @@ func (w *writer) create(ctx context.Context, now time.Time, a article.Article) (
 	img := imageColumns(a.Image)
 	if _, err := w.insert.ExecContext(ctx, a.ID, a.GUID, a.Slug, a.Title, a.URL, a.Author, a.Summary, a.ContentHTML,
 		img.has, img.url, img.caption, img.typ, img.length,
-		micro(a.PublishedAt), micro(a.UpdatedAt), micro(a.StoredAt), a.InputHash); err != nil {
+		micro(a.PublishedAt), micro(a.UpdatedAt), micro(a.StoredAt), a.InputHash, a.SourceHash); err != nil {
 		if isUnique(err) {
 			return store.Saved{}, fmt.Errorf("guid %q is taken: %w", a.GUID, store.ErrConflict)
 		}
@@ -284,7 +302,7 @@ func (s *Store) scanArticles(ctx context.Context, rows *sql.Rows) ([]article.Art
 		var published, updated, stored int64
 		if err := rows.Scan(&a.ID, &a.GUID, &a.Slug, &a.Title, &a.URL, &a.Author, &a.Summary, &a.ContentHTML,
 			&img.has, &img.url, &img.caption, &img.typ, &img.length,
-			&published, &updated, &stored, &a.InputHash); err != nil {
+			&published, &updated, &stored, &a.InputHash, &a.SourceHash); err != nil {
 			rows.Close()
 			return nil, err
 		}

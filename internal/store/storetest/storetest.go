@@ -41,6 +41,7 @@ func sample(id string, published time.Time) article.Article {
 		Image:       &article.Image{URL: "https://example.vn/a.jpg", Caption: "Phát biểu", Type: "image/jpeg", Length: 48213},
 		PublishedAt: published,
 		InputHash:   "hash-" + id,
+		SourceHash:  "source-" + id,
 	}
 }
 
@@ -106,7 +107,11 @@ func testCreateAndRead(t *testing.T, h Harness) {
 	// Without a publication date the article is published when stored.
 	undated := sample("cms-2", time.Time{})
 	undated.Slug, undated.GUID, undated.Image, undated.Categories = "khong-ngay", "tag:example.vn,2024-03-28:cms-2", nil, nil
+	undated.SourceHash = "" // made through the API: no source bytes
 	save(t, s, t0.Add(2*time.Hour), undated)
+	if known, err := s.KnownSources(ctx, []string{""}); err != nil || len(known) != 0 {
+		t.Errorf("KnownSources of the empty hash = %v, %v; want nothing: an unknown source is not a known one", known, err)
+	}
 	got, err = s.Article(ctx, "cms-2")
 	if err != nil {
 		t.Fatal(err)
@@ -123,6 +128,13 @@ func testIdentity(t *testing.T, h Harness) {
 	first := sample("cms-1", t0)
 	save(t, s, t0, first)
 
+	sources, err := s.KnownSources(ctx, []string{"source-cms-1", "source-nope", ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"source-cms-1": "cms-1"}, sources); diff != "" {
+		t.Errorf("KnownSources (-want +got):\n%s", diff)
+	}
 	hashes, err := s.ArticleHashes(ctx, []string{"cms-1", "nope"})
 	if err != nil {
 		t.Fatal(err)

@@ -18,9 +18,13 @@ CREATE TABLE articles (
     published_at  INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL,
     stored_at     INTEGER NOT NULL,
-    input_hash    TEXT    NOT NULL
+    input_hash    TEXT    NOT NULL,
+    -- source_hash names the exact bytes the article was last read from, so
+    -- that a re-import of the same file skips it without decoding it.
+    source_hash   TEXT    NOT NULL DEFAULT ''
 );
 CREATE INDEX articles_published ON articles (published_at DESC, id DESC);
+CREATE INDEX articles_source_hash ON articles (source_hash) WHERE source_hash <> '';
 
 CREATE TABLE categories (
     slug  TEXT PRIMARY KEY,
