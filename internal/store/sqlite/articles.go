@@ -79,6 +79,8 @@ func (s *Store) SaveArticles(ctx context.Context, now time.Time, articles []arti
 		return nil, fmt.Errorf("save articles: %w", err)
 	}
 	defer w.close()
+	w.categoryStored = s.categoryStored
+	w.batchCategories = map[string]bool{}
 
 	saved := make([]store.Saved, 0, len(articles))
 	changed := false
@@ -96,13 +98,22 @@ func (s *Store) SaveArticles(ctx context.Context, now time.Time, articles []arti
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("save articles: commit: %w", err)
 	}
+	s.rememberCategories(w.batchCategories)
 	s.notify()
 	return saved, nil
 }
 
 // writer holds the statements one batch of saves uses, prepared once.
 type writer struct {
-	existing, slugTaken, insert, update, category, deleteCategories, addCategory *sql.Stmt
+	existing, slugTaken, insert, insertNew, update, category, deleteCategories, addCategory *sql.Stmt
+	// categoryStored reports a category row committed before this batch;
+	// batchCategories holds those this batch inserted.
+	categoryStored  func(slug string) bool
+	batchCategories map[string]bool
+}
+
+func (w *writer) knownCategories(slug string) bool {
+	return w.batchCategories[slug] || w.categoryStored(slug)
 }
 
 func prepareWriter(ctx context.Context, tx *sql.Tx) (*writer, error) {
@@ -117,6 +128,10 @@ func prepareWriter(ctx context.Context, tx *sql.Tx) (*writer, error) {
 			has_image, image_url, image_caption, image_type, image_length,
 			published_at, updated_at, stored_at, input_hash, source_hash)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&w.insertNew, `INSERT INTO articles (id, guid, slug, title, url, author, summary, content_html,
+			has_image, image_url, image_caption, image_type, image_length,
+			published_at, updated_at, stored_at, input_hash, source_hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`},
 		{&w.update, `UPDATE articles SET title = ?, url = ?, author = ?, summary = ?, content_html = ?,
 			has_image = ?, image_url = ?, image_caption = ?, image_type = ?, image_length = ?,
 			published_at = ?, updated_at = ?, input_hash = ?, source_hash = ? WHERE id = ?`},
@@ -135,7 +150,7 @@ func prepareWriter(ctx context.Context, tx *sql.Tx) (*writer, error) {
 }
 
 func (w *writer) close() {
-	for _, s := range []*sql.Stmt{w.existing, w.slugTaken, w.insert, w.update, w.category, w.deleteCategories, w.addCategory} {
+	for _, s := range []*sql.Stmt{w.existing, w.slugTaken, w.insert, w.insertNew, w.update, w.category, w.deleteCategories, w.addCategory} {
 		if s != nil {
 			s.Close()
 		}
@@ -143,12 +158,28 @@ func (w *writer) close() {
 }
 
 func (w *writer) save(ctx context.Context, now time.Time, a article.Article) (store.Saved, error) {
+	// Most saves in a bulk import are new articles: try the insert first and
+	// look for the existing row only when it conflicts.
+	fresh := store.Fill(a, now)
+	res, err := w.insertNew.ExecContext(ctx, articleRow(fresh)...)
+	if err != nil {
+		return store.Saved{}, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return store.Saved{}, err
+	} else if n == 1 {
+		if err := w.addCategories(ctx, fresh); err != nil {
+			return store.Saved{}, err
+		}
+		return store.Saved{ID: a.ID, Slug: a.Slug, GUID: a.GUID, Outcome: store.Created}, nil
+	}
+
 	var old article.Article
 	var published, updated, stored int64
-	err := w.existing.QueryRowContext(ctx, a.ID).Scan(&old.GUID, &old.Slug, &old.InputHash, &published, &updated, &stored)
+	err = w.existing.QueryRowContext(ctx, a.ID).Scan(&old.GUID, &old.Slug, &old.InputHash, &published, &updated, &stored)
 	switch {
 	case err == sql.ErrNoRows:
-		return w.create(ctx, now, a)
+		return w.create(ctx, fresh) // the slug or the GUID is taken
 	case err != nil:
 		return store.Saved{}, err
 	}
@@ -172,17 +203,22 @@ func (w *writer) save(ctx context.Context, now time.Time, a article.Article) (st
 	return store.Saved{ID: a.ID, Slug: a.Slug, GUID: a.GUID, Outcome: store.Updated}, nil
 }
 
-func (w *writer) create(ctx context.Context, now time.Time, a article.Article) (store.Saved, error) {
-	a = store.Fill(a, now)
+// articleRow is the column values of the insert statements.
+func articleRow(a article.Article) []any {
+	img := imageColumns(a.Image)
+	return []any{a.ID, a.GUID, a.Slug, a.Title, a.URL, a.Author, a.Summary, a.ContentHTML,
+		img.has, img.url, img.caption, img.typ, img.length,
+		micro(a.PublishedAt), micro(a.UpdatedAt), micro(a.StoredAt), a.InputHash, a.SourceHash}
+}
+
+// create inserts a new article whose proposed slug or GUID is taken.
+func (w *writer) create(ctx context.Context, a article.Article) (store.Saved, error) {
 	slug, err := w.uniqueSlug(ctx, a.Slug)
 	if err != nil {
 		return store.Saved{}, err
 	}
 	a.Slug = slug
-	img := imageColumns(a.Image)
-	if _, err := w.insert.ExecContext(ctx, a.ID, a.GUID, a.Slug, a.Title, a.URL, a.Author, a.Summary, a.ContentHTML,
-		img.has, img.url, img.caption, img.typ, img.length,
-		micro(a.PublishedAt), micro(a.UpdatedAt), micro(a.StoredAt), a.InputHash, a.SourceHash); err != nil {
+	if _, err := w.insert.ExecContext(ctx, articleRow(a)...); err != nil {
 		if isUnique(err) {
 			return store.Saved{}, fmt.Errorf("guid %q is taken: %w", a.GUID, store.ErrConflict)
 		}
@@ -192,6 +228,22 @@ func (w *writer) create(ctx context.Context, now time.Time, a article.Article) (
 		return store.Saved{}, err
 	}
 	return store.Saved{ID: a.ID, Slug: a.Slug, GUID: a.GUID, Outcome: store.Created}, nil
+}
+
+// categoryStored reports a category known to be committed. Categories are
+// never deleted, so a slug once seen stays true.
+func (s *Store) categoryStored(slug string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.categories[slug]
+}
+
+func (s *Store) rememberCategories(slugs map[string]bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for slug := range slugs {
+		s.categories[slug] = true
+	}
 }
 
 // uniqueSlug returns slug, or slug-2, slug-3 … when it is taken.
@@ -211,8 +263,11 @@ func (w *writer) uniqueSlug(ctx context.Context, slug string) (string, error) {
 
 func (w *writer) addCategories(ctx context.Context, a article.Article) error {
 	for i, c := range a.Categories {
-		if _, err := w.category.ExecContext(ctx, c.Slug, c.Title); err != nil {
-			return err
+		if !w.knownCategories(c.Slug) {
+			if _, err := w.category.ExecContext(ctx, c.Slug, c.Title); err != nil {
+				return err
+			}
+			w.batchCategories[c.Slug] = true
 		}
 		if _, err := w.addCategory.ExecContext(ctx, a.ID, c.Slug, i); err != nil {
 			return err

@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 var words = strings.Fields(`công tác dân vận góp phần gắn kết củng cố niềm tin giữa nhân dân chính quyền
@@ -32,7 +34,8 @@ func sentence(r *rand.Rand, n int) string {
 		parts[i] = words[r.IntN(len(words))]
 	}
 	s := strings.Join(parts, " ")
-	return strings.ToUpper(s[:1]) + s[1:] + "."
+	first, size := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(first)) + s[size:] + "."
 }
 
 func paragraph(r *rand.Rand, sentences int) string {
