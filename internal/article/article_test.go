@@ -2,6 +2,7 @@ package article
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -169,7 +170,7 @@ func FuzzNormalize(f *testing.F) {
 
 func TestNFCStableRanges(t *testing.T) {
 	for r := rune(0); r < 0x10000; r++ {
-		if !nfcStable(r) {
+		if !isNFCStable(r) {
 			continue
 		}
 		s := string(r)
@@ -192,5 +193,54 @@ func TestResolveURLs(t *testing.T) {
 	want := `<p>Xem <a href="https://baomau.vn/a?x=1&amp;y=2">a</a>, <a href="https://khac.vn/b">b</a> và <img src="https://baomau.vn/anh/c.jpg" alt="Ảnh: cầu"> href=&#34;/text&#34;</p>`
 	if got != want {
 		t.Errorf("sanitizeHTML:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestCollapseSpace(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"một hai", "một hai"},
+		{" một", "một"},
+		{"một ", "một"},
+		{"một  hai", "một hai"},
+		{"một\nhai\r\nba", "một hai ba"},
+		{"một\u00a0hai", "một hai"},
+		{"   ", ""},
+	} {
+		if got := collapseSpace(tc.in); got != tc.want {
+			t.Errorf("collapseSpace(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// BenchmarkNormalize measures one seed-sized article (about 4 KB of
+// Vietnamese HTML with relative links) through validation, sanitizing and
+// text clean-up.
+func BenchmarkNormalize(b *testing.B) {
+	n := testNormalizer(b)
+	var body strings.Builder
+	for i := range 6 {
+		fmt.Fprintf(&body, "<p>Nhận thức tầm quan trọng của công tác dân vận theo quan điểm của Đảng, qua 10 năm triển khai thực hiện, các cấp ủy đã ban hành nhiều chủ trương, nghị quyết, chuyên đề về công tác vận động quần chúng, củng cố kiện toàn và đổi mới phương thức hoạt động. <a href=\"/tin/%d.html\">Xem thêm</a></p>\n", i)
+	}
+	in := Input{ID: "cms-1", Title: "Công tác dân vận góp phần gắn kết, củng cố niềm tin giữa Đảng với dân",
+		URL: "https://baomau.vn/a.html", PublishedAt: "2024-03-28T08:00:00+07:00", Author: "Ngọc Nữ",
+		Categories: []string{"Dân vận"}, Summary: "(Baomau.vn) - Ngày 19/3, đoàn cán bộ đã có buổi khảo sát.",
+		ContentHTML: body.String(), Image: &ImageInput{URL: "/anh/1.jpg", Caption: "Ảnh: buổi khảo sát"}}
+	now := time.Now()
+	b.SetBytes(int64(len(in.ContentHTML)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := n.Normalize(in, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkKey(b *testing.B) {
+	n := testNormalizer(b)
+	in := Input{Title: "Tiêu đề", ContentHTML: strings.Repeat("<p>Nội dung bài viết.</p>", 150)}
+	b.ReportAllocs()
+	for b.Loop() {
+		n.Key(in)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -39,6 +40,8 @@ type Normalizer struct {
 	parseTime func(s string, loc *time.Location) (time.Time, error)
 	policy    *bluemonday.Policy
 	markdown  goldmark.Markdown
+	// keyBuffers recycles the buffers Key hashes.
+	keyBuffers sync.Pool
 }
 
 // NormalizerOptions configures a Normalizer.
@@ -78,11 +81,12 @@ func NewNormalizer(opts NormalizerOptions) (*Normalizer, error) {
 	policy.RequireNoFollowOnLinks(false)
 
 	return &Normalizer{
-		base:      base,
-		location:  opts.Location,
-		parseTime: opts.ParseTime,
-		policy:    policy,
-		markdown:  goldmark.New(goldmark.WithRendererOptions(gmhtml.WithUnsafe())),
+		keyBuffers: sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }},
+		base:       base,
+		location:   opts.Location,
+		parseTime:  opts.ParseTime,
+		policy:     policy,
+		markdown:   goldmark.New(goldmark.WithRendererOptions(gmhtml.WithUnsafe())),
 	}, nil
 }
 
@@ -95,12 +99,13 @@ func (n *Normalizer) Key(in Input) (id, hash string) {
 	if id == "" {
 		id = defaultID(in)
 	}
-	h := sha256.New()
+	// Fields go length-prefixed into one pooled buffer, hashed once: no
+	// allocation per field on the path every imported article takes.
+	bufp := n.keyBuffers.Get().(*[]byte)
+	buf := (*bufp)[:0]
 	field := func(s string) {
-		var size [8]byte
-		binary.LittleEndian.PutUint64(size[:], uint64(len(s)))
-		h.Write(size[:])
-		h.Write([]byte(s))
+		buf = binary.AppendUvarint(buf, uint64(len(s)))
+		buf = append(buf, s...)
 	}
 	field(n.Fingerprint())
 	field(id)
@@ -109,7 +114,7 @@ func (n *Normalizer) Key(in Input) (id, hash string) {
 	field(in.PublishedAt)
 	field(in.UpdatedAt)
 	field(in.Author)
-	field(fmt.Sprint(len(in.Categories)))
+	buf = binary.AppendUvarint(buf, uint64(len(in.Categories)))
 	for _, c := range in.Categories {
 		field(c)
 	}
@@ -120,9 +125,12 @@ func (n *Normalizer) Key(in Input) (id, hash string) {
 		field(in.Image.URL)
 		field(in.Image.Caption)
 		field(in.Image.Type)
-		field(fmt.Sprint(in.Image.Length))
+		buf = binary.AppendVarint(buf, in.Image.Length)
 	}
-	return id, hex.EncodeToString(h.Sum(nil))
+	sum := sha256.Sum256(buf)
+	*bufp = buf
+	n.keyBuffers.Put(bufp)
+	return id, hex.EncodeToString(sum[:])
 }
 
 // Fingerprint names the rules and settings that shape a normalized
@@ -294,33 +302,62 @@ func (n *Normalizer) plainText(s string) string {
 }
 
 // cleanText makes s valid UTF-8, removes what XML 1.0 forbids and returns
-// it in NFC, trimmed.
+// it in NFC, trimmed. One pass over the text decides what, if anything,
+// needs the slower treatment.
 func cleanText(s string) string {
-	s = strings.TrimSpace(RemoveXMLInvalid(s))
-	if isNFC(s) {
+	xmlOK, nfcStable := scanText(s)
+	if !xmlOK {
+		s = RemoveXMLInvalid(s)
+		_, nfcStable = scanText(s)
+	}
+	s = strings.TrimSpace(s)
+	if nfcStable || norm.NFC.IsNormalString(s) {
 		return s
 	}
 	return norm.NFC.String(s)
 }
 
-// isNFC reports whether s is in Normalization Form C. Vietnamese text is
-// nearly always precomposed already; a scan for code points outside the
-// blocks it is written in is several times faster than the general check,
-// which runs only when such a code point turns up.
-func isNFC(s string) bool {
-	for _, r := range s {
-		if !nfcStable(r) {
-			return norm.NFC.IsNormalString(s)
+// scanText reports whether s is valid UTF-8 free of characters XML 1.0
+// forbids, and whether every code point in it is one that is NFC whatever
+// surrounds it (see isNFCStable). Most bytes of Vietnamese text are ASCII,
+// which the loop passes at a byte a step.
+func scanText(s string) (xmlOK, nfcStable bool) {
+	nfcStable = true
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+				return false, false
+			}
+			i++
+			continue
 		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || r == 0xFFFE || r == 0xFFFF {
+			return false, false
+		}
+		if nfcStable && !isNFCStable(r) {
+			nfcStable = false
+		}
+		i += size
 	}
-	return true
+	return true, nfcStable
 }
 
-// nfcStable reports code points that are NFC on their own and never
+// isNFC reports whether s is in Normalization Form C, checking quickly
+// first whether every code point is NFC-stable.
+func isNFC(s string) bool {
+	if _, stable := scanText(s); stable {
+		return true
+	}
+	return norm.NFC.IsNormalString(s)
+}
+
+// isNFCStable reports code points that are NFC on their own and never
 // combine with what precedes them (NFC_QC=Yes, canonical class 0): Latin
 // letters with their precomposed Vietnamese forms and common punctuation.
 // TestNFCStableRanges checks every one of them against x/text/unicode/norm.
-func nfcStable(r rune) bool {
+func isNFCStable(r rune) bool {
 	return r < 0x300 || r >= 0x1E00 && r <= 0x1EFF || r >= 0x2010 && r <= 0x2027
 }
 
@@ -328,7 +365,7 @@ func nfcStable(r rune) bool {
 // XML 1.0 forbids: C0 controls other than tab, LF and CR, U+FFFE and
 // U+FFFF. A feed that carries one of them is not well-formed.
 func RemoveXMLInvalid(s string) string {
-	if xmlClean(s) {
+	if ok, _ := scanText(s); ok {
 		return s
 	}
 	var b strings.Builder
@@ -348,23 +385,29 @@ func RemoveXMLInvalid(s string) string {
 	return b.String()
 }
 
-// xmlClean is the fast check: most text is valid UTF-8 with no control
-// characters, and utf8.ValidString is much faster than decoding rune by rune.
-func xmlClean(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
-			return false
-		}
-	}
-	return utf8.ValidString(s) && !strings.Contains(s, "\uFFFE") && !strings.Contains(s, "\uFFFF")
-}
-
 // oneLine collapses every run of white space, line breaks included, to one
 // space: a title or name is a single line in every format.
 func oneLine(s string) string { return collapseSpace(s) }
 
 func collapseSpace(s string) string {
+	if isCollapsed(s) {
+		return s
+	}
 	return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ")
+}
+
+// isCollapsed reports text that collapseSpace would leave as it is: no
+// white space at the ends, no run of it, none but plain spaces.
+func isCollapsed(s string) bool {
+	prevSpace := true
+	for _, r := range s {
+		space := unicode.IsSpace(r)
+		if space && (r != ' ' || prevSpace) {
+			return false
+		}
+		prevSpace = space
+	}
+	return !prevSpace || s == ""
 }
 
 // truncateWords cuts s to at most max runes at a word boundary, marking the
