@@ -12,16 +12,16 @@ import (
 // Input is an article as it arrives from a CMS, a file or an upstream feed,
 // before any normalization. Its JSON form is the contract of SPEC §5.
 type Input struct {
-	ID              string     `json:"id,omitempty" yaml:"id"`
-	Title           string     `json:"title" yaml:"title"`
-	URL             string     `json:"url,omitempty" yaml:"url"`
-	PublishedAt     string     `json:"published_at,omitempty" yaml:"published_at"`
-	UpdatedAt       string     `json:"updated_at,omitempty" yaml:"updated_at"`
-	Author          string     `json:"author,omitempty" yaml:"author"`
-	Categories      []string   `json:"categories,omitempty" yaml:"categories"`
-	Summary         string     `json:"summary,omitempty" yaml:"summary"`
-	ContentHTML     string     `json:"content_html,omitempty" yaml:"content_html"`
-	ContentMarkdown string     `json:"content_markdown,omitempty" yaml:"content_markdown"`
+	ID              string      `json:"id,omitempty" yaml:"id"`
+	Title           string      `json:"title" yaml:"title"`
+	URL             string      `json:"url,omitempty" yaml:"url"`
+	PublishedAt     string      `json:"published_at,omitempty" yaml:"published_at"`
+	UpdatedAt       string      `json:"updated_at,omitempty" yaml:"updated_at"`
+	Author          string      `json:"author,omitempty" yaml:"author"`
+	Categories      []string    `json:"categories,omitempty" yaml:"categories"`
+	Summary         string      `json:"summary,omitempty" yaml:"summary"`
+	ContentHTML     string      `json:"content_html,omitempty" yaml:"content_html"`
+	ContentMarkdown string      `json:"content_markdown,omitempty" yaml:"content_markdown"`
 	Image           *ImageInput `json:"image,omitempty" yaml:"image"`
 }
 

@@ -277,9 +277,9 @@ func (w *writer) addCategories(ctx context.Context, a article.Article) error {
 }
 
 type imageRow struct {
-	has                bool
-	url, caption, typ  string
-	length             int64
+	has               bool
+	url, caption, typ string
+	length            int64
 }
 
 func imageColumns(img *article.Image) imageRow {
