@@ -121,7 +121,12 @@ func newArticlesShowCmd(opts *options) *cobra.Command {
 			fmt.Fprintf(w, "updated:    %s\n", art.UpdatedAt.In(loc).Format(time.RFC3339))
 			fmt.Fprintf(w, "stored:     %s\n", art.StoredAt.In(loc).Format(time.RFC3339))
 			if img := art.Image; img != nil {
-				fmt.Fprintf(w, "image:      %s %s\n", img.URL, img.Caption)
+				if img.URL != "" {
+					fmt.Fprintf(w, "image:      %s\n", img.URL)
+				}
+				if img.Caption != "" {
+					fmt.Fprintf(w, "caption:    %s\n", img.Caption)
+				}
 			}
 			fmt.Fprintf(w, "summary:    %s\n\n%s\n", art.Summary, art.ContentHTML)
 			return nil

@@ -11,7 +11,9 @@ func newConfigCmd(opts *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Check the configuration",
-		Args:  args(0, 0),
+		Example: `  bantin config check
+  bantin --config /etc/bantin/bantin.yaml config check --print`,
+		Args: args(0, 0),
 	}
 	var print bool
 	check := &cobra.Command{
