@@ -117,22 +117,7 @@ func (c clock) check() error {
 // foldDateLine puts s into the one shape the parser matches: NFC, lower
 // case, every run of white space a single ASCII space.
 func foldDateLine(s string) string {
-	s = norm.NFC.String(s)
-	var b strings.Builder
-	b.Grow(len(s))
-	space := false
-	for _, r := range s {
-		if isSpace(r) {
-			space = true
-			continue
-		}
-		if space && b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		space = false
-		b.WriteRune(unicode.ToLower(r))
-	}
-	return b.String()
+	return strings.ToLower(collapseSpace(norm.NFC.String(s)))
 }
 
 // dateLineParser scans a folded date line. Each method either consumes one

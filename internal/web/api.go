@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -221,7 +222,11 @@ func (s *Server) apiListArticles(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) apiGetArticle(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.opts.Store.Article(r.Context(), r.PathValue("id"))
+	id := r.PathValue("id")
+	a, err := s.opts.Store.Article(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("no article with id %q", id)}
+	}
 	if err != nil {
 		return err
 	}
@@ -230,7 +235,12 @@ func (s *Server) apiGetArticle(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) apiDeleteArticle(w http.ResponseWriter, r *http.Request) error {
-	if err := s.opts.Store.DeleteArticle(r.Context(), r.PathValue("id")); err != nil {
+	id := r.PathValue("id")
+	err := s.opts.Store.DeleteArticle(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("no article with id %q", id)}
+	}
+	if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
