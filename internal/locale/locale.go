@@ -24,8 +24,13 @@ func LongDate(t time.Time, lang string) string {
 	return fmt.Sprintf("%s, ngày %d tháng %d năm %d", viWeekdays[t.Weekday()], t.Day(), int(t.Month()), t.Year())
 }
 
-// DateTime writes the day and the time of t, with the zone's offset.
+// DateTime writes the day and the time of t, with the zone's offset. A
+// time of exactly midnight is taken for "no time given" (a printed page
+// with a date only) and left out.
 func DateTime(t time.Time, lang string) string {
+	if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 {
+		return LongDate(t, lang)
+	}
 	return fmt.Sprintf("%s, %s (%s)", LongDate(t, lang), t.Format("15:04"), shortOffset(t))
 }
 

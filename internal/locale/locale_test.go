@@ -27,4 +27,7 @@ func TestLongDate(t *testing.T) {
 	if got, want := DateTime(time.Date(2024, 3, 28, 8, 5, 0, 0, hcm), Vietnamese), "Thứ Năm, ngày 28 tháng 3 năm 2024, 08:05 (GMT+7)"; got != want {
 		t.Errorf("DateTime = %q, want %q", got, want)
 	}
+	if got, want := DateTime(time.Date(2024, 3, 28, 0, 0, 0, 0, hcm), Vietnamese), "Thứ Năm, ngày 28 tháng 3 năm 2024"; got != want {
+		t.Errorf("DateTime at midnight = %q, want the day alone %q", got, want)
+	}
 }
