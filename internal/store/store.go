@@ -83,6 +83,15 @@ type Store interface {
 	ArticleBySlug(ctx context.Context, slug string) (article.Article, error)
 	// Articles lists articles by q.
 	Articles(ctx context.Context, q ArticleQuery) ([]article.Article, error)
+	// CountArticles counts the articles q selects, ignoring its Limit and
+	// Offset.
+	CountArticles(ctx context.Context, q ArticleQuery) (int, error)
+	// NextScheduled returns the earliest publication time after now, or
+	// false when no article is scheduled.
+	NextScheduled(ctx context.Context, now time.Time) (time.Time, bool, error)
+	// Categories lists every category that has at least one article
+	// published by now, by slug.
+	Categories(ctx context.Context, now time.Time) ([]article.Category, error)
 	// DeleteArticle removes an article for good.
 	DeleteArticle(ctx context.Context, id string) error
 	// Changes delivers a signal, coalesced, after any change to the stored

@@ -314,11 +314,10 @@ func (s *Store) one(ctx context.Context, where string, arg string) (article.Arti
 	return list[0], nil
 }
 
-// Articles lists articles, newest published first.
-func (s *Store) Articles(ctx context.Context, q store.ArticleQuery) ([]article.Article, error) {
-	var sb strings.Builder
+// where writes the FROM and WHERE clauses of q.
+func where(sb *strings.Builder, q store.ArticleQuery) []any {
 	var args []any
-	sb.WriteString(`SELECT ` + articleColumns + ` FROM articles a`)
+	sb.WriteString(` FROM articles a`)
 	if q.Category != "" {
 		sb.WriteString(` JOIN article_categories ac ON ac.article_id = a.id AND ac.category = ?`)
 		args = append(args, q.Category)
@@ -327,6 +326,62 @@ func (s *Store) Articles(ctx context.Context, q store.ArticleQuery) ([]article.A
 		sb.WriteString(` WHERE a.published_at <= ?`)
 		args = append(args, micro(q.Now))
 	}
+	return args
+}
+
+// CountArticles counts the articles q selects.
+func (s *Store) CountArticles(ctx context.Context, q store.ArticleQuery) (int, error) {
+	var sb strings.Builder
+	sb.WriteString(`SELECT count(*)`)
+	args := where(&sb, q)
+	var n int
+	if err := s.db.QueryRowContext(ctx, sb.String(), args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count articles: %w", err)
+	}
+	return n, nil
+}
+
+// NextScheduled returns the earliest publication time after now.
+func (s *Store) NextScheduled(ctx context.Context, now time.Time) (time.Time, bool, error) {
+	var next sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT min(published_at) FROM articles WHERE published_at > ?`, micro(now)).Scan(&next); err != nil {
+		return time.Time{}, false, fmt.Errorf("next scheduled article: %w", err)
+	}
+	if !next.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromMicro(next.Int64), true, nil
+}
+
+// Categories lists the categories with a published article.
+func (s *Store) Categories(ctx context.Context, now time.Time) ([]article.Category, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT c.slug, c.title FROM categories c
+		WHERE EXISTS (SELECT 1 FROM article_categories ac JOIN articles a ON a.id = ac.article_id
+			WHERE ac.category = c.slug AND a.published_at <= ?)
+		ORDER BY c.slug`, micro(now))
+	if err != nil {
+		return nil, fmt.Errorf("categories: %w", err)
+	}
+	defer rows.Close()
+	var list []article.Category
+	for rows.Next() {
+		var c article.Category
+		if err := rows.Scan(&c.Slug, &c.Title); err != nil {
+			return nil, fmt.Errorf("categories: %w", err)
+		}
+		list = append(list, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("categories: %w", err)
+	}
+	return list, nil
+}
+
+// Articles lists articles, newest published first.
+func (s *Store) Articles(ctx context.Context, q store.ArticleQuery) ([]article.Article, error) {
+	var sb strings.Builder
+	sb.WriteString(`SELECT ` + articleColumns)
+	args := where(&sb, q)
 	sb.WriteString(` ORDER BY a.published_at DESC, a.id DESC`)
 	if q.Limit > 0 || q.Offset > 0 {
 		limit := q.Limit

@@ -248,6 +248,31 @@ func testListing(t *testing.T, h Harness) {
 			}
 		})
 	}
+	for _, tc := range []struct {
+		q    store.ArticleQuery
+		want int
+	}{
+		{store.ArticleQuery{IncludeScheduled: true, Limit: 1}, 5},
+		{store.ArticleQuery{Now: t0.Add(2 * time.Hour)}, 3},
+		{store.ArticleQuery{Category: "kinh-te", Now: t0.Add(2 * time.Hour)}, 1},
+	} {
+		if n, err := s.CountArticles(ctx, tc.q); err != nil || n != tc.want {
+			t.Errorf("CountArticles(%+v) = %d, %v; want %d", tc.q, n, err, tc.want)
+		}
+	}
+	if next, ok, err := s.NextScheduled(ctx, t0.Add(2*time.Hour)); err != nil || !ok || !next.Equal(t0.Add(3*time.Hour)) {
+		t.Errorf("NextScheduled = %v, %v, %v; want %v", next, ok, err, t0.Add(3*time.Hour))
+	}
+	if _, ok, err := s.NextScheduled(ctx, t0.Add(4*time.Hour)); err != nil || ok {
+		t.Errorf("NextScheduled after the last article = %v, %v; want none", ok, err)
+	}
+	cats, err := s.Categories(ctx, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]article.Category{{Slug: "dan-van", Title: "Dân vận"}, {Slug: "thoi-su", Title: "Thời sự"}}, cats); diff != "" {
+		t.Errorf("Categories at t0, before the first kinh-te article (-want +got):\n%s", diff)
+	}
 	list, _ := s.Articles(ctx, store.ArticleQuery{Category: "dan-van", Limit: 1, IncludeScheduled: true})
 	if len(list) != 1 || len(list[0].Categories) != 2 {
 		t.Errorf("a listed article must carry all its categories, got %+v", list)
