@@ -6,6 +6,7 @@ package article
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 )
 
@@ -73,6 +74,15 @@ type Image struct {
 type Category struct {
 	Slug  string
 	Title string
+}
+
+// Link is where the article is read: its own URL, else its page on the
+// site at baseURL (no trailing slash).
+func (a Article) Link(baseURL string) string {
+	if a.URL != "" {
+		return a.URL
+	}
+	return baseURL + "/articles/" + url.PathEscape(a.Slug)
 }
 
 // ScheduledAt reports whether the article is still waiting for its

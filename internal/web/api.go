@@ -47,18 +47,10 @@ type apiImage struct {
 	Length  int64  `json:"length,omitempty"`
 }
 
-// Link is where an article is read: its own URL, else its page here.
-func (s *Server) Link(a article.Article) string {
-	if a.URL != "" {
-		return a.URL
-	}
-	return s.opts.Site.BaseURL + "/articles/" + url.PathEscape(a.Slug)
-}
-
 func (s *Server) toAPI(a article.Article, withContent bool) apiArticle {
 	loc := s.opts.Site.Location
 	out := apiArticle{
-		ID: a.ID, GUID: a.GUID, Slug: a.Slug, Link: s.Link(a), Title: a.Title, URL: a.URL, Author: a.Author,
+		ID: a.ID, GUID: a.GUID, Slug: a.Slug, Link: a.Link(s.opts.Site.BaseURL), Title: a.Title, URL: a.URL, Author: a.Author,
 		Categories:  []apiCategory{},
 		Summary:     a.Summary,
 		PublishedAt: a.PublishedAt.In(loc).Format(time.RFC3339),

@@ -1,0 +1,110 @@
+package feed
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/feeds"
+)
+
+// gorilla/feeds' own Feed → ToRss path writes documents validators reject
+// (a name in <author>, one category, no atom:link, enclosures dropped
+// without a length). Its RSS structs are sound, so bantin embeds them and
+// adds what is missing.
+
+type rssDocument struct {
+	XMLName   xml.Name `xml:"rss"`
+	Version   string   `xml:"version,attr"`
+	ContentNS string   `xml:"xmlns:content,attr"`
+	DCNS      string   `xml:"xmlns:dc,attr"`
+	AtomNS    string   `xml:"xmlns:atom,attr"`
+	Channel   *rssChannel
+}
+
+// FeedXml lets gorilla/feeds' writer write the document.
+func (d *rssDocument) FeedXml() interface{} { return d }
+
+type rssChannel struct {
+	feeds.RssFeed
+	AtomLinks []atomNSLink `xml:"atom:link"`
+	Items     []*rssItem   `xml:"item"`
+}
+
+type atomNSLink struct {
+	Href string `xml:"href,attr"`
+	Rel  string `xml:"rel,attr"`
+	Type string `xml:"type,attr,omitempty"`
+}
+
+type rssItem struct {
+	feeds.RssItem
+	// RSS <author> wants an email address; a byline is dc:creator.
+	Creator    string        `xml:"dc:creator,omitempty"`
+	Categories []rssCategory `xml:"category"`
+}
+
+type rssCategory struct {
+	Domain string `xml:"domain,attr,omitempty"`
+	Name   string `xml:",chardata"`
+}
+
+// rssDate writes RFC 1123 with a numeric zone (+0700, never +07), as RSS
+// readers parse it.
+func (r *Renderer) rssDate(t time.Time) string {
+	return t.In(r.opts.Site.Location).Format(time.RFC1123Z)
+}
+
+func (r *Renderer) renderRSS(d Document) ([]byte, error) {
+	site := r.opts.Site
+	ch := &rssChannel{RssFeed: feeds.RssFeed{
+		Title:         r.title(d),
+		Link:          site.BaseURL + "/",
+		Description:   r.description(d),
+		Language:      site.Language,
+		LastBuildDate: r.rssDate(Updated(d.Articles)),
+		Generator:     "bantin",
+		Docs:          "https://www.rssboard.org/rss-specification",
+	}}
+	ch.AtomLinks = append(ch.AtomLinks, atomNSLink{Href: r.url(d, d.Page, RSS), Rel: "self", Type: "application/rss+xml"})
+	for _, hub := range r.opts.Hubs {
+		ch.AtomLinks = append(ch.AtomLinks, atomNSLink{Href: hub, Rel: "hub"})
+	}
+	for _, l := range r.paging(d) {
+		ch.AtomLinks = append(ch.AtomLinks, atomNSLink{Href: l.href, Rel: l.rel, Type: "application/rss+xml"})
+	}
+	for _, a := range d.Articles {
+		item := &rssItem{RssItem: feeds.RssItem{
+			Title:       a.Title,
+			Link:        a.Link(site.BaseURL),
+			Description: a.Summary,
+			Guid:        &feeds.RssGuid{Id: a.GUID, IsPermaLink: "false"},
+			PubDate:     r.rssDate(a.PublishedAt),
+		}, Creator: a.Author}
+		if r.opts.FullContent && a.ContentHTML != "" {
+			item.Content = &feeds.RssContent{Content: a.ContentHTML}
+		}
+		for _, c := range a.Categories {
+			item.Categories = append(item.Categories, rssCategory{Domain: site.BaseURL + Path(c.Slug, 1, RSS), Name: c.Title})
+		}
+		if hasImage(a) {
+			// RSS requires a length; 0 says "unknown", as readers accept.
+			item.Enclosure = &feeds.RssEnclosure{Url: a.Image.URL, Length: strconv.FormatInt(a.Image.Length, 10), Type: imageType(a.Image)}
+		}
+		ch.Items = append(ch.Items, item)
+	}
+	doc := &rssDocument{
+		Version:   "2.0",
+		ContentNS: "http://purl.org/rss/1.0/modules/content/",
+		DCNS:      "http://purl.org/dc/elements/1.1/",
+		AtomNS:    "http://www.w3.org/2005/Atom",
+		Channel:   ch,
+	}
+	var buf bytes.Buffer
+	if err := feeds.WriteXML(doc, &buf); err != nil {
+		return nil, fmt.Errorf("render RSS %s: %w", Path(d.categorySlug(), d.Page, RSS), err)
+	}
+	return buf.Bytes(), nil
+}
