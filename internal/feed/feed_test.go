@@ -54,7 +54,7 @@ func fixtures() []article.Article {
 			ID: "hostile-controls", GUID: "tag:baomau.vn,2024-12-22:hostile-controls", Slug: "dong-tieu-de-bi-ngat",
 			Title: `Tiêu đề có <b> & "ngoặc" ]]>`, Categories: []article.Category{thoiSu},
 			Summary:     "Ký tự ]]> và <script> trong tóm tắt",
-			ContentHTML: "<p>Đoạn có ]]&gt; và ]]> cùng &amp; ký tự lạ.</p>",
+			ContentHTML: "<p>Đoạn có ]]&gt; và ]]&gt; cùng &amp; ký tự lạ.</p>",
 			Image:       &article.Image{Caption: "Ảnh không có địa chỉ"},
 			PublishedAt: time.Date(2024, 12, 19, 9, 15, 0, 0, hcm), UpdatedAt: time.Date(2024, 12, 19, 9, 15, 0, 0, hcm),
 			StoredAt: time.Date(2024, 12, 22, 7, 0, 0, 0, hcm),

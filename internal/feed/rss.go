@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"html"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/feeds"
@@ -28,9 +30,37 @@ type rssDocument struct {
 func (d *rssDocument) FeedXml() interface{} { return d }
 
 type rssChannel struct {
+	Title       rssText `xml:"title"`
+	Description rssText `xml:"description"`
 	feeds.RssFeed
 	AtomLinks []atomNSLink `xml:"atom:link"`
 	Items     []*rssItem   `xml:"item"`
+}
+
+// rssText is plain text in an RSS element. RSS leaves open whether such
+// text is HTML, so the RSS Best Practices (and the W3C validator) want "&",
+// "<" and ">" written as hexadecimal character references, which no reader
+// mistakes for markup.
+type rssText struct {
+	Text string `xml:",innerxml"`
+}
+
+func plain(s string) rssText {
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	for _, r := range s {
+		switch r {
+		case '&':
+			b.WriteString("&#x26;")
+		case '<':
+			b.WriteString("&#x3C;")
+		case '>':
+			b.WriteString("&#x3E;")
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return rssText{Text: b.String()}
 }
 
 type atomNSLink struct {
@@ -40,15 +70,17 @@ type atomNSLink struct {
 }
 
 type rssItem struct {
+	Title       rssText `xml:"title"`
+	Description rssText `xml:"description"`
 	feeds.RssItem
 	// RSS <author> wants an email address; a byline is dc:creator.
-	Creator    string        `xml:"dc:creator,omitempty"`
+	Creator    *rssText      `xml:"dc:creator"`
 	Categories []rssCategory `xml:"category"`
 }
 
 type rssCategory struct {
 	Domain string `xml:"domain,attr,omitempty"`
-	Name   string `xml:",chardata"`
+	Name   string `xml:",innerxml"`
 }
 
 // rssDate writes RFC 1123 with a numeric zone (+0700, never +07), as RSS
@@ -59,10 +91,8 @@ func (r *Renderer) rssDate(t time.Time) string {
 
 func (r *Renderer) renderRSS(d Document) ([]byte, error) {
 	site := r.opts.Site
-	ch := &rssChannel{RssFeed: feeds.RssFeed{
-		Title:         r.title(d),
+	ch := &rssChannel{Title: plain(r.title(d)), Description: plain(r.description(d)), RssFeed: feeds.RssFeed{
 		Link:          site.BaseURL + "/",
-		Description:   r.description(d),
 		Language:      site.Language,
 		LastBuildDate: r.rssDate(Updated(d.Articles)),
 		Generator:     "bantin",
@@ -76,18 +106,22 @@ func (r *Renderer) renderRSS(d Document) ([]byte, error) {
 		ch.AtomLinks = append(ch.AtomLinks, atomNSLink{Href: l.href, Rel: l.rel, Type: "application/rss+xml"})
 	}
 	for _, a := range d.Articles {
-		item := &rssItem{RssItem: feeds.RssItem{
-			Title:       a.Title,
-			Link:        a.Link(site.BaseURL),
-			Description: a.Summary,
-			Guid:        &feeds.RssGuid{Id: a.GUID, IsPermaLink: "false"},
-			PubDate:     r.rssDate(a.PublishedAt),
-		}, Creator: a.Author}
+		// An item's description is HTML to readers (and validators): the
+		// plain-text summary is escaped as HTML first.
+		item := &rssItem{Title: plain(a.Title), Description: plain(html.EscapeString(a.Summary)), RssItem: feeds.RssItem{
+			Link:    a.Link(site.BaseURL),
+			Guid:    &feeds.RssGuid{Id: a.GUID, IsPermaLink: "false"},
+			PubDate: r.rssDate(a.PublishedAt),
+		}}
+		if a.Author != "" {
+			creator := plain(a.Author)
+			item.Creator = &creator
+		}
 		if r.opts.FullContent && a.ContentHTML != "" {
 			item.Content = &feeds.RssContent{Content: a.ContentHTML}
 		}
 		for _, c := range a.Categories {
-			item.Categories = append(item.Categories, rssCategory{Domain: site.BaseURL + Path(c.Slug, 1, RSS), Name: c.Title})
+			item.Categories = append(item.Categories, rssCategory{Domain: site.BaseURL + Path(c.Slug, 1, RSS), Name: plain(c.Title).Text})
 		}
 		if hasImage(a) {
 			// RSS requires a length; 0 says "unknown", as readers accept.
