@@ -10,6 +10,7 @@ import (
 
 	"github.com/bantin/bantin/internal/article"
 	"github.com/bantin/bantin/internal/config"
+	"github.com/bantin/bantin/internal/feed"
 	"github.com/bantin/bantin/internal/ingest"
 	"github.com/bantin/bantin/internal/store"
 	"github.com/bantin/bantin/internal/store/sqlite"
@@ -79,6 +80,25 @@ func (a *app) normalizer() (*article.Normalizer, error) {
 		BaseURL:   a.cfg.Site.BaseURL,
 		Location:  a.cfg.Location(),
 		ParseTime: ingest.ParseDate,
+	})
+}
+
+// feeds builds the feed service on the store.
+func (a *app) feeds() *feed.Service {
+	cfg := a.cfg
+	return feed.NewService(feed.ServiceOptions{
+		Renderer: feed.NewRenderer(feed.Options{
+			Site: feed.Site{
+				Title: cfg.Site.Title, Description: cfg.Site.Description, BaseURL: cfg.Site.BaseURL,
+				Language: cfg.Site.Language, Location: cfg.Location(),
+			},
+			FullContent: cfg.Feeds.FullContent,
+			Hubs:        cfg.Feeds.WebSubHubs,
+		}),
+		Source: a.store,
+		Items:  cfg.Feeds.Items,
+		Now:    a.now,
+		Logger: a.logger,
 	})
 }
 

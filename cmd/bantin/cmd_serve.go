@@ -25,10 +25,10 @@ const shutdownGrace = 10 * time.Second
 func newServeCmd(opts *options) *cobra.Command {
 	return &cobra.Command{
 		Use:   "serve",
-		Short: "Run the daemon: HTTP, admin API and the watch folder",
+		Short: "Run the daemon: feeds, pages, admin API and the watch folder",
 		Long: `Run the daemon on the config's defaults or file: the HTTP server on
-server.listen (article pages, /healthz, /readyz, and the admin API when
-server.admin_token is set) and, when ingest.watch_dir is set, the watch folder.
+server.listen (the home page, feeds, article pages, /healthz, /readyz, and
+the admin API when server.admin_token is set) and, when ingest.watch_dir is set, the watch folder.
 SIGTERM or SIGINT stops it gracefully; a second signal stops it at once.`,
 		Example: `  bantin serve
   BANTIN_SERVER_ADMIN_TOKEN=$(openssl rand -hex 32) bantin serve
@@ -62,6 +62,7 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	if err != nil {
 		return err
 	}
+	feeds := a.feeds()
 	server := web.New(web.Options{
 		Site: web.Site{
 			Title: cfg.Site.Title, Description: cfg.Site.Description, BaseURL: cfg.Site.BaseURL,
@@ -73,6 +74,8 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		AdminToken: cfg.Server.AdminToken,
 		Logger:     logger,
 		Now:        a.now,
+		Feeds:      feeds,
+		Hubs:       cfg.Feeds.WebSubHubs,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
@@ -91,6 +94,11 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		feeds.Run(workCtx)
+	}()
 	if cfg.Ingest.WatchDir != "" {
 		watcher := ingest.NewWatcher(cfg.Ingest.WatchDir, importer, logger)
 		wg.Add(1)

@@ -21,6 +21,8 @@ const (
 	RSS  Kind = iota // rss.xml
 	Atom             // atom.xml
 	JSON             // feed.json
+
+	opmlKind // feeds.opml: cached like a feed, not one of Kinds
 )
 
 // Kinds lists every format in the order pages and OPML name them.
@@ -44,6 +46,8 @@ func (k Kind) ContentType() string {
 		return "application/atom+xml; charset=utf-8"
 	case JSON:
 		return "application/feed+json; charset=utf-8"
+	case opmlKind:
+		return "text/x-opml; charset=utf-8"
 	}
 	return "application/rss+xml; charset=utf-8"
 }

@@ -60,6 +60,10 @@ type Words struct {
 	NotFoundText string
 	BackHome     string
 	Source       string
+	Latest       string
+	Feeds        string
+	FeedsHelp    string
+	NoArticles   string
 }
 
 // For returns the words of lang, Vietnamese unless lang is English.
@@ -67,9 +71,13 @@ func For(lang string) Words {
 	if lang == English {
 		return Words{Lang: English, Home: "Home", Published: "Published", Updated: "Updated", Author: "Author",
 			Categories: "Sections", NotFound: "Page not found", NotFoundText: "This page does not exist or is not published yet.",
-			BackHome: "Back to the home page", Source: "Read at the source"}
+			BackHome: "Back to the home page", Source: "Read at the source",
+			Latest: "Latest news", Feeds: "Feeds", FeedsHelp: "Follow the site in a feed reader: copy a feed's address into it.",
+			NoArticles: "No articles yet."}
 	}
 	return Words{Lang: Vietnamese, Home: "Trang chủ", Published: "Đăng lúc", Updated: "Cập nhật", Author: "Tác giả",
 		Categories: "Chuyên mục", NotFound: "Không tìm thấy trang", NotFoundText: "Trang này không tồn tại hoặc chưa được đăng.",
-		BackHome: "Về trang chủ", Source: "Xem bài gốc"}
+		BackHome: "Về trang chủ", Source: "Xem bài gốc",
+		Latest: "Tin mới nhất", Feeds: "Nguồn tin (RSS)", FeedsHelp: "Theo dõi trang bằng trình đọc tin: chép địa chỉ một nguồn tin vào đó.",
+		NoArticles: "Chưa có bài viết nào."}
 }

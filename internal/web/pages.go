@@ -2,8 +2,12 @@ package web
 
 import (
 	"net/http"
+	"net/url"
+	"strings"
 
+	"github.com/bantin/bantin/internal/feed"
 	"github.com/bantin/bantin/internal/locale"
+	"github.com/bantin/bantin/internal/store"
 )
 
 func (s *Server) page(title string) pageData {
@@ -48,4 +52,47 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, e *Error) {
 		}
 	}
 	_, _ = w.Write([]byte("<!doctype html><title>" + http.StatusText(e.Status) + "</title><p>" + http.StatusText(e.Status) + "</p>\n"))
+}
+
+// homeArticles is how many of the newest articles the home page lists.
+const homeArticles = 30
+
+// homePage lists the newest articles and links every feed, with
+// autodiscovery links so that a reader given the site's address finds them.
+func (s *Server) homePage(w http.ResponseWriter, r *http.Request) error {
+	data := s.page("")
+	data.Description = s.opts.Site.Description
+	list, err := s.opts.Store.Articles(r.Context(), store.ArticleQuery{Now: s.opts.Now(), Limit: homeArticles})
+	if err != nil {
+		return err
+	}
+	loc := s.opts.Site.Location
+	for _, a := range list {
+		item := listedArticle{Title: a.Title, Link: "/articles/" + url.PathEscape(a.Slug), Summary: a.Summary,
+			Date: locale.DateTime(a.PublishedAt.In(loc), s.opts.Site.Language), Author: a.Author, Categories: a.Categories}
+		if a.Image != nil && a.Image.URL != "" {
+			item.Image, item.ImageAlt = a.Image.URL, a.Image.Caption
+		}
+		data.Latest = append(data.Latest, item)
+	}
+	if s.opts.Feeds != nil {
+		scopes, err := s.opts.Feeds.Scopes(r.Context())
+		if err != nil {
+			return err
+		}
+		for _, sc := range scopes {
+			slug, title := "", s.opts.Site.Title
+			if sc.Category != nil {
+				slug, title = sc.Category.Slug, s.opts.Site.Title+" — "+sc.Category.Title
+			}
+			for _, k := range feed.Kinds {
+				data.Feeds = append(data.Feeds, feedLink{Title: title + " (" + k.Name() + ")",
+					Type: strings.TrimSuffix(k.ContentType(), "; charset=utf-8"), URL: s.opts.Site.BaseURL + feed.Path(slug, 1, k)})
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	return s.opts.Templates.RenderPage(w, "home.html", data)
 }

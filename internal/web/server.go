@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/feed"
 	"github.com/bantin/bantin/internal/locale"
 	"github.com/bantin/bantin/internal/store"
 	"github.com/bantin/bantin/templates"
@@ -49,6 +50,17 @@ type Options struct {
 	Now        func() time.Time
 	// MaxBodyBytes bounds request bodies; larger ones get 413.
 	MaxBodyBytes int64
+	// Feeds serves the feed documents; nil serves none.
+	Feeds Feeds
+	// Hubs are the WebSub hubs announced in feeds' Link headers.
+	Hubs []string
+}
+
+// Feeds is what the web layer needs of the feed service.
+type Feeds interface {
+	Get(ctx context.Context, category string, page int, kind feed.Kind) (*feed.Rendered, error)
+	OPML(ctx context.Context) (*feed.Rendered, error)
+	Scopes(ctx context.Context) ([]feed.Scope, error)
 }
 
 // Server is bantin's HTTP handler.
@@ -93,7 +105,13 @@ func (s *Server) Routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", s.handle(s.healthz))
 	mux.Handle("GET /readyz", s.handle(s.readyz))
+	mux.Handle("GET /{$}", s.handle(s.homePage))
 	mux.Handle("GET /articles/{slug}", s.handle(s.articlePage))
+	mux.Handle("GET /feeds.opml", s.handle(s.opmlHandler))
+	mux.Handle("GET /feeds/{file}", s.handle(s.feedHandler))
+	mux.Handle("GET /feeds/page/{n}/{file}", s.handle(s.feedHandler))
+	mux.Handle("GET /feeds/{category}/{file}", s.handle(s.feedHandler))
+	mux.Handle("GET /feeds/{category}/page/{n}/{file}", s.handle(s.feedHandler))
 
 	mux.Handle("POST /api/v1/articles", s.admin(s.apiSaveArticles))
 	mux.Handle("GET /api/v1/articles", s.admin(s.apiListArticles))
@@ -178,4 +196,17 @@ type pageData struct {
 	Article     *article.Article
 	Published   string
 	Updated     string
+	// Feeds are the autodiscovery links of the page.
+	Feeds []feedLink
+	// Latest are the newest articles, on the home page.
+	Latest []listedArticle
+}
+
+type feedLink struct {
+	Title, Type, URL string
+}
+
+type listedArticle struct {
+	Title, Link, Summary, Date, Author, Image, ImageAlt string
+	Categories []article.Category
 }

@@ -1,0 +1,282 @@
+package feed
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/store"
+)
+
+// ErrNotFound is a feed that does not exist: an unknown category, a page
+// past the last.
+var ErrNotFound = errors.New("no such feed")
+
+// Source is what the feed service reads from the store.
+type Source interface {
+	Articles(ctx context.Context, q store.ArticleQuery) ([]article.Article, error)
+	CountArticles(ctx context.Context, q store.ArticleQuery) (int, error)
+	Categories(ctx context.Context, now time.Time) ([]article.Category, error)
+	NextScheduled(ctx context.Context, now time.Time) (time.Time, bool, error)
+	Changes(ctx context.Context) <-chan struct{}
+}
+
+// Rendered is one feed document ready to send: its bytes, compressed and
+// not, with the validators that go with them.
+type Rendered struct {
+	Body         []byte
+	Gzip         []byte
+	ETag         string // strong: a hash of Body
+	GzipETag     string // strong: a hash of Gzip
+	LastModified time.Time
+	ContentType  string
+	Self         string // absolute URL
+}
+
+// Service renders feed documents on first request after a change and
+// keeps them: a GET of an unchanged feed costs no rendering and no query.
+type Service struct {
+	renderer *Renderer
+	source   Source
+	items    int
+	now      func() time.Time
+	logger   *slog.Logger
+
+	mu    sync.Mutex
+	cache *generation
+}
+
+// generation is the cache between two changes. A change replaces it whole,
+// so a render that started before the change can never be served after it.
+type generation struct {
+	mu      sync.Mutex
+	entries map[key]*entry
+}
+
+type key struct {
+	category string
+	page     int
+	kind     Kind
+}
+
+type entry struct {
+	once sync.Once
+	doc  *Rendered
+	err  error
+}
+
+// ServiceOptions configures a Service.
+type ServiceOptions struct {
+	Renderer *Renderer
+	Source   Source
+	Items    int // entries per page (feeds.items)
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// NewService builds a Service. Call Run to keep it fresh.
+func NewService(opts ServiceOptions) *Service {
+	s := &Service{renderer: opts.Renderer, source: opts.Source, items: opts.Items, now: opts.Now, logger: opts.Logger}
+	if s.items <= 0 {
+		s.items = 50
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	s.cache = &generation{entries: map[key]*entry{}}
+	return s
+}
+
+// Invalidate drops every rendered document.
+func (s *Service) Invalidate() {
+	s.mu.Lock()
+	s.cache = &generation{entries: map[key]*entry{}}
+	s.mu.Unlock()
+}
+
+// Run keeps the cache fresh until ctx ends: it drops it on every change to
+// the store (this process's or another's) and when the next scheduled
+// article comes due.
+func (s *Service) Run(ctx context.Context) {
+	changes := s.source.Changes(ctx)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-changes:
+			if !ok {
+				return
+			}
+			s.Invalidate()
+		case <-timer.C:
+			s.Invalidate()
+		}
+		// Sleep until the next scheduled article, or an hour at most so a
+		// clock step is noticed.
+		wait := time.Hour
+		now := s.now()
+		if next, ok, err := s.source.NextScheduled(ctx, now); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.logger.Warn("feeds: next scheduled article", "err", err)
+			wait = time.Second
+		} else if ok && next.Sub(now) < wait {
+			wait = next.Sub(now)
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(max(wait, time.Millisecond))
+	}
+}
+
+// Get returns a feed page: category "" is the site-wide feed, page 1 the
+// newest entries.
+func (s *Service) Get(ctx context.Context, category string, page int, kind Kind) (*Rendered, error) {
+	k := key{category, page, kind}
+	return s.cached(k, func() (*Rendered, error) { return s.render(ctx, k) })
+}
+
+// cached returns the document of k in the current generation, rendering
+// it with render once however many requests ask at the same moment.
+func (s *Service) cached(k key, render func() (*Rendered, error)) (*Rendered, error) {
+	s.mu.Lock()
+	gen := s.cache
+	s.mu.Unlock()
+	gen.mu.Lock()
+	e, ok := gen.entries[k]
+	if !ok {
+		e = &entry{}
+		gen.entries[k] = e
+	}
+	gen.mu.Unlock()
+	e.once.Do(func() {
+		start := time.Now()
+		e.doc, e.err = render()
+		if e.err == nil {
+			s.logger.Debug("feed rendered", "url", e.doc.Self, "duration", time.Since(start))
+		}
+	})
+	if e.err != nil && !errors.Is(e.err, ErrNotFound) {
+		// A failed render (a store error, a cancelled request) is not
+		// kept: the next request tries again.
+		gen.mu.Lock()
+		if gen.entries[k] == e {
+			delete(gen.entries, k)
+		}
+		gen.mu.Unlock()
+	}
+	return e.doc, e.err
+}
+
+func (s *Service) render(ctx context.Context, k key) (*Rendered, error) {
+	now := s.now()
+	q := store.ArticleQuery{Category: k.category, Now: now}
+	doc := Document{Kind: k.kind, Page: k.page}
+	if k.category != "" {
+		cats, err := s.source.Categories(ctx, now)
+		if err != nil {
+			return nil, err
+		}
+		for i := range cats {
+			if cats[i].Slug == k.category {
+				doc.Category = &cats[i]
+			}
+		}
+		if doc.Category == nil {
+			return nil, fmt.Errorf("category %q: %w", k.category, ErrNotFound)
+		}
+	}
+	total, err := s.source.CountArticles(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	doc.Pages = max(1, (total+s.items-1)/s.items)
+	if k.page < 1 || k.page > doc.Pages {
+		return nil, fmt.Errorf("page %d of %d: %w", k.page, doc.Pages, ErrNotFound)
+	}
+	q.Limit, q.Offset = s.items, (k.page-1)*s.items
+	if doc.Articles, err = s.source.Articles(ctx, q); err != nil {
+		return nil, err
+	}
+	body, err := s.renderer.Render(doc)
+	if err != nil {
+		return nil, err
+	}
+	return newRendered(body, k.kind, Updated(doc.Articles), s.renderer.url(doc, k.page, k.kind))
+}
+
+func newRendered(body []byte, kind Kind, updated time.Time, self string) (*Rendered, error) {
+	var gz bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(body); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return &Rendered{
+		Body: body, Gzip: gz.Bytes(),
+		ETag: etag(body), GzipETag: etag(gz.Bytes()),
+		LastModified: updated.UTC(), ContentType: kind.ContentType(), Self: self,
+	}, nil
+}
+
+func etag(b []byte) string {
+	sum := sha256.Sum256(b)
+	return `"` + hex.EncodeToString(sum[:16]) + `"`
+}
+
+// Scope is one feed: the site-wide one or a category's, with its pages.
+type Scope struct {
+	Category *article.Category
+	Pages    int
+}
+
+// Scopes lists every feed there is now, site-wide first.
+func (s *Service) Scopes(ctx context.Context) ([]Scope, error) {
+	now := s.now()
+	cats, err := s.source.Categories(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	scopes := []Scope{{}}
+	for i := range cats {
+		scopes = append(scopes, Scope{Category: &cats[i]})
+	}
+	for i := range scopes {
+		q := store.ArticleQuery{Now: now}
+		if c := scopes[i].Category; c != nil {
+			q.Category = c.Slug
+		}
+		n, err := s.source.CountArticles(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		scopes[i].Pages = max(1, (n+s.items-1)/s.items)
+	}
+	return scopes, nil
+}
+
+// Renderer is the service's renderer, for OPML and pages that link feeds.
+func (s *Service) Renderer() *Renderer { return s.renderer }
