@@ -140,25 +140,23 @@ func (n *Normalizer) Fingerprint() string {
 	return rulesVersion + "\x00" + n.base.String() + "\x00" + n.location.String()
 }
 
+// HashID is the id of an article known by its title and its date as
+// given, and nothing else.
+func HashID(title, date string) string {
+	sum := sha256.Sum256([]byte(strings.TrimSpace(title) + "\x00" + strings.TrimSpace(date)))
+	return "sha256-" + hex.EncodeToString(sum[:16])
+}
+
 // defaultID is the id of an input that names none: its URL, else a hash of
 // its title and date as given (or of its content when it has no date).
 func defaultID(in Input) string {
 	if u := strings.TrimSpace(in.URL); u != "" {
 		return cleanText(u)
 	}
-	h := sha256.New()
-	h.Write([]byte(strings.TrimSpace(in.Title)))
-	h.Write([]byte{0})
 	if d := strings.TrimSpace(in.PublishedAt); d != "" {
-		h.Write([]byte(d))
-	} else {
-		h.Write([]byte(in.ContentHTML))
-		h.Write([]byte{0})
-		h.Write([]byte(in.ContentMarkdown))
-		h.Write([]byte{0})
-		h.Write([]byte(in.Summary))
+		return HashID(in.Title, d)
 	}
-	return "sha256-" + hex.EncodeToString(h.Sum(nil))[:32]
+	return HashID(in.Title, in.ContentHTML+"\x00"+in.ContentMarkdown+"\x00"+in.Summary)
 }
 
 // Normalize validates in and returns the article it describes. now is the

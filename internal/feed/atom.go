@@ -106,4 +106,3 @@ func (r *Renderer) renderAtom(d Document) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
-

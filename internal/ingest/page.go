@@ -64,7 +64,7 @@ func ParsePage(data []byte, loc *time.Location) (article.Input, error) {
 	}
 
 	dateEnd := blocks[0].line + len(blocks[0].lines) // 1-based line after the date block
-	published, blocks, err := takeDateLine(blocks, loc)
+	published, dateLine, blocks, err := takeDateLine(blocks, loc)
 	if err != nil {
 		return article.Input{}, err
 	}
@@ -75,8 +75,14 @@ func ParsePage(data []byte, loc *time.Location) (article.Input, error) {
 		}
 	}
 	titleBlock := blocks[0]
+	// A printed page is text, not HTML: what looks like markup in it is
+	// escaped, so "A<B" stays "A<B" wherever the article is shown.
+	title := collapseSpace(titleBlock.text())
 	in := article.Input{
-		Title:       collapseSpace(titleBlock.text()),
+		// The id is made of the title and the date line as printed, so a
+		// change of site.timezone never makes the same page a new article.
+		ID:          article.HashID(title, foldDateLine(dateLine)),
+		Title:       html.EscapeString(title),
 		PublishedAt: published.Format(time.RFC3339),
 	}
 	titleEnd := titleBlock.line + len(titleBlock.lines) // 1-based line after the title
@@ -88,7 +94,7 @@ func ParsePage(data []byte, loc *time.Location) (article.Input, error) {
 	}
 	if n := len(texts); n > 0 {
 		if a, ok := authorOf(texts[n-1]); ok {
-			in.Author = a
+			in.Author = html.EscapeString(a)
 			texts = texts[:n-1]
 		}
 	}
@@ -111,9 +117,9 @@ func ParsePage(data []byte, loc *time.Location) (article.Input, error) {
 
 	lead := findLead(texts)
 	if lead > 0 {
-		in.Image = &article.ImageInput{Caption: strings.Join(texts[:lead], " ")}
+		in.Image = &article.ImageInput{Caption: html.EscapeString(strings.Join(texts[:lead], " "))}
 	}
-	in.Summary = texts[lead][sourcePrefixLen(texts[lead]):]
+	in.Summary = html.EscapeString(texts[lead][sourcePrefixLen(texts[lead]):])
 	var b strings.Builder
 	for i, t := range texts[lead:] {
 		if i > 0 {
@@ -205,28 +211,28 @@ func firstLineAfter(lines []string, i int) int {
 // blocks after it. A page that runs the date and the title together
 // without a blank line between them is read too: the date is then the
 // first line alone.
-func takeDateLine(blocks []block, loc *time.Location) (time.Time, []block, error) {
+func takeDateLine(blocks []block, loc *time.Location) (time.Time, string, []block, error) {
 	b := blocks[0]
 	t, err := ParseDateLine(b.text(), loc)
 	if err == nil {
-		return t, blocks[1:], nil
+		return t, b.text(), blocks[1:], nil
 	}
 	if errors.Is(err, errNotDateLine) && len(b.lines) > 1 {
 		t, err1 := ParseDateLine(b.lines[0], loc)
 		if err1 == nil {
 			blocks[0] = block{line: b.line + 1, lines: b.lines[1:]}
-			return t, blocks, nil
+			return t, b.lines[0], blocks, nil
 		}
 		if !errors.Is(err1, errNotDateLine) {
 			err = err1
 		}
 	}
 	if errors.Is(err, errNotDateLine) {
-		return time.Time{}, nil, &LineError{Line: b.line, Reason: fmt.Sprintf(
+		return time.Time{}, "", nil, &LineError{Line: b.line, Reason: fmt.Sprintf(
 			"%q is not a date line; a page starts with a date line such as %s",
 			excerpt(b.lines[0], 60), DateLineForms)}
 	}
-	return time.Time{}, nil, &LineError{Line: b.line, Reason: "date line: " + err.Error()}
+	return time.Time{}, "", nil, &LineError{Line: b.line, Reason: "date line: " + err.Error()}
 }
 
 // cutChrome drops everything from the first chrome heading line on.

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/bantin/bantin/internal/article"
@@ -272,11 +273,11 @@ func TestParsePage(t *testing.T) {
 			},
 		},
 		{
-			name: "HTML in the text is escaped, the summary is not",
+			name: "text that looks like HTML is escaped everywhere: a page is text",
 			data: page(date, "Tiêu đề <b>", "(A&B) - x < y & \"z\""),
 			want: article.Input{
-				Title: "Tiêu đề <b>", PublishedAt: "2024-03-28T00:00:00+07:00",
-				Summary:     "x < y & \"z\"",
+				Title: "Tiêu đề &lt;b&gt;", PublishedAt: "2024-03-28T00:00:00+07:00",
+				Summary:     "x &lt; y &amp; &#34;z&#34;",
 				ContentHTML: "<p>(A&amp;B) - x &lt; y &amp; &#34;z&#34;</p>",
 			},
 		},
@@ -295,10 +296,36 @@ func TestParsePage(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParsePage: %v", err)
 			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			// The id is a hash, checked by TestParsePageIDIgnoresTimezone.
+			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreFields(article.Input{}, "ID")); diff != "" {
 				t.Errorf("ParsePage (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestParsePageIDIgnoresTimezone: the id of a page is made of its title
+// and its date line as printed, so a change of site.timezone does not make
+// the same page a second article.
+func TestParsePageIDIgnoresTimezone(t *testing.T) {
+	data := []byte("Thứ Năm, ngày 28 tháng 3 năm 2024\n\nTiêu đề\n\n(Báo) - Nội dung bài viết.\n")
+	vn, err := ParsePage(data, vietnam(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	utc, err := ParsePage(data, time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vn.ID == "" || vn.ID != utc.ID {
+		t.Errorf("ids %q (Asia/Ho_Chi_Minh) and %q (UTC); want one non-empty id", vn.ID, utc.ID)
+	}
+	if vn.PublishedAt == utc.PublishedAt {
+		t.Errorf("the date itself must follow the zone: both %s", vn.PublishedAt)
+	}
+	other, _ := ParsePage([]byte("Thứ Năm, ngày 28 tháng 3 năm 2024\n\nTiêu đề khác\n\n(Báo) - Nội dung bài viết.\n"), vietnam(t))
+	if other.ID == vn.ID {
+		t.Error("two titles on one day share an id")
 	}
 }
 

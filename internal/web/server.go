@@ -208,5 +208,5 @@ type feedLink struct {
 
 type listedArticle struct {
 	Title, Link, Summary, Date, Author, Image, ImageAlt string
-	Categories []article.Category
+	Categories                                          []article.Category
 }
