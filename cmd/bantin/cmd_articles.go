@@ -20,7 +20,8 @@ func newArticlesCmd(opts *options) *cobra.Command {
 		Example: `  bantin articles list --category thoi-su --limit 20
   bantin articles show cms-4521
   bantin articles delete cms-4521`,
-		Args: args(0, 0),
+		Args: cobra.ArbitraryArgs,
+		RunE: needsSubcommand,
 	}
 	cmd.AddCommand(newArticlesListCmd(opts), newArticlesShowCmd(opts), newArticlesDeleteCmd(opts))
 	return cmd

@@ -13,7 +13,8 @@ func newConfigCmd(opts *options) *cobra.Command {
 		Short: "Check the configuration",
 		Example: `  bantin config check
   bantin --config /etc/bantin/bantin.yaml config check --print`,
-		Args: args(0, 0),
+		Args: cobra.ArbitraryArgs,
+		RunE: needsSubcommand,
 	}
 	var print bool
 	check := &cobra.Command{

@@ -296,6 +296,8 @@ func TestExitCodesAndConfigErrors(t *testing.T) {
 		{"unknown command", "", []string{"nope"}, 2, []string{"unknown command"}},
 		{"unknown flag", "", []string{"articles", "list", "--nope"}, 2, []string{"unknown flag"}},
 		{"missing argument", "", []string{"articles", "show"}, 2, []string{"argument"}},
+		{"unknown subcommand", "", []string{"articles", "lst"}, 2, []string{"no subcommand \"lst\"", "list"}},
+		{"group alone", "", []string{"config"}, 2, []string{"needs a subcommand", "check"}},
 		{"typo in key", "feeds:\n  itmes: 20\n", []string{"config", "check"}, 2, []string{"bantin.yaml:2", "feeds.itmes", "feeds.items"}},
 		{"float for int", "feeds:\n  items: 12.7\n", []string{"serve"}, 2, []string{"bantin.yaml:2", "feeds.items"}},
 		{"bad timezone", "site:\n  timezone: Asia/Saigon_City\n", []string{"serve"}, 2, []string{"site.timezone"}},

@@ -105,6 +105,20 @@ else /etc/bantin/bantin.yaml; with none, the defaults run a working daemon.`,
 	return root
 }
 
+// needsSubcommand is the RunE of a command that only groups others: called
+// alone or with an unknown word, it is a usage error (exit 2), not help
+// with exit 0.
+func needsSubcommand(cmd *cobra.Command, a []string) error {
+	var names []string
+	for _, sub := range cmd.Commands() {
+		names = append(names, sub.Name())
+	}
+	if len(a) > 0 {
+		return usageError{fmt.Errorf("%s has no subcommand %q; use one of: %s", cmd.CommandPath(), a[0], strings.Join(names, ", "))}
+	}
+	return usageError{fmt.Errorf("%s needs a subcommand: %s", cmd.CommandPath(), strings.Join(names, ", "))}
+}
+
 // args checks the number of positional arguments as a usage error.
 func args(min, max int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, a []string) error {

@@ -407,6 +407,9 @@ var isoLayouts = [...]struct {
 	zoned  bool
 }{
 	{time.RFC3339, true},
+	// ISO 8601 allows the offset without a colon; many CMSs write it so.
+	{"2006-01-02T15:04:05-0700", true},
+	{"2006-01-02T15:04:05.999999999-0700", true},
 	// YAML timestamps put a space where RFC 3339 has "T".
 	{"2006-01-02 15:04:05Z07:00", true},
 	{"2006-01-02 15:04:05 Z07:00", true},

@@ -312,3 +312,69 @@ func TestImportStopsOnStoreFailure(t *testing.T) {
 		t.Errorf("error %v; want the store's error with the place the batch starts", err)
 	}
 }
+
+// TestImportLastVersionWins: a batch that holds two versions of one
+// article, the second equal to what is stored, ends with the second.
+func TestImportLastVersionWins(t *testing.T) {
+	ctx := context.Background()
+	for _, batchSize := range []int{1, 500} { // across chunks and within one
+		st := openStore(t)
+		n, _ := article.NewNormalizer(article.NormalizerOptions{BaseURL: "https://baomau.vn", Location: hcm, ParseTime: ParseDate})
+		im := NewImporter(ImporterOptions{Normalizer: n, Store: st, Location: hcm, Now: time.Now, BatchSize: batchSize})
+		dir := t.TempDir()
+		b := `{"id":"dup","title":"Phiên bản B","summary":"b"}`
+		a := `{"id":"dup","title":"Phiên bản A","summary":"a"}`
+		write := func(name, body string) string {
+			p := filepath.Join(dir, name)
+			if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		if _, err := im.Run(ctx, Paths([]string{write("b.jsonl", b+"\n")}, nil, ""), nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, order := range [][]string{{a, b}, {b, a}, {a, b}} {
+			body := strings.Join(order, "\n") + "\n"
+			if _, err := im.Run(ctx, Paths([]string{write("ab.jsonl", body)}, nil, ""), nil); err != nil {
+				t.Fatal(err)
+			}
+			got, err := st.Article(ctx, "dup")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "Phiên bản B"
+			if order[1] == a {
+				want = "Phiên bản A"
+			}
+			if got.Title != want {
+				t.Errorf("batch size %d, batch %v: stored title %q, want the last version %q", batchSize, order, got.Title, want)
+			}
+		}
+	}
+}
+
+// hashFailingStore fails the read every worker makes first.
+type hashFailingStore struct{ ArticleStore }
+
+func (hashFailingStore) KnownSources(context.Context, []string) (map[string]string, error) {
+	return nil, errors.New("database is locked")
+}
+
+// TestImportWorkerFailure: when every worker fails, Run reports the cause
+// and returns only after the reader has stopped (the race detector checks).
+func TestImportWorkerFailure(t *testing.T) {
+	n, _ := article.NewNormalizer(article.NormalizerOptions{BaseURL: "https://baomau.vn", Location: hcm, ParseTime: ParseDate})
+	im := NewImporter(ImporterOptions{Normalizer: n, Store: hashFailingStore{openStore(t)}, Location: hcm, Workers: 2, BatchSize: 1})
+	produce := func(ctx context.Context, emit func(record) error) error {
+		for i := 0; ; i++ {
+			if err := emit(record{format: FormatJSONL, data: []byte(`{"title":"x","summary":"y"}`), origin: Origin{Path: "-", Line: i + 1}}); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := im.Run(context.Background(), produce, nil)
+	if err == nil || !strings.Contains(err.Error(), "database is locked") {
+		t.Errorf("error %v; want the store's error", err)
+	}
+}

@@ -126,6 +126,8 @@ type chunk struct {
 	articles []article.Article
 	results  []Result // one per record; Err set for rejected ones
 	keep     []int    // indexes of records whose article must be saved
+	sources  []string // the source hash of each record
+	skipped  []bool   // records found unchanged before they were normalized
 }
 
 // Run imports every record that produce sends, calling report for each
@@ -140,7 +142,9 @@ func (im *Importer) Run(ctx context.Context, produce func(ctx context.Context, e
 
 	// Reader: group records into chunks.
 	var readErr error
+	readDone := make(chan struct{})
 	go func() {
+		defer close(readDone)
 		defer close(raw)
 		seq := 0
 		current := &chunk{seq: seq}
@@ -192,6 +196,7 @@ func (im *Importer) Run(ctx context.Context, produce func(ctx context.Context, e
 
 	// Writer: save chunks in order.
 	var summary Summary
+	touched := map[string]bool{} // ids this run created or updated
 	pending := map[int]*chunk{}
 	next := 0
 	var writeErr error
@@ -207,7 +212,7 @@ func (im *Importer) Run(ctx context.Context, produce func(ctx context.Context, e
 			}
 			delete(pending, next)
 			next++
-			if err := im.save(ctx, c); err != nil {
+			if err := im.save(ctx, c, touched); err != nil {
 				writeErr = err
 				cancel(err)
 				break
@@ -220,13 +225,20 @@ func (im *Importer) Run(ctx context.Context, produce func(ctx context.Context, e
 			}
 		}
 	}
+	<-readDone
+	// The first failure is the one to report: a worker's store error, not
+	// the "context canceled" it caused in the writer.
+	cause := context.Cause(ctx)
+	if cause != nil && !errors.Is(cause, context.Canceled) {
+		if writeErr == nil || errors.Is(writeErr, context.Canceled) {
+			return summary, cause
+		}
+	}
 	switch {
 	case writeErr != nil:
 		return summary, writeErr
 	case readErr != nil:
 		return summary, readErr
-	case context.Cause(ctx) != nil && !errors.Is(context.Cause(ctx), context.Canceled):
-		return summary, context.Cause(ctx)
 	}
 	return summary, ctx.Err()
 }
@@ -252,6 +264,7 @@ func (im *Importer) prepare(ctx context.Context, c *chunk) error {
 	ids := make([]string, 0, len(c.records))
 	hashes := make([]string, len(c.records))
 	skip := make([]bool, len(c.records))
+	c.sources, c.skipped = sources, skip
 	for i, r := range c.records {
 		if id, ok := known[sources[i]]; ok && sources[i] != "" {
 			c.results[i].ID, c.results[i].Outcome, skip[i] = id, store.Unchanged, true
@@ -262,9 +275,7 @@ func (im *Importer) prepare(ctx context.Context, c *chunk) error {
 			c.results[i].Err = err
 			continue
 		}
-		if r.category != "" {
-			in.Categories = append(in.Categories, r.category)
-		}
+		in = withCategory(in, r.category)
 		inputs[i] = in
 		id, hash := im.normalizer.Key(in)
 		c.results[i].ID = id
@@ -282,6 +293,7 @@ func (im *Importer) prepare(ctx context.Context, c *chunk) error {
 		}
 		if stored[c.results[i].ID] == hashes[i] {
 			c.results[i].Outcome = store.Unchanged
+			skip[i] = true
 			continue
 		}
 		a, err := im.normalizer.Normalize(inputs[i], now)
@@ -296,6 +308,15 @@ func (im *Importer) prepare(ctx context.Context, c *chunk) error {
 	return nil
 }
 
+// withCategory adds the category every record of an import gets
+// (bantin ingest --category).
+func withCategory(in article.Input, category string) article.Input {
+	if category != "" {
+		in.Categories = append(in.Categories, category)
+	}
+	return in
+}
+
 // sourceHash names a record's exact bytes under the current rules.
 func (im *Importer) sourceHash(r record) string {
 	h := sha256.New()
@@ -304,8 +325,41 @@ func (im *Importer) sourceHash(r record) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// save writes one chunk's articles in one transaction.
-func (im *Importer) save(ctx context.Context, c *chunk) error {
+// save writes one chunk's articles in one transaction. Inputs skipped as
+// unchanged were compared with the store as it was before this run; when
+// an earlier input of the run changed the same article, the skipped one is
+// the later version and is saved after all.
+func (im *Importer) save(ctx context.Context, c *chunk, touched map[string]bool) error {
+	var articles []article.Article
+	var keep []int
+	inBatch := map[string]bool{}
+	next := 0
+	for i := range c.records {
+		if next < len(c.keep) && c.keep[next] == i {
+			articles = append(articles, c.articles[next])
+			keep = append(keep, i)
+			inBatch[c.articles[next].ID] = true
+			next++
+			continue
+		}
+		r := &c.results[i]
+		if r.Err != nil || !c.skipped[i] || !(touched[r.ID] || inBatch[r.ID]) {
+			continue
+		}
+		in, err := parseRecord(c.records[i], im.location)
+		if err == nil {
+			var a article.Article
+			if a, err = im.normalizer.Normalize(withCategory(in, c.records[i].category), im.now()); err == nil {
+				a.SourceHash = c.sources[i]
+				articles = append(articles, a)
+				keep = append(keep, i)
+				inBatch[a.ID] = true
+				continue
+			}
+		}
+		r.Err = err
+	}
+	c.articles, c.keep = articles, keep
 	if len(c.articles) == 0 {
 		return nil
 	}
@@ -317,6 +371,9 @@ func (im *Importer) save(ctx context.Context, c *chunk) error {
 	for j, s := range saved {
 		r := &c.results[c.keep[j]]
 		r.ID, r.Slug, r.Outcome = s.ID, s.Slug, s.Outcome
+		if s.Outcome != store.Unchanged {
+			touched[s.ID] = true
+		}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -60,6 +61,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 				return nil
 			}
 			w.logger.Warn("watch folder: event error", "dir", w.dir, "err", err)
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				// Events were lost: read the whole folder again. Files
+				// already stored are recognized by their hash and skipped.
+				pending[w.dir] = time.Now().Add(settle)
+				timer.Reset(settle)
+			}
 		case ev, ok := <-fw.Events:
 			if !ok {
 				return nil
@@ -79,7 +86,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 			} else {
 				pending[ev.Name] = time.Now().Add(settle)
 			}
-			timer.Reset(settle)
+			// Wake for the earliest file due, which a busy file written
+			// again and again never pushes back.
+			timer.Reset(time.Until(earliest(pending)))
 		case <-timer.C:
 			now := time.Now()
 			var ready []string
@@ -101,6 +110,17 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// earliest returns the first deadline among pending files.
+func earliest(pending map[string]time.Time) time.Time {
+	var first time.Time
+	for _, at := range pending {
+		if first.IsZero() || at.Before(first) {
+			first = at
+		}
+	}
+	return first
 }
 
 // addTree watches dir and every folder below it.

@@ -111,3 +111,48 @@ func within(t *testing.T, limit time.Duration, what string, ok func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestWatcherBusyFile: a file written again and again must not hold back
+// another file that is done.
+func TestWatcherBusyFile(t *testing.T) {
+	st := openStore(t)
+	dir := t.TempDir()
+	w := NewWatcher(dir, newTestImporter(t, st, time.Now), slog.New(slog.NewTextHandler(&lockedBuffer{}, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(200 * time.Millisecond)
+
+	stop := make(chan struct{})
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		f, err := os.OpenFile(filepath.Join(dir, "dang-viet.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer f.Close()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			if _, err := f.WriteString(`{"title":"Dòng ` + time.Now().String() + `","summary":"x"}` + "\n"); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); <-writerDone }()
+	time.Sleep(200 * time.Millisecond)
+	if err := os.WriteFile(filepath.Join(dir, "xong.json"), []byte(`{"id":"done","title":"Đã xong","summary":"x"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	within(t, time.Second, "a finished file while another is still being written", func() bool {
+		_, err := st.Article(context.Background(), "done")
+		return err == nil
+	})
+}

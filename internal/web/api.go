@@ -116,11 +116,15 @@ func (s *Server) apiSaveArticles(w http.ResponseWriter, r *http.Request) error {
 	resp := saveResponse{Articles: make([]savedArticle, len(raws))}
 	var toSave []article.Article
 	var positions []int
+	seen := map[string]bool{}
 	for i, in := range inputs {
 		resp.Articles[i] = savedArticle{Index: i, ID: ids[i], Outcome: store.Unchanged.String()}
-		if stored[ids[i]] == hashes[i] {
+		// The stored hash says nothing of an id this request already
+		// changed: a later version of it is always saved, in order.
+		if stored[ids[i]] == hashes[i] && !seen[ids[i]] {
 			continue
 		}
+		seen[ids[i]] = true
 		a, err := s.opts.Normalizer.Normalize(in, now)
 		if err != nil {
 			return batchError(i, single, err)

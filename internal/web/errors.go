@@ -92,9 +92,10 @@ func (s *Server) admin(h handlerFunc) http.Handler {
 		if s.opts.AdminToken == "" {
 			return &Error{Status: http.StatusNotFound, Message: "the admin API is off; set server.admin_token to turn it on"}
 		}
-		auth := r.Header.Get("Authorization")
-		token, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok || token == "" {
+		// The scheme is case-insensitive (RFC 9110 §11.1).
+		scheme, token, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+		token = strings.TrimSpace(token)
+		if !strings.EqualFold(scheme, "Bearer") || token == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="bantin"`)
 			return &Error{Status: http.StatusUnauthorized, Message: "missing bearer token; send Authorization: Bearer <server.admin_token>"}
 		}
