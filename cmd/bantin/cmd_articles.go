@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -86,6 +87,9 @@ func newArticlesShowCmd(opts *options) *cobra.Command {
 			}
 			defer a.close()
 			art, err := a.store.Article(cmd.Context(), ids[0])
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no article with id %q; bantin articles list shows the ids", ids[0])
+			}
 			if err != nil {
 				return err
 			}
@@ -149,7 +153,11 @@ func newArticlesDeleteCmd(opts *options) *cobra.Command {
 				return err
 			}
 			defer a.close()
-			if err := a.store.DeleteArticle(cmd.Context(), ids[0]); err != nil {
+			err = a.store.DeleteArticle(cmd.Context(), ids[0])
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no article with id %q; bantin articles list shows the ids", ids[0])
+			}
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(opts.stdout, "deleted %s\n", ids[0])

@@ -301,7 +301,7 @@ func TestExitCodesAndConfigErrors(t *testing.T) {
 		{"typo in key", "feeds:\n  itmes: 20\n", []string{"config", "check"}, 2, []string{"bantin.yaml:2", "feeds.itmes", "feeds.items"}},
 		{"float for int", "feeds:\n  items: 12.7\n", []string{"serve"}, 2, []string{"bantin.yaml:2", "feeds.items"}},
 		{"bad timezone", "site:\n  timezone: Asia/Saigon_City\n", []string{"serve"}, 2, []string{"site.timezone"}},
-		{"missing article", "", []string{"articles", "show", "khong-co"}, 1, []string{"not found"}},
+		{"missing article", "", []string{"articles", "show", "khong-co"}, 1, []string{`no article with id "khong-co"`, "articles list"}},
 		{"valid", "", []string{"config", "check"}, 0, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
