@@ -239,6 +239,32 @@ ingest:
 	if status, _ := get("/articles/tin-nhap-tu-dong-lenh", false); status != 200 {
 		t.Errorf("article ingested by another process: %d, want 200", status)
 	}
+	waitFor(t, time.Second, "the other process's article in the served feed", func() bool {
+		_, body := get("/feeds/rss.xml", false)
+		return strings.Contains(body, "Tin nhập từ dòng lệnh")
+	})
+
+	// feeds build writes what serve sends, byte for byte.
+	if code, out, errOut := bantin(t, dir, "", "feeds", "build", "--out", "public"); code != 0 {
+		t.Fatalf("feeds build: %d %s %s", code, out, errOut)
+	}
+	built := 0
+	err = filepath.WalkDir(filepath.Join(dir, "public"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(filepath.Join(dir, "public"), path)
+		want, _ := os.ReadFile(path)
+		status, got := get("/"+filepath.ToSlash(rel), false)
+		if status != 200 || got != string(want) {
+			t.Errorf("%s: served %d with %d bytes, built %d bytes; want the same bytes", rel, status, len(got), len(want))
+		}
+		built++
+		return nil
+	})
+	if err != nil || built < 7 {
+		t.Errorf("feeds build wrote %d files (%v); want the site-wide feeds, the category feeds and the OPML", built, err)
+	}
 
 	// The watch folder: a file renamed into place is in within a second;
 	// a bad file is logged by name and the watcher goes on.
