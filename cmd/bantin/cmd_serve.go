@@ -75,7 +75,6 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		Logger:     logger,
 		Now:        a.now,
 		Feeds:      feeds,
-		Hubs:       cfg.Feeds.WebSubHubs,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)

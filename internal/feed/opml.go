@@ -81,7 +81,7 @@ func (s *Service) OPML(ctx context.Context) (*Rendered, error) {
 		if err != nil {
 			return nil, err
 		}
-		doc, err := newRendered(body, opmlKind, Updated(latest), s.renderer.opts.Site.BaseURL+"/feeds.opml")
+		doc, err := s.renderer.newRendered(body, opmlKind, Updated(latest), s.renderer.opts.Site.BaseURL+"/feeds.opml")
 		return doc, err
 	})
 }

@@ -9,6 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,6 +42,12 @@ type Rendered struct {
 	LastModified time.Time
 	ContentType  string
 	Self         string // absolute URL
+
+	// The response headers, built once: a GET of a cached feed copies a
+	// map instead of formatting dates and joining links each time.
+	IdentityHeader    http.Header
+	GzipHeader        http.Header
+	NotModifiedHeader http.Header
 }
 
 // Service renders feed documents on first request after a change and
@@ -220,10 +229,10 @@ func (s *Service) render(ctx context.Context, k key) (*Rendered, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newRendered(body, k.kind, Updated(doc.Articles), s.renderer.url(doc, k.page, k.kind))
+	return s.renderer.newRendered(body, k.kind, Updated(doc.Articles), s.renderer.url(doc, k.page, k.kind))
 }
 
-func newRendered(body []byte, kind Kind, updated time.Time, self string) (*Rendered, error) {
+func (r *Renderer) newRendered(body []byte, kind Kind, updated time.Time, self string) (*Rendered, error) {
 	var gz bytes.Buffer
 	zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
 	if err != nil {
@@ -235,11 +244,31 @@ func newRendered(body []byte, kind Kind, updated time.Time, self string) (*Rende
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
-	return &Rendered{
+	doc := &Rendered{
 		Body: body, Gzip: gz.Bytes(),
 		ETag: etag(body), GzipETag: etag(gz.Bytes()),
 		LastModified: updated.UTC(), ContentType: kind.ContentType(), Self: self,
-	}, nil
+	}
+	links := []string{"<" + self + `>; rel="self"`}
+	for _, hub := range r.opts.Hubs {
+		links = append(links, "<"+hub+`>; rel="hub"`)
+	}
+	common := http.Header{
+		"Content-Type":           {doc.ContentType},
+		"Cache-Control":          {"public, no-cache"}, // keep a copy, ask each time: a 304 costs little
+		"Vary":                   {"Accept-Encoding"},
+		"Last-Modified":          {doc.LastModified.Format(http.TimeFormat)},
+		"Link":                   {strings.Join(links, ", ")},
+	}
+	doc.IdentityHeader = common.Clone()
+	doc.IdentityHeader["Etag"] = []string{doc.ETag}
+	doc.IdentityHeader["Content-Length"] = []string{strconv.Itoa(len(doc.Body))}
+	doc.GzipHeader = common.Clone()
+	doc.GzipHeader["Etag"] = []string{doc.GzipETag}
+	doc.GzipHeader["Content-Encoding"] = []string{"gzip"}
+	doc.GzipHeader["Content-Length"] = []string{strconv.Itoa(len(doc.Gzip))}
+	doc.NotModifiedHeader = common
+	return doc, nil
 }
 
 func etag(b []byte) string {

@@ -57,32 +57,29 @@ func (s *Server) opmlHandler(w http.ResponseWriter, r *http.Request) error {
 }
 
 // writeRendered sends a cached document: gzip when the client takes it,
-// 304 when its copy is current, headers only for HEAD.
+// 304 when its copy is current, headers only for HEAD. The headers were
+// built with the document; the Link header names its hubs.
 func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, doc *feed.Rendered) {
 	h := w.Header()
-	h.Set("Content-Type", doc.ContentType)
-	h.Set("Cache-Control", "public, no-cache") // keep a copy, but ask each time: a 304 costs little
-	h.Set("Vary", "Accept-Encoding")
-	h.Set("Last-Modified", doc.LastModified.Format(http.TimeFormat))
-	h.Set("X-Content-Type-Options", "nosniff")
-	links := []string{"<" + doc.Self + `>; rel="self"`}
-	for _, hub := range s.opts.Hubs {
-		links = append(links, "<"+hub+`>; rel="hub"`)
-	}
-	h.Set("Link", strings.Join(links, ", "))
-
-	body, tag := doc.Body, doc.ETag
-	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
-		body, tag = doc.Gzip, doc.GzipETag
-		h.Set("Content-Encoding", "gzip")
-	}
-	h.Set("ETag", tag)
 	if notModified(r, doc) {
-		h.Del("Content-Encoding")
+		for k, v := range doc.NotModifiedHeader {
+			h[k] = v
+		}
+		tag := doc.ETag
+		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+			tag = doc.GzipETag
+		}
+		h["Etag"] = []string{tag}
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	body, header := doc.Body, doc.IdentityHeader
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		body, header = doc.Gzip, doc.GzipHeader
+	}
+	for k, v := range header {
+		h[k] = v
+	}
 	if r.Method == http.MethodHead {
 		return
 	}
@@ -93,6 +90,9 @@ func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, doc *feed
 // (either representation's tag matches), else If-Modified-Since.
 func notModified(r *http.Request, doc *feed.Rendered) bool {
 	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		if inm == doc.ETag || inm == doc.GzipETag {
+			return true
+		}
 		for _, t := range strings.Split(inm, ",") {
 			t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
 			if t == "*" || t == doc.ETag || t == doc.GzipETag {
@@ -111,6 +111,12 @@ func notModified(r *http.Request, doc *feed.Rendered) bool {
 
 // acceptsGzip reads Accept-Encoding enough to honour "gzip;q=0".
 func acceptsGzip(header string) bool {
+	if !strings.Contains(header, "gzip") && !strings.Contains(header, "*") {
+		return false
+	}
+	if !strings.Contains(header, "q=") {
+		return true
+	}
 	for _, part := range strings.Split(header, ",") {
 		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		if !strings.EqualFold(strings.TrimSpace(name), "gzip") && strings.TrimSpace(name) != "*" {

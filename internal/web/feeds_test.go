@@ -52,7 +52,7 @@ func newFeedFixture(t *testing.T, items int) *feedFixture {
 	srv := httptest.NewServer(web.New(web.Options{
 		Site:  web.Site{Title: "Báo Mẫu", BaseURL: "https://baomau.vn", Language: "vi", Location: hcm},
 		Store: st, Normalizer: n, Templates: tmpl, AdminToken: token, Logger: discardLogger(),
-		Feeds: svc, Hubs: []string{"https://hub.example/"},
+		Feeds: svc,
 	}))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done; st.Close() })
 	return &feedFixture{url: srv.URL, store: st}
