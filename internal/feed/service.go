@@ -254,11 +254,11 @@ func (r *Renderer) newRendered(body []byte, kind Kind, updated time.Time, self s
 		links = append(links, "<"+hub+`>; rel="hub"`)
 	}
 	common := http.Header{
-		"Content-Type":           {doc.ContentType},
-		"Cache-Control":          {"public, no-cache"}, // keep a copy, ask each time: a 304 costs little
-		"Vary":                   {"Accept-Encoding"},
-		"Last-Modified":          {doc.LastModified.Format(http.TimeFormat)},
-		"Link":                   {strings.Join(links, ", ")},
+		"Content-Type":  {doc.ContentType},
+		"Cache-Control": {"public, no-cache"}, // keep a copy, ask each time: a 304 costs little
+		"Vary":          {"Accept-Encoding"},
+		"Last-Modified": {doc.LastModified.Format(http.TimeFormat)},
+		"Link":          {strings.Join(links, ", ")},
 	}
 	doc.IdentityHeader = common.Clone()
 	doc.IdentityHeader["Etag"] = []string{doc.ETag}
