@@ -93,7 +93,8 @@ func (a *app) feeds() *feed.Service {
 				Language: cfg.Site.Language, Location: cfg.Location(),
 			},
 			FullContent: cfg.Feeds.FullContent,
-			Hubs:        cfg.Feeds.WebSubHubs,
+			// The built-in hub first, then those the admin names.
+			Hubs: append([]string{strings.TrimRight(cfg.Site.BaseURL, "/") + "/websub"}, cfg.Feeds.WebSubHubs...),
 		}),
 		Source: a.store,
 		Items:  cfg.Feeds.Items,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/bantin/bantin/internal/ingest"
 	"github.com/bantin/bantin/internal/web"
+	"github.com/bantin/bantin/internal/websub"
 	"github.com/bantin/bantin/templates"
 )
 
@@ -63,6 +64,10 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		return err
 	}
 	feeds := a.feeds()
+	hub := websub.New(websub.Options{
+		Store: a.store, Feeds: feeds, BaseURL: cfg.Site.BaseURL, ExternalHubs: cfg.Feeds.WebSubHubs,
+		AllowPrivate: cfg.Feeds.WebSubAllowPrivate, Logger: logger, Now: a.now,
+	})
 	server := web.New(web.Options{
 		Site: web.Site{
 			Title: cfg.Site.Title, Description: cfg.Site.Description, BaseURL: cfg.Site.BaseURL,
@@ -75,6 +80,7 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		Logger:     logger,
 		Now:        a.now,
 		Feeds:      feeds,
+		WebSub:     hub,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
@@ -93,10 +99,14 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		feeds.Run(workCtx)
+	}()
+	go func() {
+		defer wg.Done()
+		hub.Run(workCtx)
 	}()
 	if cfg.Ingest.WatchDir != "" {
 		watcher := ingest.NewWatcher(cfg.Ingest.WatchDir, importer, logger)
@@ -131,6 +141,17 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	}
 	stopWork()
 	wg.Wait()
+	waitBounded(hub.Wait, shutdownGrace)
 	logger.Info("stopped")
 	return nil
+}
+
+// waitBounded waits for wait to return, at most limit.
+func waitBounded(wait func(), limit time.Duration) {
+	done := make(chan struct{})
+	go func() { wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(limit):
+	}
 }

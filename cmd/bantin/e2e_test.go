@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,6 +136,8 @@ server:
   admin_token: e2e-secret-token
 ingest:
   watch_dir: inbox
+feeds:
+  websub_allow_private: true
 `, addr, addr)
 	if err := os.MkdirAll(filepath.Join(dir, "config"), 0o755); err != nil {
 		t.Fatal(err)
@@ -213,16 +217,56 @@ ingest:
 		t.Errorf("API without token: %d, want 401", status)
 	}
 
+	// WebSub: a subscriber on this machine subscribes to the site-wide Atom
+	// feed through the running server's hub and gets the next version.
+	type push struct {
+		body, signature string
+	}
+	pushes := make(chan push, 10)
+	subscriber := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			io.WriteString(w, r.URL.Query().Get("hub.challenge"))
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		pushes <- push{string(b), r.Header.Get("X-Hub-Signature")}
+	}))
+	defer subscriber.Close()
+	topic := base + "/feeds/atom.xml"
+	if !strings.Contains(func() string { _, b := get("/feeds/atom.xml", false); return b }(), `href="`+base+`/websub" rel="hub"`) {
+		t.Error("the Atom feed does not name the built-in hub")
+	}
+	resp, err := http.PostForm(base+"/websub", url.Values{"hub.mode": {"subscribe"}, "hub.topic": {topic},
+		"hub.callback": {subscriber.URL + "/cb"}, "hub.secret": {"e2e-secret"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("subscribe: %d, want 202", resp.StatusCode)
+	}
+	waitFor(t, 5*time.Second, "the hub to verify the subscription", func() bool {
+		return strings.Contains(logs.String(), "websub: subscribed")
+	})
+
 	// The admin API creates an article; it is listed at once.
 	req, _ := http.NewRequest("POST", base+"/api/v1/articles", strings.NewReader(`{"id":"api-1","title":"Tin từ CMS","summary":"Tóm tắt"}`))
 	req.Header.Set("Authorization", "Bearer e2e-secret-token")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
 		t.Errorf("POST article: %d, want 201", resp.StatusCode)
+	}
+	select {
+	case p := <-pushes:
+		if !strings.Contains(p.body, "Tin từ CMS") || !strings.HasPrefix(p.signature, "sha256=") {
+			t.Errorf("WebSub push: signature %q, body without the new article: %.200s", p.signature, p.body)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("no WebSub push within 5 s of the API ingest")
 	}
 	var list struct {
 		Articles []struct{ ID, Slug string } `json:"articles"`

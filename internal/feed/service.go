@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bantin/bantin/internal/article"
@@ -59,14 +60,15 @@ type Service struct {
 	now      func() time.Time
 	logger   *slog.Logger
 
-	mu    sync.Mutex
-	cache *generation
+	cache     atomic.Pointer[generation]
+	mu        sync.Mutex // guards listeners
+	listeners []chan struct{}
 }
 
 // generation is the cache between two changes. A change replaces it whole,
 // so a render that started before the change can never be served after it.
 type generation struct {
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	entries map[key]*entry
 }
 
@@ -103,15 +105,32 @@ func NewService(opts ServiceOptions) *Service {
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
-	s.cache = &generation{entries: map[key]*entry{}}
+	s.cache.Store(&generation{entries: map[key]*entry{}})
 	return s
 }
 
-// Invalidate drops every rendered document.
+// Invalidate drops every rendered document and tells the listeners.
 func (s *Service) Invalidate() {
+	s.cache.Store(&generation{entries: map[key]*entry{}})
 	s.mu.Lock()
-	s.cache = &generation{entries: map[key]*entry{}}
+	for _, ch := range s.listeners {
+		select {
+		case ch <- struct{}{}:
+		default: // a signal is pending already
+		}
+	}
 	s.mu.Unlock()
+}
+
+// Listen returns a channel that receives a signal, coalesced, whenever the
+// feeds may have changed: after a change to the store and when a scheduled
+// article comes due. The WebSub hub distributes on it.
+func (s *Service) Listen() <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	s.mu.Lock()
+	s.listeners = append(s.listeners, ch)
+	s.mu.Unlock()
+	return ch
 }
 
 // Run keeps the cache fresh until ctx ends: it drops it on every change to
@@ -166,16 +185,19 @@ func (s *Service) Get(ctx context.Context, category string, page int, kind Kind)
 // cached returns the document of k in the current generation, rendering
 // it with render once however many requests ask at the same moment.
 func (s *Service) cached(k key, render func() (*Rendered, error)) (*Rendered, error) {
-	s.mu.Lock()
-	gen := s.cache
-	s.mu.Unlock()
-	gen.mu.Lock()
+	gen := s.cache.Load()
+	// Most requests find their document: a shared lock suffices.
+	gen.mu.RLock()
 	e, ok := gen.entries[k]
+	gen.mu.RUnlock()
 	if !ok {
-		e = &entry{}
-		gen.entries[k] = e
+		gen.mu.Lock()
+		if e, ok = gen.entries[k]; !ok {
+			e = &entry{}
+			gen.entries[k] = e
+		}
+		gen.mu.Unlock()
 	}
-	gen.mu.Unlock()
 	e.once.Do(func() {
 		start := time.Now()
 		e.doc, e.err = render()

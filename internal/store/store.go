@@ -98,12 +98,30 @@ type Store interface {
 	// articles made by this process or by another process on the same
 	// store, within a second. The channel closes when ctx ends.
 	Changes(ctx context.Context) <-chan struct{}
+	// SaveSubscription creates or renews a WebSub subscription.
+	SaveSubscription(ctx context.Context, sub Subscription) error
+	// DeleteSubscription removes one; a missing one is no error.
+	DeleteSubscription(ctx context.Context, topic, callback string) error
+	// Subscriptions lists the subscriptions whose lease runs past now and
+	// forgets the others.
+	Subscriptions(ctx context.Context, now time.Time) ([]Subscription, error)
+
 	// Migrate applies pending schema migrations and names those applied.
 	Migrate(ctx context.Context) ([]string, error)
 	// Ping checks that the store is reachable and its schema current.
 	Ping(ctx context.Context) error
 	// Close releases the store.
 	Close() error
+}
+
+// Subscription is a verified WebSub subscription to one of the site's
+// feeds.
+type Subscription struct {
+	Topic     string // the feed's URL
+	Callback  string // where new content is delivered
+	Secret    string // HMAC key for X-Hub-Signature; "" for none
+	ExpiresAt time.Time
+	CreatedAt time.Time
 }
 
 // Merge computes what an update stores: the new content with the identity

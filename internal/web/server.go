@@ -54,6 +54,8 @@ type Options struct {
 	MaxBodyBytes int64
 	// Feeds serves the feed documents; nil serves none.
 	Feeds Feeds
+	// WebSub is the built-in hub at /websub; nil for none.
+	WebSub http.Handler
 }
 
 // Feeds is what the web layer needs of the feed service.
@@ -109,6 +111,10 @@ func (s *Server) Routes() http.Handler {
 	mux.Handle("GET /{$}", s.handle(s.homePage))
 	mux.Handle("GET /articles/{slug}", s.handle(s.articlePage))
 	mux.Handle("GET /feeds.opml", s.handle(s.opmlHandler))
+	if s.opts.WebSub != nil {
+		mux.Handle("GET /websub", s.opts.WebSub)
+		mux.Handle("POST /websub", s.opts.WebSub)
+	}
 	mux.Handle("GET /feeds/{file}", s.handle(s.feedHandler))
 	mux.Handle("GET /feeds/page/{n}/{file}", s.handle(s.feedHandler))
 	mux.Handle("GET /feeds/{category}/{file}", s.handle(s.feedHandler))

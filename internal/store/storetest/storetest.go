@@ -57,6 +57,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Delete", func(t *testing.T) { testDelete(t, h) })
 	t.Run("BatchIsAtomic", func(t *testing.T) { testBatchAtomic(t, h) })
 	t.Run("Changes", func(t *testing.T) { testChanges(t, h) })
+	t.Run("Subscriptions", func(t *testing.T) { testSubscriptions(t, h) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := h.New(t).Ping(context.Background()); err != nil {
 			t.Fatalf("Ping on a migrated store: %v", err)
@@ -367,5 +368,45 @@ func testChanges(t *testing.T, h Harness) {
 	expect("a delete through another handle")
 	cancel()
 	for range changes {
+	}
+}
+
+func testSubscriptions(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := h.New(t)
+	a := store.Subscription{Topic: "https://example.vn/feeds/rss.xml", Callback: "https://reader.example/cb?id=1", Secret: "s1",
+		ExpiresAt: t0.Add(24 * time.Hour), CreatedAt: t0}
+	b := store.Subscription{Topic: "https://example.vn/feeds/atom.xml", Callback: "https://reader.example/cb", ExpiresAt: t0.Add(time.Hour), CreatedAt: t0}
+	for _, sub := range []store.Subscription{a, b} {
+		if err := s.SaveSubscription(ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Renewal: same topic and callback, new lease and secret.
+	renewed := a
+	renewed.Secret, renewed.ExpiresAt = "s2", t0.Add(48*time.Hour)
+	if err := s.SaveSubscription(ctx, renewed); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Subscriptions(ctx, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]store.Subscription{b, renewed}, got, timeEqual); diff != "" {
+		t.Errorf("Subscriptions (-want +got):\n%s", diff)
+	}
+	// An expired lease is gone.
+	got, _ = s.Subscriptions(ctx, t0.Add(2*time.Hour))
+	if diff := cmp.Diff([]store.Subscription{renewed}, got, timeEqual); diff != "" {
+		t.Errorf("after b's lease (-want +got):\n%s", diff)
+	}
+	if err := s.DeleteSubscription(ctx, a.Topic, a.Callback); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSubscription(ctx, a.Topic, a.Callback); err != nil {
+		t.Errorf("deleting a missing subscription: %v", err)
+	}
+	if got, _ := s.Subscriptions(ctx, t0); len(got) != 0 {
+		t.Errorf("after unsubscribing: %v", got)
 	}
 }

@@ -1,0 +1,306 @@
+// Package websub is bantin's built-in WebSub hub (W3C WebSub) for the
+// site's own feeds: subscribers register a callback, the hub verifies their
+// intent, and pushes every new version of the feed to them. It also pings
+// the external hubs named in feeds.websub_hubs.
+package websub
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/bantin/bantin/internal/feed"
+	"github.com/bantin/bantin/internal/store"
+)
+
+// Leases: what a subscriber gets when it asks for none, and the bounds of
+// what it may ask for.
+const (
+	DefaultLease = 10 * 24 * time.Hour
+	MinLease     = time.Hour
+	MaxLease     = 30 * 24 * time.Hour
+)
+
+// maxSecret is the longest hub.secret the recommendation allows (§5.1).
+const maxSecret = 199
+
+// Store is what the hub keeps.
+type Store interface {
+	SaveSubscription(ctx context.Context, sub store.Subscription) error
+	DeleteSubscription(ctx context.Context, topic, callback string) error
+	Subscriptions(ctx context.Context, now time.Time) ([]store.Subscription, error)
+}
+
+// Feeds is what the hub distributes.
+type Feeds interface {
+	Get(ctx context.Context, category string, page int, kind feed.Kind) (*feed.Rendered, error)
+	Scopes(ctx context.Context) ([]feed.Scope, error)
+	Listen() <-chan struct{}
+}
+
+// Options configures a Hub.
+type Options struct {
+	Store   Store
+	Feeds   Feeds
+	BaseURL string // the site's, without a trailing slash
+	// ExternalHubs are pinged (hub.mode=publish) when a feed changes.
+	ExternalHubs []string
+	// AllowPrivate lets callbacks reach loopback and private addresses.
+	// Off, the hub cannot be turned against the server's own network.
+	AllowPrivate bool
+	Logger       *slog.Logger
+	Now          func() time.Time
+	// RetryBase is the first wait before a failed delivery is tried again;
+	// it doubles each time, up to Retries tries. Defaults: 1 minute, 5.
+	RetryBase time.Duration
+	Retries   int
+}
+
+// Hub is the WebSub hub.
+type Hub struct {
+	opts   Options
+	client *http.Client // to subscribers: public addresses only
+	// pinger calls the hubs the admin configured, wherever they are.
+	pinger *http.Client
+
+	mu   sync.Mutex
+	sent map[string]string // topic → ETag last distributed
+	wg   sync.WaitGroup    // verifications and deliveries in flight
+	sem  chan struct{}     // bounds them
+}
+
+// New builds a Hub.
+func New(opts Options) *Hub {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RetryBase <= 0 {
+		opts.RetryBase = time.Minute
+	}
+	if opts.Retries <= 0 {
+		opts.Retries = 5
+	}
+	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
+	h := &Hub{opts: opts, sent: map[string]string{}, sem: make(chan struct{}, 16)}
+	h.client = &http.Client{
+		Timeout: 15 * time.Second,
+		Transport: &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, Control: h.controlDial}).DialContext,
+			TLSHandshakeTimeout: 5 * time.Second,
+			MaxIdleConnsPerHost: 4,
+		},
+		// A callback that redirects is not followed: its owner verified the
+		// URL it gave, not another one.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	h.pinger = &http.Client{Timeout: 15 * time.Second}
+	return h
+}
+
+// URL is the hub's own address, announced in every feed.
+func (h *Hub) URL() string { return h.opts.BaseURL + "/websub" }
+
+// controlDial refuses connections to addresses a public hub must not reach:
+// checked on the address actually dialled, so DNS tricks do not get past it.
+func (h *Hub) controlDial(network, address string, _ syscall.RawConn) error {
+	if h.opts.AllowPrivate {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !publicIP(ip) {
+		return fmt.Errorf("callback address %s is loopback, private or reserved; the hub only calls public addresses (feeds.websub_allow_private)", host)
+	}
+	return nil
+}
+
+func publicIP(ip net.IP) bool {
+	return !(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() ||
+		ip.Equal(net.IPv4bcast) || ip.To4() != nil && ip.To4()[0] == 100 && ip.To4()[1]&0xc0 == 64) // 100.64/10, carrier NAT
+}
+
+// Wait blocks until verifications and deliveries in flight are done.
+func (h *Hub) Wait() { h.wg.Wait() }
+
+// ServeHTTP answers GET with a short description and POST with the
+// subscription protocol (§5.1): 202 Accepted, then verification of intent
+// in the background.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "This is the WebSub hub of %s for its own feeds (%s/feeds.opml lists them).\n"+
+			"Subscribe with POST hub.mode=subscribe, hub.topic=<feed URL>, hub.callback=<your URL>, optional hub.lease_seconds and hub.secret.\n",
+			h.opts.BaseURL, h.opts.BaseURL)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	req, err := h.parse(r.Context(), r.PostForm)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	h.background(func(ctx context.Context) { h.verify(ctx, req) })
+	w.WriteHeader(http.StatusAccepted)
+}
+
+type request struct {
+	mode, topic, callback, secret string
+	lease                         time.Duration
+}
+
+// parse checks a subscription request; the errors go back to the caller.
+func (h *Hub) parse(ctx context.Context, form url.Values) (request, error) {
+	req := request{mode: form.Get("hub.mode"), topic: form.Get("hub.topic"), callback: form.Get("hub.callback"), secret: form.Get("hub.secret")}
+	if req.mode != "subscribe" && req.mode != "unsubscribe" {
+		return req, fmt.Errorf("hub.mode must be subscribe or unsubscribe, got %q", req.mode)
+	}
+	cb, err := url.Parse(req.callback)
+	if err != nil || (cb.Scheme != "http" && cb.Scheme != "https") || cb.Host == "" || cb.Fragment != "" {
+		return req, fmt.Errorf("hub.callback must be an absolute http(s) URL without a fragment, got %q", req.callback)
+	}
+	if _, _, _, err := h.topic(ctx, req.topic); err != nil {
+		return req, err
+	}
+	if len(req.secret) > maxSecret {
+		return req, fmt.Errorf("hub.secret is longer than %d bytes", maxSecret)
+	}
+	req.lease = DefaultLease
+	if v := form.Get("hub.lease_seconds"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return req, fmt.Errorf("hub.lease_seconds must be a whole number of seconds, got %q", v)
+		}
+		req.lease = min(max(time.Duration(n)*time.Second, MinLease), MaxLease)
+	}
+	return req, nil
+}
+
+// topic checks that a URL is the first page of one of the site's feeds and
+// says which.
+func (h *Hub) topic(ctx context.Context, topic string) (category string, kind feed.Kind, doc *feed.Rendered, err error) {
+	rest, ok := strings.CutPrefix(topic, h.opts.BaseURL+"/feeds/")
+	if !ok {
+		return "", 0, nil, fmt.Errorf("hub.topic %q is not a feed of this site (%s/feeds/…)", topic, h.opts.BaseURL)
+	}
+	file := rest
+	if i := strings.LastIndexByte(rest, '/'); i >= 0 {
+		category, file = rest[:i], rest[i+1:]
+	}
+	kind, ok = feed.KindOf(file)
+	if !ok || strings.Contains(category, "/") || feed.Path(category, 1, kind) != "/feeds/"+rest {
+		return "", 0, nil, fmt.Errorf("hub.topic %q is not a feed of this site; %s/feeds.opml lists them", topic, h.opts.BaseURL)
+	}
+	doc, err = h.opts.Feeds.Get(ctx, category, 1, kind)
+	if errors.Is(err, feed.ErrNotFound) {
+		return "", 0, nil, fmt.Errorf("hub.topic %q is not a feed of this site; %s/feeds.opml lists them", topic, h.opts.BaseURL)
+	}
+	return category, kind, doc, err
+}
+
+// background runs f on a bounded pool; the hub waits for it on shutdown.
+func (h *Hub) background(f func(ctx context.Context)) {
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		h.sem <- struct{}{}
+		defer func() { <-h.sem }()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		f(ctx)
+	}()
+}
+
+// verify asks the subscriber to confirm its intent (§5.3) and records the
+// answer.
+func (h *Hub) verify(ctx context.Context, req request) {
+	challenge := randomString()
+	u, _ := url.Parse(req.callback)
+	q := u.Query()
+	q.Set("hub.mode", req.mode)
+	q.Set("hub.topic", req.topic)
+	q.Set("hub.challenge", challenge)
+	if req.mode == "subscribe" {
+		q.Set("hub.lease_seconds", strconv.Itoa(int(req.lease/time.Second)))
+	}
+	u.RawQuery = q.Encode()
+	log := h.opts.Logger.With("mode", req.mode, "topic", req.topic, "callback", redact(req.callback))
+	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		log.Warn("websub: verification not sent", "err", err)
+		return
+	}
+	resp, err := h.client.Do(hr)
+	if err != nil {
+		log.Warn("websub: verification failed", "err", err)
+		return
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 || string(body) != challenge {
+		log.Warn("websub: subscriber did not confirm", "status", resp.StatusCode)
+		return
+	}
+	now := h.opts.Now()
+	if req.mode == "unsubscribe" {
+		err = h.opts.Store.DeleteSubscription(ctx, req.topic, req.callback)
+	} else {
+		err = h.opts.Store.SaveSubscription(ctx, store.Subscription{Topic: req.topic, Callback: req.callback,
+			Secret: req.secret, ExpiresAt: now.Add(req.lease), CreatedAt: now})
+	}
+	if err != nil {
+		log.Error("websub: subscription not stored", "err", err)
+		return
+	}
+	log.Info("websub: " + req.mode + "d")
+}
+
+// redact keeps a callback's query out of the log: it often holds a token.
+func redact(callback string) string {
+	if i := strings.IndexByte(callback, '?'); i >= 0 {
+		return callback[:i] + "?…"
+	}
+	return callback
+}
+
+func randomString() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// sign is the X-Hub-Signature of a body (§7, sha256).
+func sign(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
