@@ -50,7 +50,7 @@ listed too, marked "scheduled".`,
 			}
 			defer a.close()
 			list, err := a.store.Articles(cmd.Context(), store.ArticleQuery{
-				Category: article.Slugify(category), Limit: limit, IncludeScheduled: true,
+				Category: article.CategorySlug(category), Limit: limit, IncludeScheduled: true,
 			})
 			if err != nil {
 				return err

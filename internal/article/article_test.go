@@ -244,3 +244,12 @@ func BenchmarkKey(b *testing.B) {
 		n.Key(in)
 	}
 }
+
+func TestCategorySlugAvoidsPaging(t *testing.T) {
+	if got := CategorySlug("Page"); got != "page-category" {
+		t.Errorf("CategorySlug(Page) = %q, want page-category", got)
+	}
+	if got := CategorySlug("Thời sự"); got != "thoi-su" {
+		t.Errorf("CategorySlug(Thời sự) = %q", got)
+	}
+}

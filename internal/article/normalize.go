@@ -221,7 +221,7 @@ func (n *Normalizer) Normalize(in Input, now time.Time) (Article, error) {
 	seen := map[string]bool{}
 	for _, c := range in.Categories {
 		title := oneLine(cleanText(c))
-		slug := Slugify(title)
+		slug := CategorySlug(title)
 		if slug == "" || seen[slug] {
 			continue
 		}
@@ -264,6 +264,17 @@ func (n *Normalizer) Normalize(in Input, now time.Time) (Article, error) {
 		}
 	}
 	return a, nil
+}
+
+// CategorySlug is the URL slug of a category title. "page" is taken by
+// feed paging (/feeds/page/2/rss.xml), so a category of that name gets
+// "page-category" instead.
+func CategorySlug(title string) string {
+	slug := Slugify(title)
+	if slug == "page" {
+		return "page-category"
+	}
+	return slug
 }
 
 // guid is a tag URI (RFC 4151) naming the article for good: the site's
