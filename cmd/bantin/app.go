@@ -86,6 +86,10 @@ func (a *app) normalizer() (*article.Normalizer, error) {
 // feeds builds the feed service on the store.
 func (a *app) feeds() *feed.Service {
 	cfg := a.cfg
+	categories := map[string]feed.CategoryInfo{}
+	for _, c := range cfg.Categories {
+		categories[c.Slug] = feed.CategoryInfo{Title: c.Title, Description: c.Description}
+	}
 	return feed.NewService(feed.ServiceOptions{
 		Renderer: feed.NewRenderer(feed.Options{
 			Site: feed.Site{
@@ -94,7 +98,8 @@ func (a *app) feeds() *feed.Service {
 			},
 			FullContent: cfg.Feeds.FullContent,
 			// The built-in hub first, then those the admin names.
-			Hubs: append([]string{strings.TrimRight(cfg.Site.BaseURL, "/") + "/websub"}, cfg.Feeds.WebSubHubs...),
+			Hubs:       append([]string{strings.TrimRight(cfg.Site.BaseURL, "/") + "/websub"}, cfg.Feeds.WebSubHubs...),
+			Categories: categories,
 		}),
 		Source: a.store,
 		Items:  cfg.Feeds.Items,

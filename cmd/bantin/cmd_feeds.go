@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,7 +29,9 @@ func newFeedsCmd(opts *options) *cobra.Command {
 Feed, every page — and feeds.opml under DIR at the paths serve uses
 (DIR/feeds/rss.xml, DIR/feeds/thoi-su/page/2/atom.xml, …), for a CDN or a
 static host. Scheduled articles are left out until their time. With --gzip,
-each file gets a .gz beside it, the bytes serve sends compressed.`,
+each file gets a .gz beside it, the bytes serve sends compressed. Files are
+only written, never removed: build into an empty folder (and swap it in) so
+that pages and categories that no longer exist disappear.`,
 		Example: `  bantin feeds build --out public/
   bantin feeds build --out /var/www/bantin --gzip`,
 		Args: args(0, 0),
@@ -69,6 +72,9 @@ each file gets a .gz beside it, the bytes serve sends compressed.`,
 				for page := 1; page <= sc.Pages; page++ {
 					for _, kind := range feed.Kinds {
 						doc, err := feeds.Get(ctx, slug, page, kind)
+						if errors.Is(err, feed.ErrNotFound) {
+							continue // gone since the list was made (a deletion meanwhile)
+						}
 						if err != nil {
 							return err
 						}

@@ -253,3 +253,18 @@ func TestCategorySlugAvoidsPaging(t *testing.T) {
 		t.Errorf("CategorySlug(Thời sự) = %q", got)
 	}
 }
+
+// TestReferencesToForbiddenCharacters: a character XML forbids written as a
+// reference (&#x1;) is decoded by the sanitizer; it must not survive.
+func TestReferencesToForbiddenCharacters(t *testing.T) {
+	n := testNormalizer(t)
+	a, err := n.Normalize(Input{Title: "T &#x1; T", Author: "A&#8;", ContentHTML: "<p>a&#x1;b&#xFFFE;c&#8;</p>", Summary: "x&#x1b;y"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]string{"title": a.Title, "author": a.Author, "content": a.ContentHTML, "summary": a.Summary} {
+		if RemoveXMLInvalid(v) != v {
+			t.Errorf("%s keeps a character XML forbids: %q", name, v)
+		}
+	}
+}

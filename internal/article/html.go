@@ -11,7 +11,9 @@ import (
 // image sources absolute against base, so the HTML stands on its own in a
 // feed reader or an email.
 func (n *Normalizer) sanitizeHTML(base *url.URL, s string) string {
-	out := strings.TrimSpace(n.policy.Sanitize(cleanText(s)))
+	// bluemonday decodes character references in text and writes back only
+	// <, >, &, ' and ": a &#x1; comes out raw, so the output is cleaned too.
+	out := RemoveXMLInvalid(strings.TrimSpace(n.policy.Sanitize(cleanText(s))))
 	if !hasRelativeURL(out) {
 		return out
 	}

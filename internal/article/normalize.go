@@ -307,7 +307,9 @@ func (n *Normalizer) plainText(s string) string {
 	if s == "" {
 		return ""
 	}
-	return HTMLToText(cleanText(s))
+	// Entities such as &#x1; are decoded here, after the input was cleaned:
+	// clean the result again.
+	return RemoveXMLInvalid(HTMLToText(cleanText(s)))
 }
 
 // cleanText makes s valid UTF-8, removes what XML 1.0 forbids and returns

@@ -54,7 +54,7 @@ func (r *Renderer) renderAtom(d Document) ([]byte, error) {
 			Title:    r.title(d),
 			Id:       r.url(d, 1, Atom),
 			Updated:  r.atomDate(Updated(d.Articles)),
-			Subtitle: site.Description,
+			Subtitle: r.description(d),
 			// A feed-level author covers entries without a byline, as
 			// RFC 4287 requires.
 			Author: &feeds.AtomAuthor{AtomPerson: feeds.AtomPerson{Name: site.Title, Uri: site.BaseURL + "/"}},

@@ -89,6 +89,22 @@ type Options struct {
 	FullContent bool
 	// Hubs are WebSub hubs announced in every feed.
 	Hubs []string
+	// Categories are the admin's titles and descriptions of categories, by
+	// slug (the config's categories); others keep the title articles gave.
+	Categories map[string]CategoryInfo
+}
+
+// CategoryInfo is what the config says of a category.
+type CategoryInfo struct {
+	Title, Description string
+}
+
+// category applies the config's title to a stored category.
+func (r *Renderer) category(c article.Category) article.Category {
+	if info, ok := r.opts.Categories[c.Slug]; ok && info.Title != "" {
+		c.Title = info.Title
+	}
+	return c
 }
 
 // Renderer writes feed documents. It holds no state beyond its options and
@@ -159,6 +175,11 @@ func (r *Renderer) title(d Document) string {
 }
 
 func (r *Renderer) description(d Document) string {
+	if d.Category != nil {
+		if info := r.opts.Categories[d.Category.Slug]; info.Description != "" {
+			return info.Description
+		}
+	}
 	if r.opts.Site.Description != "" {
 		return r.opts.Site.Description
 	}

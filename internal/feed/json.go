@@ -44,7 +44,7 @@ func (r *Renderer) renderJSON(d Document) ([]byte, error) {
 			Language:    site.Language,
 			HomePageUrl: site.BaseURL + "/",
 			FeedUrl:     r.url(d, d.Page, JSON),
-			Description: site.Description,
+			Description: r.description(d),
 		},
 		Items: []*jsonItem{},
 	}

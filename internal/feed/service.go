@@ -60,9 +60,10 @@ type Service struct {
 	now      func() time.Time
 	logger   *slog.Logger
 
-	cache     atomic.Pointer[generation]
-	mu        sync.Mutex // guards listeners
-	listeners []chan struct{}
+	cache        atomic.Pointer[generation]
+	mu           sync.Mutex // guards listeners and lastModified
+	listeners    []chan struct{}
+	lastModified map[key]lastModified
 }
 
 // generation is the cache between two changes. A change replaces it whole,
@@ -106,6 +107,7 @@ func NewService(opts ServiceOptions) *Service {
 		s.logger = slog.Default()
 	}
 	s.cache.Store(&generation{entries: map[key]*entry{}})
+	s.lastModified = map[key]lastModified{}
 	return s
 }
 
@@ -179,7 +181,40 @@ func (s *Service) Run(ctx context.Context) {
 // newest entries.
 func (s *Service) Get(ctx context.Context, category string, page int, kind Kind) (*Rendered, error) {
 	k := key{category, page, kind}
-	return s.cached(k, func() (*Rendered, error) { return s.render(ctx, k) })
+	return s.cached(k, func() (*Rendered, error) {
+		// Other requests wait on this render: one client going away must
+		// not fail them all.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		return s.render(ctx, k)
+	})
+}
+
+// keepLastModifiedMoving makes Last-Modified advance whenever a document's
+// bytes change, even when the change (a deletion) leaves its newest article
+// older than before: a client that sends only If-Modified-Since must not
+// get a 304 for a feed that changed.
+func (s *Service) keepLastModifiedMoving(k key, doc *Rendered) *Rendered {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev, ok := s.lastModified[k]
+	switch {
+	case ok && prev.etag == doc.ETag && !doc.LastModified.Equal(prev.at):
+		// The same bytes keep the date they were first sent with.
+		doc = s.renderer.withLastModified(doc, prev.at)
+	case ok && prev.etag != doc.ETag && !doc.LastModified.After(prev.at):
+		doc = s.renderer.withLastModified(doc, s.now().Truncate(time.Second))
+		if !doc.LastModified.After(prev.at) {
+			doc = s.renderer.withLastModified(doc, prev.at.Add(time.Second))
+		}
+	}
+	s.lastModified[k] = lastModified{etag: doc.ETag, at: doc.LastModified}
+	return doc
+}
+
+type lastModified struct {
+	etag string
+	at   time.Time
 }
 
 // cached returns the document of k in the current generation, rendering
@@ -202,12 +237,16 @@ func (s *Service) cached(k key, render func() (*Rendered, error)) (*Rendered, er
 		start := time.Now()
 		e.doc, e.err = render()
 		if e.err == nil {
+			e.doc = s.keepLastModifiedMoving(k, e.doc)
+		}
+		if e.err == nil {
 			s.logger.Debug("feed rendered", "url", e.doc.Self, "duration", time.Since(start))
 		}
 	})
-	if e.err != nil && !errors.Is(e.err, ErrNotFound) {
-		// A failed render (a store error, a cancelled request) is not
-		// kept: the next request tries again.
+	if e.err != nil {
+		// A failed render is not kept: a store error is tried again by the
+		// next request, and a feed that does not exist takes no memory
+		// however many different wrong URLs are asked for.
 		gen.mu.Lock()
 		if gen.entries[k] == e {
 			delete(gen.entries, k)
@@ -228,7 +267,8 @@ func (s *Service) render(ctx context.Context, k key) (*Rendered, error) {
 		}
 		for i := range cats {
 			if cats[i].Slug == k.category {
-				doc.Category = &cats[i]
+				c := s.renderer.category(cats[i])
+				doc.Category = &c
 			}
 		}
 		if doc.Category == nil {
@@ -269,8 +309,17 @@ func (r *Renderer) newRendered(body []byte, kind Kind, updated time.Time, self s
 	doc := &Rendered{
 		Body: body, Gzip: gz.Bytes(),
 		ETag: etag(body), GzipETag: etag(gz.Bytes()),
-		LastModified: updated.UTC(), ContentType: kind.ContentType(), Self: self,
+		ContentType: kind.ContentType(), Self: self,
 	}
+	return r.withLastModified(doc, updated), nil
+}
+
+// withLastModified returns a copy of doc dated lastModified, with the
+// response headers built for that date.
+func (r *Renderer) withLastModified(d *Rendered, lastModified time.Time) *Rendered {
+	doc := *d
+	doc.LastModified = lastModified.UTC()
+	self := doc.Self
 	links := []string{"<" + self + `>; rel="self"`}
 	for _, hub := range r.opts.Hubs {
 		links = append(links, "<"+hub+`>; rel="hub"`)
@@ -293,7 +342,7 @@ func (r *Renderer) newRendered(body []byte, kind Kind, updated time.Time, self s
 	// added by net/http, ETag per request): fewer bytes on the most
 	// frequent answer of a busy feed.
 	doc.NotModifiedHeader = http.Header{"Cache-Control": common["Cache-Control"], "Vary": common["Vary"]}
-	return doc, nil
+	return &doc
 }
 
 func etag(b []byte) string {
@@ -316,7 +365,11 @@ func (s *Service) Scopes(ctx context.Context) ([]Scope, error) {
 	}
 	scopes := []Scope{{}}
 	for i := range cats {
-		scopes = append(scopes, Scope{Category: &cats[i]})
+		if cats[i].Slug == "page" { // taken by paging; see article.CategorySlug
+			continue
+		}
+		c := s.renderer.category(cats[i])
+		scopes = append(scopes, Scope{Category: &c})
 	}
 	for i := range scopes {
 		q := store.ArticleQuery{Now: now}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bantin/bantin/internal/feed"
 )
@@ -58,24 +59,20 @@ func (s *Server) opmlHandler(w http.ResponseWriter, r *http.Request) error {
 
 // writeRendered sends a cached document: gzip when the client takes it,
 // 304 when its copy is current, headers only for HEAD. The headers were
-// built with the document; the Link header names its hubs.
+// built with the document.
 func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, doc *feed.Rendered) {
 	h := w.Header()
-	if notModified(r, doc) {
+	body, header, tag := doc.Body, doc.IdentityHeader, doc.ETag
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		body, header, tag = doc.Gzip, doc.GzipHeader, doc.GzipETag
+	}
+	if notModified(r, tag, doc.LastModified) {
 		for k, v := range doc.NotModifiedHeader {
 			h[k] = v
-		}
-		tag := doc.ETag
-		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
-			tag = doc.GzipETag
 		}
 		h["Etag"] = []string{tag}
 		w.WriteHeader(http.StatusNotModified)
 		return
-	}
-	body, header := doc.Body, doc.IdentityHeader
-	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
-		body, header = doc.Gzip, doc.GzipHeader
 	}
 	for k, v := range header {
 		h[k] = v
@@ -86,44 +83,64 @@ func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, doc *feed
 	_, _ = w.Write(body)
 }
 
-// notModified applies RFC 9110 §13.1: If-None-Match decides when present
-// (either representation's tag matches), else If-Modified-Since.
-func notModified(r *http.Request, doc *feed.Rendered) bool {
+// notModified applies RFC 9110 §13.1 to the representation about to be
+// sent, whose strong tag is tag: If-None-Match decides when present, else
+// If-Modified-Since. A tag of the other encoding does not match: a cache
+// holding the gzip copy must not be told its identity copy is current.
+func notModified(r *http.Request, tag string, lastModified time.Time) bool {
 	if inm := r.Header.Get("If-None-Match"); inm != "" {
-		if inm == doc.ETag || inm == doc.GzipETag {
+		if inm == tag {
 			return true
 		}
 		for _, t := range strings.Split(inm, ",") {
-			t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-			if t == "*" || t == doc.ETag || t == doc.GzipETag {
+			t = strings.TrimPrefix(strings.TrimSpace(t), "W/") // weak comparison (§13.1.2)
+			if t == "*" || t == tag {
 				return true
 			}
 		}
 		return false
 	}
 	if ims := r.Header.Get("If-Modified-Since"); ims != "" {
-		if t, err := http.ParseTime(ims); err == nil && !doc.LastModified.After(t) {
+		if t, err := http.ParseTime(ims); err == nil && !lastModified.After(t) {
 			return true
 		}
 	}
 	return false
 }
 
-// acceptsGzip reads Accept-Encoding enough to honour "gzip;q=0".
+// acceptsGzip reads Accept-Encoding (RFC 9110 §12.5.3): coding names are
+// case-insensitive, an explicit gzip entry wins over "*", q=0 refuses.
 func acceptsGzip(header string) bool {
-	if !strings.Contains(header, "gzip") && !strings.Contains(header, "*") {
+	if header == "" {
 		return false
 	}
-	if !strings.Contains(header, "q=") {
-		return true
+	if header == "gzip" || header == "gzip, deflate" || header == "gzip, deflate, br" || header == "gzip, deflate, br, zstd" {
+		return true // what nearly every client sends
 	}
+	star := false
 	for _, part := range strings.Split(header, ",") {
-		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if !strings.EqualFold(strings.TrimSpace(name), "gzip") && strings.TrimSpace(name) != "*" {
+		name, params, _ := strings.Cut(part, ";")
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name != "gzip" && name != "x-gzip" && name != "*" {
 			continue
 		}
-		q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
-		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		ok := !zeroQ(params)
+		if name != "*" {
+			return ok
+		}
+		star = ok
+	}
+	return star
+}
+
+// zeroQ reports a q parameter of zero ("q=0", "q=0.000").
+func zeroQ(params string) bool {
+	for _, p := range strings.Split(params, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+		if strings.EqualFold(strings.TrimSpace(k), "q") {
+			v = strings.TrimSpace(v)
+			return strings.TrimRight(strings.TrimPrefix(strings.TrimPrefix(v, "0"), "."), "0") == "" && strings.HasPrefix(v, "0")
+		}
 	}
 	return false
 }

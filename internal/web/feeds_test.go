@@ -140,8 +140,13 @@ func TestFeedHTTP(t *testing.T) {
 	if !bytes.Equal(unzipped, body) {
 		t.Error("the gzip body is not the identity body compressed")
 	}
-	if r, _ := f.get(t, "GET", "/feeds/rss.xml", map[string]string{"Accept-Encoding": "gzip;q=0"}); r.Header.Get("Content-Encoding") != "" {
-		t.Error("gzip;q=0 still got gzip")
+	for ae, want := range map[string]string{
+		"gzip;q=0": "", "GZIP": "gzip", "Gzip, deflate": "gzip", "*;q=0, gzip": "gzip", "identity;q=0.5, *;q=0, gzip;q=1": "gzip",
+		"*": "gzip", "br": "", "gzip;q=0.000": "", "gzip;q=0.5": "gzip", "deflate, *;q=0": "",
+	} {
+		if r, _ := f.get(t, "GET", "/feeds/rss.xml", map[string]string{"Accept-Encoding": ae}); r.Header.Get("Content-Encoding") != want {
+			t.Errorf("Accept-Encoding %q: Content-Encoding %q, want %q", ae, r.Header.Get("Content-Encoding"), want)
+		}
 	}
 
 	// Conditional requests.
@@ -152,6 +157,8 @@ func TestFeedHTTP(t *testing.T) {
 	}{
 		{"If-None-Match", map[string]string{"If-None-Match": etag}, 304},
 		{"If-None-Match gzip tag", map[string]string{"If-None-Match": zresp.Header.Get("ETag"), "Accept-Encoding": "gzip"}, 304},
+		{"gzip tag for identity", map[string]string{"If-None-Match": zresp.Header.Get("ETag")}, 200},
+		{"weak form", map[string]string{"If-None-Match": "W/" + etag}, 304},
 		{"If-None-Match list", map[string]string{"If-None-Match": `"x", ` + etag}, 304},
 		{"If-None-Match other", map[string]string{"If-None-Match": `"other"`}, 200},
 		{"If-Modified-Since same", map[string]string{"If-Modified-Since": lm}, 304},

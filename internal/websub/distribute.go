@@ -65,17 +65,25 @@ func (h *Hub) distribute(ctx context.Context, send bool) {
 	h.mu.Lock()
 	for topic, doc := range topics {
 		if h.sent[topic] != doc.ETag {
-			h.sent[topic] = doc.ETag
 			changed = append(changed, topic)
 		}
 	}
 	h.mu.Unlock()
-	if !send || len(changed) == 0 {
-		return
+	var subs []store.Subscription
+	if send && len(changed) > 0 {
+		// Read the subscribers before marking anything sent: if this fails,
+		// the next change still finds these feeds changed.
+		if subs, err = h.opts.Store.Subscriptions(ctx, h.opts.Now()); err != nil {
+			h.opts.Logger.Warn("websub: subscriptions not read", "err", err)
+			return
+		}
 	}
-	subs, err := h.opts.Store.Subscriptions(ctx, h.opts.Now())
-	if err != nil {
-		h.opts.Logger.Warn("websub: subscriptions not read", "err", err)
+	h.mu.Lock()
+	for _, topic := range changed {
+		h.sent[topic] = topics[topic].ETag
+	}
+	h.mu.Unlock()
+	if !send || len(changed) == 0 {
 		return
 	}
 	isChanged := map[string]bool{}
@@ -116,6 +124,7 @@ func (h *Hub) deliver(sub store.Subscription, doc *feed.Rendered, attempt int) {
 			status = resp.StatusCode
 			resp.Body.Close()
 		}
+		err = cause(err)
 		switch {
 		case status/100 == 2:
 			log.Debug("websub: delivered")
@@ -136,7 +145,14 @@ func (h *Hub) deliver(sub store.Subscription, doc *feed.Rendered, attempt int) {
 		h.wg.Add(1)
 		time.AfterFunc(wait, func() {
 			defer h.wg.Done()
-			h.deliver(sub, doc, attempt+1)
+			// A newer version supersedes this one: it has been (or is being)
+			// sent on its own, and a late old copy would undo it.
+			h.mu.Lock()
+			current := h.sent[sub.Topic] == doc.ETag
+			h.mu.Unlock()
+			if current {
+				h.deliver(sub, doc, attempt+1)
+			}
 		})
 	})
 }
@@ -154,7 +170,7 @@ func (h *Hub) ping(hub, topic string) {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		resp, err := h.pinger.Do(req)
 		if err != nil {
-			h.opts.Logger.Warn("websub: ping failed", "hub", hub, "topic", topic, "err", err)
+			h.opts.Logger.Warn("websub: ping failed", "hub", hub, "topic", topic, "err", cause(err))
 			return
 		}
 		resp.Body.Close()

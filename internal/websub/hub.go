@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -134,10 +135,46 @@ func (h *Hub) controlDial(network, address string, _ syscall.RawConn) error {
 	return nil
 }
 
+// reserved are the address blocks a public hub never calls: loopback,
+// private, link-local, shared (CGNAT), documentation, benchmarking,
+// multicast, reserved and the IPv6 equivalents (RFC 6890 and its IANA
+// registries).
+var reserved = func() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range []string{
+		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+		"192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
+		"203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+		"::/96", "::1/128", "::ffff:0:0/96", "100::/64", "2001::/32", "2001:db8::/32", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+	} {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}()
+
+// publicIP reports an address the hub may call. IPv4 carried inside IPv6
+// (mapped, NAT64, 6to4) is judged by the IPv4 address it carries.
 func publicIP(ip net.IP) bool {
-	return !(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() ||
-		ip.Equal(net.IPv4bcast) || ip.To4() != nil && ip.To4()[0] == 100 && ip.To4()[1]&0xc0 == 64) // 100.64/10, carrier NAT
+	addr, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return false
+	}
+	addr = addr.Unmap()
+	if addr.Is6() {
+		b := addr.As16()
+		switch {
+		case netip.MustParsePrefix("64:ff9b::/96").Contains(addr): // NAT64
+			return publicIP(net.IP(b[12:16]))
+		case netip.MustParsePrefix("2002::/16").Contains(addr): // 6to4
+			return publicIP(net.IP(b[2:6]))
+		}
+	}
+	for _, p := range reserved {
+		if p.Contains(addr) {
+			return false
+		}
+	}
+	return true
 }
 
 // Wait blocks until verifications and deliveries in flight are done.
@@ -169,7 +206,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	h.background(func(ctx context.Context) { h.verify(ctx, req) })
+	if !h.tryBackground(func(ctx context.Context) { h.verify(ctx, req) }) {
+		w.Header().Set("Retry-After", "60")
+		http.Error(w, "the hub is busy; try again in a minute", http.StatusServiceUnavailable)
+		return
+	}
 	w.WriteHeader(http.StatusAccepted)
 }
 
@@ -227,12 +268,30 @@ func (h *Hub) topic(ctx context.Context, topic string) (category string, kind fe
 	return category, kind, doc, err
 }
 
-// background runs f on a bounded pool; the hub waits for it on shutdown.
+// background runs f on a bounded pool, waiting for a free place first, so
+// that a flood of requests or a crowd of slow subscribers holds a fixed
+// number of goroutines. The hub waits for them on shutdown.
 func (h *Hub) background(f func(ctx context.Context)) {
+	h.sem <- struct{}{}
+	h.start(f)
+}
+
+// tryBackground is background for request handlers: it refuses rather
+// than waits when the pool is full.
+func (h *Hub) tryBackground(f func(ctx context.Context)) bool {
+	select {
+	case h.sem <- struct{}{}:
+		h.start(f)
+		return true
+	default:
+		return false
+	}
+}
+
+func (h *Hub) start(f func(ctx context.Context)) {
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		h.sem <- struct{}{}
 		defer func() { <-h.sem }()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -256,12 +315,12 @@ func (h *Hub) verify(ctx context.Context, req request) {
 	log := h.opts.Logger.With("mode", req.mode, "topic", req.topic, "callback", redact(req.callback))
 	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		log.Warn("websub: verification not sent", "err", err)
+		log.Warn("websub: verification not sent", "err", cause(err))
 		return
 	}
 	resp, err := h.client.Do(hr)
 	if err != nil {
-		log.Warn("websub: verification failed", "err", err)
+		log.Warn("websub: verification failed", "err", cause(err))
 		return
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
@@ -278,18 +337,36 @@ func (h *Hub) verify(ctx context.Context, req request) {
 			Secret: req.secret, ExpiresAt: now.Add(req.lease), CreatedAt: now})
 	}
 	if err != nil {
-		log.Error("websub: subscription not stored", "err", err)
+		log.Error("websub: subscription not stored", "err", "store error")
+		h.opts.Logger.Debug("websub: store error", "err", err)
 		return
 	}
 	log.Info("websub: " + req.mode + "d")
 }
 
-// redact keeps a callback's query out of the log: it often holds a token.
+// redact keeps a callback's query and user info out of the log: they
+// often hold a token.
 func redact(callback string) string {
-	if i := strings.IndexByte(callback, '?'); i >= 0 {
-		return callback[:i] + "?…"
+	u, err := url.Parse(callback)
+	if err != nil {
+		return "(unparsable callback)"
 	}
-	return callback
+	u.User = nil
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	u.Fragment = ""
+	return u.String()
+}
+
+// cause drops the URL an *url.Error carries (with the callback's token)
+// and keeps what went wrong.
+func cause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 func randomString() string {

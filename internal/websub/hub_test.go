@@ -305,10 +305,24 @@ func TestPingsExternalHubs(t *testing.T) {
 
 func TestPublicIP(t *testing.T) {
 	for addr, want := range map[string]bool{"8.8.8.8": true, "127.0.0.1": false, "10.1.2.3": false, "192.168.1.1": false,
-		"172.16.0.1": false, "169.254.169.254": false, "100.64.0.1": false, "::1": false, "fd00::1": false, "2001:4860::8888": true, "0.0.0.0": false} {
+		"172.16.0.1": false, "169.254.169.254": false, "100.64.0.1": false, "::1": false, "fd00::1": false, "2001:4860::8888": true, "0.0.0.0": false,
+		"::ffff:127.0.0.1": false, "64:ff9b::a00:1": false, "64:ff9b::808:808": true, "2002:7f00:1::1": false, "2002:808:808::1": true,
+		"fec0::1": false, "::7f00:1": false, "0.1.2.3": false, "198.18.0.1": false, "240.0.0.1": false, "192.0.0.1": false, "ff02::1": false} {
 		ip := net.ParseIP(addr)
 		if got := publicIP(ip); got != want {
 			t.Errorf("publicIP(%s) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://reader.example/cb?token=SECRET": "https://reader.example/cb?…",
+		"https://user:pass@reader.example/cb":    "https://reader.example/cb",
+		"https://reader.example/cb":              "https://reader.example/cb",
+	} {
+		if got := redact(in); got != want || strings.Contains(got, "SECRET") {
+			t.Errorf("redact(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
