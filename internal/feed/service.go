@@ -71,6 +71,7 @@ type Service struct {
 type generation struct {
 	mu      sync.RWMutex
 	entries map[key]*entry
+	read    atomic.Bool // a document of this generation was asked for
 }
 
 type key struct {
@@ -150,9 +151,9 @@ func (s *Service) Run(ctx context.Context) {
 			if !ok {
 				return
 			}
-			s.Invalidate()
+			s.refresh(ctx)
 		case <-timer.C:
-			s.Invalidate()
+			s.refresh(ctx)
 		}
 		// Sleep until the next scheduled article, or an hour at most so a
 		// clock step is noticed.
@@ -177,9 +178,41 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
+// refresh drops the cache and, when the feeds are being read, renders the
+// site-wide ones at once, so that readers and WebSub find them ready. A
+// bulk import with nobody reading renders nothing between its batches.
+func (s *Service) refresh(ctx context.Context) {
+	read := s.cache.Load().read.Load()
+	s.Invalidate()
+	if read {
+		s.warm(ctx)
+	}
+}
+
+// warm renders the site-wide feeds, one per core.
+func (s *Service) warm(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, kind := range Kinds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.get(ctx, "", 1, kind); err != nil && ctx.Err() == nil {
+				s.logger.Warn("feeds: render after a change", "kind", kind.Name(), "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // Get returns a feed page: category "" is the site-wide feed, page 1 the
 // newest entries.
 func (s *Service) Get(ctx context.Context, category string, page int, kind Kind) (*Rendered, error) {
+	s.cache.Load().read.Store(true)
+	return s.get(ctx, category, page, kind)
+}
+
+// get is Get without marking the feeds as read (for warming them).
+func (s *Service) get(ctx context.Context, category string, page int, kind Kind) (*Rendered, error) {
 	k := key{category, page, kind}
 	return s.cached(k, func() (*Rendered, error) {
 		// Other requests wait on this render: one client going away must

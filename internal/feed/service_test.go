@@ -134,3 +134,32 @@ func TestConfiguredCategory(t *testing.T) {
 		t.Errorf("scopes %+v; want the configured title", scopes)
 	}
 }
+
+// TestWarmOnlyWhenRead: after a change, the site-wide feeds are rendered
+// at once if someone reads the feeds, and not during an unread bulk import.
+func TestWarmOnlyWhenRead(t *testing.T) {
+	svc, st := newTestService(t)
+	save(t, st, "a", time.Date(2024, 12, 18, 8, 0, 0, 0, hcm))
+	ctx := context.Background()
+	entries := func() int {
+		gen := svc.cache.Load()
+		gen.mu.RLock()
+		defer gen.mu.RUnlock()
+		return len(gen.entries)
+	}
+	svc.refresh(ctx)
+	if n := entries(); n != 0 {
+		t.Errorf("nobody read the feeds, yet %d were rendered after a change", n)
+	}
+	if _, err := svc.Get(ctx, "", 1, RSS); err != nil {
+		t.Fatal(err)
+	}
+	svc.refresh(ctx)
+	if n := entries(); n != len(Kinds) {
+		t.Errorf("%d documents ready after a change to feeds being read; want the %d site-wide ones", n, len(Kinds))
+	}
+	svc.refresh(ctx) // warming alone is no reading
+	if n := entries(); n != 0 {
+		t.Errorf("warming counted as reading: %d documents rendered", n)
+	}
+}
