@@ -193,3 +193,37 @@ func TestPath(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRender renders a feed holding one article made of arbitrary text, as
+// the normalizer would store it, in every format: each document must parse
+// back with gofeed and carry the article's title.
+func FuzzRender(f *testing.F) {
+	f.Add("Tiêu đề <b> & \"x\" ]]>", "<p>a ]]&gt; b</p>", "Ngọc Nữ", "Thời sự", "https://baomau.vn/a.jpg")
+	f.Add("a", "]]>", "", "", "")
+	f.Fuzz(func(t *testing.T, title, content, author, category, image string) {
+		n, err := article.NewNormalizer(article.NormalizerOptions{BaseURL: "https://baomau.vn", Location: hcm,
+			ParseTime: func(s string, loc *time.Location) (time.Time, error) { return time.Parse(time.RFC3339, s) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := n.Normalize(article.Input{Title: title, ContentHTML: content, Author: author, Categories: []string{category},
+			Summary: title, Image: &article.ImageInput{URL: image}}, time.Date(2024, 12, 1, 0, 0, 0, 0, hcm))
+		if err != nil {
+			return // rejected input never reaches a feed
+		}
+		a.PublishedAt, a.UpdatedAt, a.StoredAt = time.Date(2024, 12, 1, 8, 0, 0, 0, hcm), time.Date(2024, 12, 1, 8, 0, 0, 0, hcm), time.Date(2024, 12, 1, 8, 0, 0, 0, hcm)
+		for _, kind := range Kinds {
+			body, err := testRenderer(true).Render(Document{Kind: kind, Page: 1, Pages: 1, Articles: []article.Article{a}})
+			if err != nil {
+				t.Fatalf("%s: %v", kind.Name(), err)
+			}
+			parsed, err := gofeed.NewParser().Parse(bytes.NewReader(body))
+			if err != nil {
+				t.Fatalf("%s does not parse: %v\n%s", kind.Name(), err, body)
+			}
+			if len(parsed.Items) != 1 || parsed.Items[0].Title != a.Title {
+				t.Fatalf("%s: items %d, title %q, want %q", kind.Name(), len(parsed.Items), parsed.Items[0].Title, a.Title)
+			}
+		}
+	})
+}
