@@ -4,26 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bantin/bantin/internal/article"
 	"github.com/bantin/bantin/internal/store/sqlite"
+	"github.com/bantin/bantin/internal/store/sqlite/sqlitetest"
 )
 
 func newTestService(t *testing.T) (*Service, *sqlite.Store) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bantin.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := sqlitetest.Open(t)
 	return NewService(ServiceOptions{Renderer: testRenderer(true), Source: st, Items: 10}), st
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/bantin/bantin/internal/article"
 	"github.com/bantin/bantin/internal/store"
 	"github.com/bantin/bantin/internal/store/sqlite"
+	"github.com/bantin/bantin/internal/store/sqlite/sqlitetest"
 )
 
 var hcm = mustLocation("Asia/Ho_Chi_Minh")
@@ -32,19 +33,7 @@ func mustLocation(name string) *time.Location {
 // date, before the scheduled one.
 var testClock = time.Date(2024, 12, 22, 7, 0, 0, 0, hcm)
 
-func openStore(t *testing.T) *sqlite.Store {
-	t.Helper()
-	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bantin.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func openStore(t *testing.T) *sqlite.Store { return sqlitetest.Open(t) }
 
 func newTestImporter(t *testing.T, st ArticleStore, now func() time.Time) *Importer {
 	t.Helper()

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/bantin/bantin/internal/feed"
 	"github.com/bantin/bantin/internal/ingest"
 	"github.com/bantin/bantin/internal/store/sqlite"
+	"github.com/bantin/bantin/internal/store/sqlite/sqlitetest"
 	"github.com/bantin/bantin/internal/web"
 	"github.com/bantin/bantin/templates"
 )
@@ -30,13 +30,7 @@ type feedFixture struct {
 func newFeedFixture(t *testing.T, items int) *feedFixture {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bantin.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := sqlitetest.Open(t)
 	n, _ := article.NewNormalizer(article.NormalizerOptions{BaseURL: "https://baomau.vn", Location: hcm, ParseTime: ingest.ParseDate})
 	tmpl, err := templates.Load("", web.TemplateFuncs())
 	if err != nil {
@@ -54,7 +48,7 @@ func newFeedFixture(t *testing.T, items int) *feedFixture {
 		Store: st, Normalizer: n, Templates: tmpl, AdminToken: token, Logger: discardLogger(),
 		Feeds: svc,
 	}))
-	t.Cleanup(func() { srv.Close(); cancel(); <-done; st.Close() })
+	t.Cleanup(func() { srv.Close(); cancel(); <-done })
 	return &feedFixture{url: srv.URL, store: st}
 }
 

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/bantin/bantin/internal/article"
 	"github.com/bantin/bantin/internal/ingest"
 	"github.com/bantin/bantin/internal/store/sqlite"
+	"github.com/bantin/bantin/internal/store/sqlite/sqlitetest"
 	"github.com/bantin/bantin/internal/web"
 	"github.com/bantin/bantin/templates"
 )
@@ -30,15 +30,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bantin.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := sqlitetest.Open(t)
 	n, err := article.NewNormalizer(article.NormalizerOptions{BaseURL: "https://baomau.vn", Location: hcm, ParseTime: ingest.ParseDate})
 	if err != nil {
 		t.Fatal(err)

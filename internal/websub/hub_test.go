@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"github.com/bantin/bantin/internal/feed"
 	"github.com/bantin/bantin/internal/store"
 	"github.com/bantin/bantin/internal/store/sqlite"
+	"github.com/bantin/bantin/internal/store/sqlite/sqlitetest"
 )
 
 const base = "https://baomau.vn"
@@ -89,13 +89,7 @@ type fixture struct {
 func newFixture(t *testing.T, allowPrivate bool, externalHubs ...string) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bantin.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := sqlitetest.Open(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := feed.NewService(feed.ServiceOptions{
 		Renderer: feed.NewRenderer(feed.Options{Site: feed.Site{Title: "Báo Mẫu", BaseURL: base, Language: "vi", Location: hcm},
@@ -108,7 +102,7 @@ func newFixture(t *testing.T, allowPrivate bool, externalHubs ...string) *fixtur
 	wg.Add(2)
 	go func() { defer wg.Done(); svc.Run(ctx) }()
 	go func() { defer wg.Done(); hub.Run(ctx) }()
-	t.Cleanup(func() { cancel(); wg.Wait(); hub.Wait(); st.Close() })
+	t.Cleanup(func() { cancel(); wg.Wait(); hub.Wait() })
 	f := &fixture{hub: hub, store: st, feeds: svc}
 	f.publish(t, "a0", "Bài đầu tiên")
 	// Let the hub learn the feeds as they are before a test changes them.

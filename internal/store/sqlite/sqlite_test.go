@@ -7,22 +7,11 @@ import (
 
 	"github.com/bantin/bantin/internal/store"
 	"github.com/bantin/bantin/internal/store/sqlite"
+	"github.com/bantin/bantin/internal/store/sqlite/sqlitetest"
 	"github.com/bantin/bantin/internal/store/storetest"
 )
 
-func open(t *testing.T, path string) *sqlite.Store {
-	t.Helper()
-	ctx := context.Background()
-	s, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func open(t *testing.T, path string) *sqlite.Store { return sqlitetest.OpenPath(t, path) }
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, storetest.Harness{
