@@ -40,11 +40,14 @@ and the exit status is 1.`,
 				return usageError{fmt.Errorf("--category %q has no letters or digits to make a slug from", category)}
 			}
 			start := time.Now()
+			bar := newProgress(opts.stderr, -1, "importing")
 			summary, err := im.Run(ctx, ingest.Paths(paths, opts.stdin, category), func(r ingest.Result) {
+				bar.add(1)
 				if r.Err != nil {
 					fmt.Fprintf(opts.stderr, "rejected %s: %v\n", r.Origin, r.Err)
 				}
 			})
+			bar.finish()
 			fmt.Fprintf(opts.stdout, "%d created, %d updated, %d unchanged, %d rejected (%d in %s)\n",
 				summary.Created, summary.Updated, summary.Unchanged, summary.Rejected, summary.Total(),
 				time.Since(start).Round(time.Millisecond))
