@@ -1,0 +1,321 @@
+package mail
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+	"golang.org/x/time/rate"
+)
+
+// SMTPOptions configure an SMTPTransport (the mail.smtp.* keys).
+type SMTPOptions struct {
+	Host     string
+	Port     int // 25 when zero
+	Username string
+	Password string
+	// TLS is "starttls" (required STARTTLS, the default), "tls" (implicit
+	// TLS from the first byte) or "none".
+	TLS string
+	// TLSConfig overrides the TLS settings (tests, private CAs); its
+	// ServerName defaults to Host.
+	TLSConfig *tls.Config
+	// Connections is how many SMTP sessions may be open at once (4 when
+	// zero). Each is reused for many messages.
+	Connections int
+	// Rate is messages per second over all connections; 0 means no limit.
+	Rate float64
+	// Timeout bounds each dial and each SMTP command (30s when zero), so a
+	// stalled relay frees its connection.
+	Timeout time.Duration
+	// HELO is the name given in EHLO; the machine's host name when empty.
+	HELO string
+	// Location is the zone of the Date header (UTC when nil).
+	Location *time.Location
+	// Now fills zero dates (time.Now when nil).
+	Now func() time.Time
+}
+
+// SMTPTransport sends through an SMTP relay over at most Connections
+// sessions, each kept open and reused across messages and Send calls.
+// go-mail has no pool, so the transport keeps one go-mail client per slot,
+// dials it on first use and redials after a dropped connection.
+type SMTPTransport struct {
+	opts    SMTPOptions
+	limiter *rate.Limiter // nil: no limit
+	slots   chan *smtpConn
+	done    chan struct{}
+
+	closeOnce sync.Once
+}
+
+var _ Transport = (*SMTPTransport)(nil)
+
+// smtpConn is one slot: a go-mail client and the raw connection under it,
+// which is closed to abort a command when the caller's context ends (go-mail's
+// own context only bounds the dial).
+type smtpConn struct {
+	client *gomail.Client
+	raw    net.Conn
+}
+
+// NewSMTPTransport checks opts and returns a transport. It does not dial:
+// sessions open on the first Send.
+func NewSMTPTransport(opts SMTPOptions) (*SMTPTransport, error) {
+	if opts.Host == "" {
+		return nil, errors.New("mail.smtp.host: empty")
+	}
+	if opts.Port == 0 {
+		opts.Port = 25
+	}
+	if opts.Port < 0 || opts.Port > 65535 {
+		return nil, fmt.Errorf("mail.smtp.port: %d out of range", opts.Port)
+	}
+	switch opts.TLS {
+	case "":
+		opts.TLS = "starttls"
+	case "starttls", "tls", "none":
+	default:
+		return nil, fmt.Errorf("mail.smtp.tls: %q is not starttls, tls or none", opts.TLS)
+	}
+	if opts.Connections == 0 {
+		opts.Connections = 4
+	}
+	if opts.Connections < 0 {
+		return nil, fmt.Errorf("mail.smtp.connections: %d is negative", opts.Connections)
+	}
+	if opts.Rate < 0 {
+		return nil, fmt.Errorf("mail.smtp.rate: %g is negative", opts.Rate)
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.TLSConfig == nil {
+		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	} else {
+		opts.TLSConfig = opts.TLSConfig.Clone()
+	}
+	if opts.TLSConfig.ServerName == "" {
+		opts.TLSConfig.ServerName = opts.Host
+	}
+	t := &SMTPTransport{
+		opts:  opts,
+		slots: make(chan *smtpConn, opts.Connections),
+		done:  make(chan struct{}),
+	}
+	if opts.Rate > 0 {
+		// Burst 1: messages are spread evenly, never sent in a clump.
+		t.limiter = rate.NewLimiter(rate.Limit(opts.Rate), 1)
+	}
+	for range opts.Connections {
+		t.slots <- &smtpConn{}
+	}
+	return t, nil
+}
+
+// Send delivers msgs over up to Connections sessions in parallel and
+// returns one Result per message, in order. Messages not attempted because
+// ctx ended or the transport closed are Temporary.
+func (t *SMTPTransport) Send(ctx context.Context, msgs []Message) []Result {
+	results := make([]Result, len(msgs))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(t.opts.Connections, len(msgs)) {
+		wg.Go(func() {
+			var c *smtpConn
+			select {
+			case c = <-t.slots:
+			case <-ctx.Done():
+			case <-t.done:
+			}
+			if c == nil {
+				err := ctx.Err()
+				if err == nil {
+					err = ErrClosed
+				}
+				for i := range jobs {
+					results[i] = Result{Status: Temporary, Err: fmt.Errorf("send message to %s: %w", msgs[i].To.Address, err)}
+				}
+				return
+			}
+			defer func() { t.slots <- c }()
+			var dialErr error
+			for i := range jobs {
+				results[i], dialErr = t.sendOne(ctx, c, msgs[i], dialErr)
+			}
+		})
+	}
+	for i := range msgs {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return results
+}
+
+// sendOne sends m over c, dialing if c has no session. Once a dial has
+// failed in this Send, the worker fails its remaining messages with the
+// same error instead of hammering a relay that is down.
+func (t *SMTPTransport) sendOne(ctx context.Context, c *smtpConn, m Message, dialErr error) (Result, error) {
+	if m.Date.IsZero() {
+		m.Date = t.opts.Now()
+	}
+	msg, id, err := build(m, t.opts.Location)
+	if err != nil {
+		return Result{Status: Permanent, Err: fmt.Errorf("build message to %s: %w", m.To.Address, err)}, dialErr
+	}
+	temporary := func(err error) Result {
+		return Result{MessageID: id, Status: Temporary, Err: fmt.Errorf("send %s to %s: %w", id, m.To.Address, err)}
+	}
+	if err := ctx.Err(); err != nil {
+		return temporary(err), dialErr
+	}
+	if dialErr != nil {
+		return temporary(dialErr), dialErr
+	}
+	if t.limiter != nil {
+		if err := t.limiter.Wait(ctx); err != nil {
+			return temporary(err), nil
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		if c.client == nil {
+			if err := t.dial(ctx, c); err != nil {
+				// A relay we cannot reach or log in to is never the
+				// recipient's fault, whatever the code: Temporary.
+				return temporary(err), err
+			}
+		}
+		raw := c.raw
+		stop := context.AfterFunc(ctx, func() { raw.Close() })
+		err := c.client.Send(msg)
+		stop()
+		if err == nil {
+			return Result{MessageID: id, Status: Sent}, nil
+		}
+		if ctx.Err() != nil {
+			c.drop()
+			return temporary(errors.Join(ctx.Err(), err)), nil
+		}
+		var se *gomail.SendError
+		if errors.As(err, &se) {
+			switch se.Reason {
+			case gomail.ErrConnCheck:
+				// The idle session died before this message began: nothing
+				// was sent, so redial and try once more.
+				c.drop()
+				if attempt == 0 {
+					continue
+				}
+			case gomail.ErrSMTPReset:
+				// The relay accepted the message; only the RSET after it
+				// failed. The session is suspect, the message is sent.
+				c.drop()
+				return Result{MessageID: id, Status: Sent}, nil
+			}
+		}
+		status, code := classify(err)
+		if code == 0 || code == 421 {
+			// Network error or the relay closing: the session is gone.
+			c.drop()
+		}
+		return Result{MessageID: id, Status: status, Code: code, Err: fmt.Errorf("send %s to %s: %w", id, m.To.Address, err)}, nil
+	}
+}
+
+// dial opens a session for c.
+func (t *SMTPTransport) dial(ctx context.Context, c *smtpConn) error {
+	o := t.opts
+	dialer := &net.Dialer{Timeout: o.Timeout}
+	var raw net.Conn
+	dialFunc := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var conn net.Conn
+		var err error
+		if o.TLS == "tls" {
+			conn, err = (&tls.Dialer{NetDialer: dialer, Config: o.TLSConfig}).DialContext(ctx, network, addr)
+		} else {
+			conn, err = dialer.DialContext(ctx, network, addr)
+		}
+		raw = conn
+		return conn, err
+	}
+	clientOpts := []gomail.Option{
+		gomail.WithPort(o.Port),
+		gomail.WithTimeout(o.Timeout),
+		gomail.WithDialContextFunc(dialFunc),
+		gomail.WithTLSConfig(o.TLSConfig),
+	}
+	switch o.TLS {
+	case "starttls":
+		clientOpts = append(clientOpts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	default: // "tls" is already encrypted by dialFunc; "none" stays plain
+		clientOpts = append(clientOpts, gomail.WithTLSPolicy(gomail.NoTLS))
+	}
+	if o.HELO != "" {
+		clientOpts = append(clientOpts, gomail.WithHELO(o.HELO))
+	}
+	if o.Username != "" {
+		clientOpts = append(clientOpts,
+			gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
+			gomail.WithUsername(o.Username),
+			gomail.WithPassword(o.Password))
+	}
+	client, err := gomail.NewClient(o.Host, clientOpts...)
+	if err != nil {
+		return fmt.Errorf("smtp client for %s:%d: %w", o.Host, o.Port, err)
+	}
+	if err := client.DialWithContext(ctx); err != nil {
+		if raw != nil {
+			raw.Close()
+		}
+		return fmt.Errorf("dial %s:%d: %w", o.Host, o.Port, err)
+	}
+	c.client, c.raw = client, raw
+	return nil
+}
+
+// drop forgets c's session without a QUIT: it is broken or in an unknown state.
+func (c *smtpConn) drop() {
+	if c.raw != nil {
+		c.raw.Close()
+	}
+	c.client, c.raw = nil, nil
+}
+
+// quit ends c's session politely, waiting at most a few seconds.
+func (c *smtpConn) quit() error {
+	if c.client == nil {
+		return nil
+	}
+	_ = c.raw.SetDeadline(time.Now().Add(2 * time.Second))
+	err := c.client.Close()
+	c.drop()
+	return err
+}
+
+// Close waits for messages in flight, sends QUIT on every open session and
+// makes later Sends fail with ErrClosed.
+func (t *SMTPTransport) Close() error {
+	var errs []error
+	t.closeOnce.Do(func() {
+		close(t.done)
+		for range t.opts.Connections {
+			c := <-t.slots
+			if err := c.quit(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close smtp transport: %w", err)
+	}
+	return nil
+}
