@@ -1,0 +1,121 @@
+package web_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// browser starts headless Chromium for a test, or skips it with the
+// reason; under BANTIN_TEST_ALL=1 (CI) a missing browser fails instead.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		if os.Getenv("BANTIN_TEST_ALL") == "1" {
+			t.Fatal("no Chromium (apt-get install chromium); BANTIN_TEST_ALL=1 makes that a failure")
+		}
+		t.Skip("no Chromium (apt-get install chromium)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(412, 900), // a phone
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	return ctx
+}
+
+// TestPagesInBrowser opens the home page and an article page in headless
+// Chromium as a reader on a phone would: the article is linked from the
+// home page, the page shows its title, date and body, nothing overflows
+// the screen sideways, and the feeds are discoverable.
+func TestPagesInBrowser(t *testing.T) {
+	f := newFeedFixture(t, 50)
+	ctx := browser(t)
+	f.post(t, `{"id":"b1","title":"Thành phố khánh thành cầu mới <script>alert(1)</script>","categories":["Thời sự"],
+		"published_at":"2024-11-04T08:30:00+07:00","author":"Quốc Bảo",
+		"content_html":"<p>(Baomau.vn) - Sáng 4/11, thành phố khánh thành cây cầu mới.</p><p onclick=\"alert(2)\">Công trình dài 200 m.</p>",
+		"image":{"url":"https://baomau.vn/anh/cau.jpg","caption":"Cây cầu mới"}}`)
+
+	run := func(what string, a chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, a); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return v
+	}
+	eval := func(js string) int {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[int](js))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		return v
+	}
+
+	run("open the home page", chromedp.Navigate(f.url+"/"))
+	homeTitle := text("ul.latest li h2 a")
+	link, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("ul.latest li h2 a"), "href"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(homeTitle, "Thành phố khánh thành cầu mới") || strings.Contains(homeTitle, "script") {
+		t.Errorf("home page headline %q", homeTitle)
+	}
+	if n := eval(`document.querySelectorAll('link[rel=alternate]').length`); n != 6 { // RSS, Atom, JSON Feed for the site and Thời sự
+		t.Errorf("%d autodiscovery links, want 6", n)
+	}
+
+	run("open the article", chromedp.Navigate(f.url+link.Value))
+	eval(`window.alert = () => { window.__alerted = 1 }; 0`)
+	h1, meta, body, author := text("h1"), text("p.meta"), text("div.content"), text("p.author")
+	run("click a paragraph that had an onclick", chromedp.Click(chromedp.CSS("div.content p:nth-child(2)")))
+	if !strings.HasPrefix(h1, "Thành phố khánh thành cầu mới") {
+		t.Errorf("h1 %q", h1)
+	}
+	if !strings.Contains(meta, "Thứ Hai, ngày 4 tháng 11 năm 2024, 08:30") {
+		t.Errorf("date line %q; want the Vietnamese date", meta)
+	}
+	if !strings.Contains(body, "Công trình dài 200 m.") || author != "Quốc Bảo" {
+		t.Errorf("body %q, author %q", body, author)
+	}
+	if eval(`window.__alerted || 0`) != 0 {
+		t.Error("a script from the article ran in the page")
+	}
+	if w, iw := eval(`document.documentElement.scrollWidth`), eval(`window.innerWidth`); w > iw {
+		t.Errorf("the page is %d px wide on a %d px screen", w, iw)
+	}
+	if path := os.Getenv("BANTIN_SCREENSHOT"); path != "" {
+		if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90)); err == nil {
+			_ = os.WriteFile(path, png, 0o644)
+		}
+	}
+}
