@@ -119,6 +119,18 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		}()
 	}
 
+	// SIGHUP's default action ends a process; an admin who sends it to
+	// reload the config must not take the site down. Until live reload
+	// (newsletters, sources, feed settings, templates) lands, it is logged.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			logger.Warn("SIGHUP: reloading the config is not supported yet; restart bantin to apply changes")
+		}
+	}()
+
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpServer.Serve(ln) }()
 	logger.Info("bantin serving", "addr", ln.Addr().String(), "base_url", cfg.Site.BaseURL,

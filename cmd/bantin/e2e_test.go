@@ -337,6 +337,15 @@ feeds:
 		return strings.Contains(logs.String(), "hong.json")
 	})
 
+	// SIGHUP does not end it.
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, "the SIGHUP to be logged", func() bool { return strings.Contains(logs.String(), "SIGHUP") })
+	if status, _ := get("/healthz", false); status != 200 {
+		t.Errorf("after SIGHUP /healthz answered %d", status)
+	}
+
 	// SIGTERM stops it cleanly.
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
