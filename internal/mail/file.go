@@ -16,6 +16,10 @@ import (
 // sort in the order messages were written: UTC time, a sequence number and
 // a random suffix against clashes between processes.
 type FileTransport struct {
+	// DKIM, when not nil, signs every message written. Set it before the
+	// first Send.
+	DKIM *DKIM
+
 	dir string
 	loc *time.Location
 	now func() time.Time
@@ -65,6 +69,12 @@ func (t *FileTransport) write(m Message) Result {
 	fail := func(err error) Result {
 		return Result{MessageID: id, Status: Temporary, Err: fmt.Errorf("write message %s: %w", id, err)}
 	}
+	// A signing failure is the sender's key, not the recipient: Temporary,
+	// so it never counts as a bounce.
+	data, err := encode(msg, t.DKIM)
+	if err != nil {
+		return fail(err)
+	}
 	t.mu.Lock()
 	t.seq++
 	seq := t.seq
@@ -82,7 +92,7 @@ func (t *FileTransport) write(m Message) Result {
 		return fail(err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if _, err := msg.WriteTo(tmp); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return fail(err)
 	}
