@@ -10,6 +10,7 @@ import (
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 	"golang.org/x/time/rate"
 )
 
@@ -39,6 +40,8 @@ type SMTPOptions struct {
 	Location *time.Location
 	// Now fills zero dates (time.Now when nil).
 	Now func() time.Time
+	// DKIM, when not nil, signs every message (the mail.dkim.* keys).
+	DKIM *DKIM
 }
 
 // SMTPTransport sends through an SMTP relay over at most Connections
@@ -56,11 +59,14 @@ type SMTPTransport struct {
 
 var _ Transport = (*SMTPTransport)(nil)
 
-// smtpConn is one slot: a go-mail client and the raw connection under it,
-// which is closed to abort a command when the caller's context ends (go-mail's
-// own context only bounds the dial).
+// smtpConn is one slot: a go-mail client, the smtp.Client of its session
+// (kept here rather than inside the go-mail client, so that signed bytes can
+// be sent over it too) and the raw connection under it, which is closed to
+// abort a command when the caller's context ends (go-mail's own context only
+// bounds the dial).
 type smtpConn struct {
 	client *gomail.Client
+	smtp   *smtp.Client
 	raw    net.Conn
 }
 
@@ -175,6 +181,14 @@ func (t *SMTPTransport) sendOne(ctx context.Context, c *smtpConn, m Message, dia
 	temporary := func(err error) Result {
 		return Result{MessageID: id, Status: Temporary, Err: fmt.Errorf("send %s to %s: %w", id, m.To.Address, err)}
 	}
+	var signed []byte // nil: send msg through go-mail
+	if t.opts.DKIM != nil {
+		// A signing failure is the sender's key, not the recipient:
+		// Temporary, so it never counts as a bounce.
+		if signed, err = encode(msg, t.opts.DKIM); err != nil {
+			return temporary(err), dialErr
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return temporary(err), dialErr
 	}
@@ -196,7 +210,12 @@ func (t *SMTPTransport) sendOne(ctx context.Context, c *smtpConn, m Message, dia
 		}
 		raw := c.raw
 		stop := context.AfterFunc(ctx, func() { raw.Close() })
-		err := c.client.Send(msg)
+		var err error
+		if signed != nil {
+			err = sendRaw(c.smtp, msg, signed, t.opts.Timeout)
+		} else {
+			err = c.client.SendWithSMTPClient(c.smtp, msg)
+		}
 		stop()
 		if err == nil {
 			return Result{MessageID: id, Status: Sent}, nil
@@ -205,22 +224,25 @@ func (t *SMTPTransport) sendOne(ctx context.Context, c *smtpConn, m Message, dia
 			c.drop()
 			return temporary(errors.Join(ctx.Err(), err)), nil
 		}
+		connCheck, resetFailed := errors.Is(err, errRawConnCheck), errors.Is(err, errRawReset)
 		var se *gomail.SendError
 		if errors.As(err, &se) {
-			switch se.Reason {
-			case gomail.ErrConnCheck:
-				// The idle session died before this message began: nothing
-				// was sent, so redial and try once more.
-				c.drop()
-				if attempt == 0 {
-					continue
-				}
-			case gomail.ErrSMTPReset:
-				// The relay accepted the message; only the RSET after it
-				// failed. The session is suspect, the message is sent.
-				c.drop()
-				return Result{MessageID: id, Status: Sent}, nil
+			connCheck = se.Reason == gomail.ErrConnCheck
+			resetFailed = se.Reason == gomail.ErrSMTPReset
+		}
+		switch {
+		case connCheck:
+			// The idle session died before this message began: nothing
+			// was sent, so redial and try once more.
+			c.drop()
+			if attempt == 0 {
+				continue
 			}
+		case resetFailed:
+			// The relay accepted the message; only the RSET after it
+			// failed. The session is suspect, the message is sent.
+			c.drop()
+			return Result{MessageID: id, Status: Sent}, nil
 		}
 		status, code := classify(err)
 		if code == 0 || code == 421 {
@@ -272,13 +294,14 @@ func (t *SMTPTransport) dial(ctx context.Context, c *smtpConn) error {
 	if err != nil {
 		return fmt.Errorf("smtp client for %s:%d: %w", o.Host, o.Port, err)
 	}
-	if err := client.DialWithContext(ctx); err != nil {
+	sc, err := client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
 		if raw != nil {
 			raw.Close()
 		}
 		return fmt.Errorf("dial %s:%d: %w", o.Host, o.Port, err)
 	}
-	c.client, c.raw = client, raw
+	c.client, c.smtp, c.raw = client, sc, raw
 	return nil
 }
 
@@ -287,7 +310,7 @@ func (c *smtpConn) drop() {
 	if c.raw != nil {
 		c.raw.Close()
 	}
-	c.client, c.raw = nil, nil
+	c.client, c.smtp, c.raw = nil, nil, nil
 }
 
 // quit ends c's session politely, waiting at most a few seconds.
@@ -296,7 +319,7 @@ func (c *smtpConn) quit() error {
 		return nil
 	}
 	_ = c.raw.SetDeadline(time.Now().Add(2 * time.Second))
-	err := c.client.Close()
+	err := c.client.CloseWithSMTPClient(c.smtp)
 	c.drop()
 	return err
 }

@@ -59,7 +59,7 @@ type Result struct {
 // ErrClosed is reported for messages given to a transport after Close.
 var ErrClosed = errors.New("mail transport closed")
 
-// classify maps a go-mail send error to a Status and SMTP code.
+// classify maps a go-mail or sendRaw error to a Status and SMTP code.
 func classify(err error) (Status, int) {
 	var se *gomail.SendError
 	if errors.As(err, &se) {
@@ -77,6 +77,21 @@ func classify(err error) (Status, int) {
 		}
 		// go-mail reports network errors as permanent with code 0, but a
 		// dropped connection is exactly what a later retry fixes.
+		return Temporary, 0
+	}
+	if errors.Is(err, ErrInvalid) {
+		return Permanent, 0
+	}
+	var re *rawError
+	if errors.As(err, &re) {
+		// A signed message sent by sendRaw: the relay's code decides; a
+		// network error is Temporary like go-mail's.
+		switch code := re.code(); {
+		case code >= 500:
+			return Permanent, code
+		case code >= 400:
+			return Temporary, code
+		}
 		return Temporary, 0
 	}
 	var te *textproto.Error

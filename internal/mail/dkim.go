@@ -1,0 +1,188 @@
+package mail
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/emersion/go-msgauth/dkim"
+	gomail "github.com/wneessen/go-mail"
+)
+
+// dkimHeaders are the header fields a signature covers, in this order, when
+// the message has them. From is listed twice: the second, absent instance
+// "oversigns" it, so a From added in transit breaks the signature instead of
+// riding on it (RFC 6376 §8.15).
+var dkimHeaders = []string{
+	"From", "To", "Subject", "Date", "Message-ID", "MIME-Version",
+	"Content-Type", "Reply-To", "List-Id", "List-Unsubscribe",
+	"List-Unsubscribe-Post",
+}
+
+// minRSABits is the smallest RSA key accepted; RFC 8301 forbids signing with
+// less than 1024 bits.
+const minRSABits = 1024
+
+// DKIM signs messages for a domain (RFC 6376) with relaxed/relaxed
+// canonicalization and rsa-sha256 or ed25519-sha256, depending on the key.
+// It holds no per-message state, so one DKIM may sign from many goroutines.
+//
+// go-msgauth signs here rather than go-mail's own signer: go-mail v0.8.1 folds
+// a long h= list in the middle of a header name, so its signatures stop
+// verifying once they cover List-Unsubscribe and List-Unsubscribe-Post.
+type DKIM struct {
+	Domain   string        // the d= tag: the domain publishing the key
+	Selector string        // the s= tag: the key is at Selector._domainkey.Domain
+	Signer   crypto.Signer // *rsa.PrivateKey or ed25519.PrivateKey
+}
+
+// LoadDKIM reads the private key in keyFile (PEM: PKCS#1 or PKCS#8 RSA of at
+// least 1024 bits, or PKCS#8 Ed25519) and returns a DKIM for domain and
+// selector (the mail.dkim.* keys). Its errors name the key and the file and
+// say how to fix it.
+func LoadDKIM(domain, selector, keyFile string) (*DKIM, error) {
+	if domain == "" {
+		return nil, errors.New("mail.dkim.domain: empty; set it to the domain that publishes the DKIM key (the d= of the signature)")
+	}
+	if selector == "" {
+		return nil, errors.New("mail.dkim.selector: empty; set it to the selector of the key (its TXT record is at SELECTOR._domainkey." + domain + ")")
+	}
+	if keyFile == "" {
+		return nil, errors.New("mail.dkim.key_file: empty; set it to a PEM private key file")
+	}
+	data, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("mail.dkim.key_file: cannot read the DKIM key (check the path and its permissions): %w", err)
+	}
+	signer, err := parseDKIMKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("mail.dkim.key_file %s: %w", keyFile, err)
+	}
+	return &DKIM{Domain: domain, Selector: selector, Signer: signer}, nil
+}
+
+// keyHelp says how to make a key LoadDKIM accepts.
+const keyHelp = "make one with `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out dkim.pem` or `openssl genpkey -algorithm ed25519 -out dkim.pem`"
+
+// parseDKIMKey returns the private key in the first PEM block of data.
+func parseDKIMKey(data []byte) (crypto.Signer, error) {
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("not a PEM file: expected a block starting with -----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----; %s", keyHelp)
+	}
+	if strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED") || block.Type == "ENCRYPTED PRIVATE KEY" {
+		return nil, fmt.Errorf("the key is encrypted; store it without a passphrase (`openssl pkey -in KEY -out dkim.pem`)")
+	}
+	var key any
+	var err error
+	switch block.Type {
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+	case "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	default:
+		return nil, fmt.Errorf("PEM block is %q, not a private key: expected PRIVATE KEY (PKCS#8) or RSA PRIVATE KEY (PKCS#1); %s", block.Type, keyHelp)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w; %s", block.Type, err, keyHelp)
+	}
+	switch k := key.(type) {
+	case *rsa.PrivateKey:
+		if bits := k.N.BitLen(); bits < minRSABits {
+			return nil, fmt.Errorf("RSA key has %d bits, fewer than %d; %s", bits, minRSABits, keyHelp)
+		}
+		return k, nil
+	case ed25519.PrivateKey:
+		return k, nil
+	}
+	return nil, fmt.Errorf("%T is not an RSA or Ed25519 key, the only kinds DKIM signs with; %s", key, keyHelp)
+}
+
+// Sign returns msg (a whole message with CRLF line endings, as Render makes
+// it) with a DKIM-Signature header in front. The signature covers those of
+// From, To, Subject, Date, Message-ID, MIME-Version, Content-Type, Reply-To,
+// List-Id, List-Unsubscribe and List-Unsubscribe-Post that msg has, and the
+// whole body.
+func (d *DKIM) Sign(msg []byte) ([]byte, error) {
+	keys := signedHeaders(msg)
+	if !containsFold(keys, "From") {
+		return nil, fmt.Errorf("dkim sign: %w: no From header", ErrInvalid)
+	}
+	keys = append(keys, "From") // oversign
+	signer, err := dkim.NewSigner(&dkim.SignOptions{
+		Domain:                 d.Domain,
+		Selector:               d.Selector,
+		Signer:                 d.Signer,
+		Hash:                   crypto.SHA256,
+		HeaderCanonicalization: dkim.CanonicalizationRelaxed,
+		BodyCanonicalization:   dkim.CanonicalizationRelaxed,
+		HeaderKeys:             keys,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dkim sign for %s: %w", d.Domain, err)
+	}
+	if _, err := signer.Write(msg); err != nil {
+		signer.Close()
+		return nil, fmt.Errorf("dkim sign for %s: %w", d.Domain, err)
+	}
+	if err := signer.Close(); err != nil {
+		return nil, fmt.Errorf("dkim sign for %s: %w", d.Domain, err)
+	}
+	sig := signer.Signature()
+	out := make([]byte, 0, len(sig)+len(msg))
+	out = append(out, sig...)
+	return append(out, msg...), nil
+}
+
+// signedHeaders returns the names in dkimHeaders that occur in msg's header,
+// in the order of dkimHeaders.
+func signedHeaders(msg []byte) []string {
+	header := msg
+	if i := bytes.Index(msg, []byte("\r\n\r\n")); i >= 0 {
+		header = msg[:i+2]
+	}
+	var present []string
+	for line := range strings.SplitSeq(string(header), "\r\n") {
+		if line == "" || line[0] == ' ' || line[0] == '\t' {
+			continue // folded continuation
+		}
+		if name, _, ok := strings.Cut(line, ":"); ok {
+			present = append(present, strings.TrimSpace(name))
+		}
+	}
+	var keys []string
+	for _, name := range dkimHeaders {
+		if containsFold(present, name) {
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// encode writes msg out and, when d is not nil, signs the result.
+func encode(msg *gomail.Msg, d *DKIM) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := msg.WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
+	if d == nil {
+		return buf.Bytes(), nil
+	}
+	return d.Sign(buf.Bytes())
+}
