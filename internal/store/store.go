@@ -106,6 +106,10 @@ type Store interface {
 	// forgets the others.
 	Subscriptions(ctx context.Context, now time.Time) ([]Subscription, error)
 
+	// Secret returns the secret called name, made of size random bytes the
+	// first time any process asks, the same for every process after.
+	Secret(ctx context.Context, name string, size int) ([]byte, error)
+
 	// Migrate applies pending schema migrations and names those applied.
 	Migrate(ctx context.Context) ([]string, error)
 	// Ping checks that the store is reachable and its schema current.

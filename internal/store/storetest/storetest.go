@@ -3,6 +3,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -58,6 +59,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("BatchIsAtomic", func(t *testing.T) { testBatchAtomic(t, h) })
 	t.Run("Changes", func(t *testing.T) { testChanges(t, h) })
 	t.Run("Subscriptions", func(t *testing.T) { testSubscriptions(t, h) })
+	t.Run("Secret", func(t *testing.T) { testSecret(t, h) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := h.New(t).Ping(context.Background()); err != nil {
 			t.Fatalf("Ping on a migrated store: %v", err)
@@ -408,5 +410,29 @@ func testSubscriptions(t *testing.T, h Harness) {
 	}
 	if got, _ := s.Subscriptions(ctx, t0); len(got) != 0 {
 		t.Errorf("after unsubscribing: %v", got)
+	}
+}
+
+func testSecret(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := h.New(t)
+	first, err := s.Secret(ctx, "tokens", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 32 || bytes.Equal(first, make([]byte, 32)) {
+		t.Fatalf("secret %x: want 32 random bytes", first)
+	}
+	again, _ := s.Secret(ctx, "tokens", 32)
+	other := h.Reopen(t, s)
+	fromOther, err := other.Secret(ctx, "tokens", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(first, again) || !bytes.Equal(first, fromOther) {
+		t.Errorf("the secret changed: %x, then %x, from another handle %x", first, again, fromOther)
+	}
+	if different, _ := s.Secret(ctx, "other", 32); bytes.Equal(different, first) {
+		t.Error("two secrets share a value")
 	}
 }
