@@ -43,12 +43,15 @@ func TestTokens(t *testing.T) {
 		token   string
 		purpose Purpose
 	}{
-		"cross-purpose":      {unsub, Confirm},
-		"confirm as unsub":   {confirm, Unsubscribe},
-		"empty":              {"", Unsubscribe},
-		"not base64":         {"!!!", Unsubscribe},
-		"truncated":          {unsub[:len(unsub)-4], Unsubscribe},
-		"other key":          {func() string { s, _ := testTokens(t, "x").Make(Claims{Purpose: Unsubscribe, SubscriberID: 42}); return s }(), Unsubscribe},
+		"cross-purpose":    {unsub, Confirm},
+		"confirm as unsub": {confirm, Unsubscribe},
+		"empty":            {"", Unsubscribe},
+		"not base64":       {"!!!", Unsubscribe},
+		"truncated":        {unsub[:len(unsub)-4], Unsubscribe},
+		"other key": {func() string {
+			s, _ := testTokens(t, "x").Make(Claims{Purpose: Unsubscribe, SubscriberID: 42})
+			return s
+		}(), Unsubscribe},
 		"huge":               {strings.Repeat("A", 5000), Unsubscribe},
 		"flipped last char":  {flip(unsub, len(unsub)-1), Unsubscribe},
 		"flipped first char": {flip(unsub, 0), Unsubscribe},
