@@ -106,6 +106,26 @@ type Store interface {
 	// forgets the others.
 	Subscriptions(ctx context.Context, now time.Time) ([]Subscription, error)
 
+	// SaveSubscriber creates the subscriber with s.Email (compared without
+	// case) or returns the existing one, taking s's name and language when
+	// they are not empty.
+	SaveSubscriber(ctx context.Context, s Subscriber, now time.Time) (Subscriber, error)
+	// Subscriber returns a subscriber with its lists and categories.
+	Subscriber(ctx context.Context, id int64) (Subscriber, error)
+	// SubscriberByEmail finds a subscriber by address, without case.
+	SubscriberByEmail(ctx context.Context, email string) (Subscriber, error)
+	// SetListStatus sets the status of a subscriber's subscription to list.
+	SetListStatus(ctx context.Context, subscriberID int64, list string, status SubscriptionStatus, now time.Time) error
+	// SetCategories replaces a subscriber's category preferences.
+	SetCategories(ctx context.Context, subscriberID int64, categories []string) error
+	// ListSubscribers lists the subscribers of list with status, by address.
+	ListSubscribers(ctx context.Context, list string, status SubscriptionStatus) ([]Subscriber, error)
+	// RecordBounce counts a hard bounce; at limit the subscriber is
+	// bounced (no more mail). It reports whether the subscriber is bounced.
+	RecordBounce(ctx context.Context, subscriberID int64, limit int) (bool, error)
+	// EraseSubscriber deletes every trace of the subscriber with email.
+	EraseSubscriber(ctx context.Context, email string) error
+
 	// Secret returns the secret called name, made of size random bytes the
 	// first time any process asks, the same for every process after.
 	Secret(ctx context.Context, name string, size int) ([]byte, error)
@@ -116,6 +136,29 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Close releases the store.
 	Close() error
+}
+
+// SubscriptionStatus is the state of a subscriber's subscription to a list.
+type SubscriptionStatus string
+
+// The states of a list subscription.
+const (
+	Pending      SubscriptionStatus = "pending"      // signed up, not confirmed yet
+	Confirmed    SubscriptionStatus = "confirmed"    // gets the list's issues
+	Unsubscribed SubscriptionStatus = "unsubscribed" // left; kept so the history is known
+)
+
+// Subscriber is a person who takes, took or asked for newsletters.
+type Subscriber struct {
+	ID         int64
+	Email      string // as given
+	Name       string
+	Language   string
+	Bounces    int
+	Bounced    bool // reached subscribe.bounce_limit: no more mail
+	CreatedAt  time.Time
+	Lists      map[string]SubscriptionStatus
+	Categories []string // preferred category slugs; empty means all
 }
 
 // Subscription is a verified WebSub subscription to one of the site's

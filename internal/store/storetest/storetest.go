@@ -60,6 +60,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Changes", func(t *testing.T) { testChanges(t, h) })
 	t.Run("Subscriptions", func(t *testing.T) { testSubscriptions(t, h) })
 	t.Run("Secret", func(t *testing.T) { testSecret(t, h) })
+	t.Run("Subscribers", func(t *testing.T) { testSubscribers(t, h) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := h.New(t).Ping(context.Background()); err != nil {
 			t.Fatalf("Ping on a migrated store: %v", err)
@@ -434,5 +435,120 @@ func testSecret(t *testing.T, h Harness) {
 	}
 	if different, _ := s.Secret(ctx, "other", 32); bytes.Equal(different, first) {
 		t.Error("two secrets share a value")
+	}
+}
+
+func testSubscribers(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := h.New(t)
+	nu, err := s.SaveSubscriber(ctx, store.Subscriber{Email: " Nu@Example.VN ", Name: "Ngọc Nữ", Language: "vi"}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nu.ID == 0 || nu.Email != "Nu@Example.VN" || nu.Name != "Ngọc Nữ" || !nu.CreatedAt.Equal(t0) || len(nu.Lists) != 0 {
+		t.Errorf("new subscriber %+v", nu)
+	}
+	// The same address in another case is the same person; an empty name
+	// keeps the one stored.
+	same, err := s.SaveSubscriber(ctx, store.Subscriber{Email: "nu@example.vn"}, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same.ID != nu.ID || same.Name != "Ngọc Nữ" || !same.CreatedAt.Equal(t0) {
+		t.Errorf("same address again: %+v, want the stored subscriber %d", same, nu.ID)
+	}
+	hoa, _ := s.SaveSubscriber(ctx, store.Subscriber{Email: "hoa@example.vn", Name: "Lê Hoa"}, t0)
+	// The newest subscriber is erased below and signs up again: its id must
+	// not come back.
+	last, _ := s.SaveSubscriber(ctx, store.Subscriber{Email: "cuoi@example.vn"}, t0)
+
+	for _, step := range []struct {
+		id     int64
+		list   string
+		status store.SubscriptionStatus
+	}{
+		{nu.ID, "sang", store.Pending}, {nu.ID, "sang", store.Confirmed}, {nu.ID, "toi", store.Confirmed},
+		{hoa.ID, "sang", store.Confirmed}, {hoa.ID, "toi", store.Pending},
+	} {
+		if err := s.SetListStatus(ctx, step.id, step.list, step.status, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SetListStatus(ctx, 999999, "sang", store.Confirmed, t0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("status for a missing subscriber: %v, want ErrNotFound", err)
+	}
+	emails := func(list string, status store.SubscriptionStatus) []string {
+		t.Helper()
+		subs, err := s.ListSubscribers(ctx, list, status)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, sub := range subs {
+			out = append(out, sub.Email)
+		}
+		return out
+	}
+	if diff := cmp.Diff([]string{"hoa@example.vn", "Nu@Example.VN"}, emails("sang", store.Confirmed)); diff != "" {
+		t.Errorf("confirmed of sang (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"hoa@example.vn"}, emails("toi", store.Pending)); diff != "" {
+		t.Errorf("pending of toi (-want +got):\n%s", diff)
+	}
+	if err := s.SetListStatus(ctx, nu.ID, "sang", store.Unsubscribed, t0); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"hoa@example.vn"}, emails("sang", store.Confirmed)); diff != "" {
+		t.Errorf("after unsubscribing (-want +got):\n%s", diff)
+	}
+
+	if err := s.SetCategories(ctx, nu.ID, []string{"thoi-su", "dan-van", "thoi-su"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Subscriber(ctx, nu.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]store.SubscriptionStatus{"sang": store.Unsubscribed, "toi": store.Confirmed}
+	if diff := cmp.Diff(want, got.Lists); diff != "" {
+		t.Errorf("lists (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"dan-van", "thoi-su"}, got.Categories); diff != "" {
+		t.Errorf("categories (-want +got):\n%s", diff)
+	}
+
+	for i, want := range []bool{false, false, true} {
+		bounced, err := s.RecordBounce(ctx, hoa.ID, 3)
+		if err != nil || bounced != want {
+			t.Errorf("bounce %d: bounced %v, %v; want %v", i+1, bounced, err, want)
+		}
+	}
+	if b, _ := s.SubscriberByEmail(ctx, "HOA@example.vn"); !b.Bounced || b.Bounces != 3 {
+		t.Errorf("after 3 bounces: %+v", b)
+	}
+
+	if err := s.EraseSubscriber(ctx, "NU@example.vn"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EraseSubscriber(ctx, last.Email); err != nil {
+		t.Fatal(err)
+	}
+	if back, _ := s.SaveSubscriber(ctx, store.Subscriber{Email: last.Email}, t0); back.ID == last.ID {
+		t.Errorf("id %d was given again after its subscriber was erased", back.ID)
+	}
+	if _, err := s.SubscriberByEmail(ctx, "nu@example.vn"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("after erase: %v, want ErrNotFound", err)
+	}
+	if diff := cmp.Diff([]string{"hoa@example.vn"}, emails("toi", store.Pending)); diff != "" {
+		t.Errorf("erasing one subscriber touched another (-want +got):\n%s", diff)
+	}
+	if err := s.EraseSubscriber(ctx, "nu@example.vn"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second erase: %v, want ErrNotFound", err)
+	}
+	// Nothing of the erased person is left: a new sign-up is a new person,
+	// under a new id (old link tokens name the old id).
+	again, _ := s.SaveSubscriber(ctx, store.Subscriber{Email: "nu@example.vn"}, t0.Add(2*time.Hour))
+	if again.ID == nu.ID || len(again.Lists) != 0 || len(again.Categories) != 0 || again.Name != "" {
+		t.Errorf("the erased subscriber came back: %+v", again)
 	}
 }

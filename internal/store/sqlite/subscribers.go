@@ -1,0 +1,195 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bantin/bantin/internal/store"
+)
+
+// emailKey is how addresses are compared: without case.
+func emailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// SaveSubscriber creates a subscriber or returns the existing one.
+func (s *Store) SaveSubscriber(ctx context.Context, sub store.Subscriber, now time.Time) (store.Subscriber, error) {
+	key := emailKey(sub.Email)
+	if key == "" {
+		return store.Subscriber{}, fmt.Errorf("save subscriber: empty address")
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO subscribers (email, email_key, name, language, created_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (email_key) DO UPDATE SET
+			name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE subscribers.name END,
+			language = CASE WHEN excluded.language <> '' THEN excluded.language ELSE subscribers.language END`,
+		strings.TrimSpace(sub.Email), key, sub.Name, sub.Language, micro(now))
+	if err != nil {
+		return store.Subscriber{}, fmt.Errorf("save subscriber %s: %w", sub.Email, err)
+	}
+	return s.SubscriberByEmail(ctx, key)
+}
+
+const subscriberColumns = `id, email, name, language, bounces, bounced, created_at`
+
+func (s *Store) subscriber(ctx context.Context, where string, arg any) (store.Subscriber, error) {
+	var sub store.Subscriber
+	var created int64
+	err := s.db.QueryRowContext(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE `+where, arg).
+		Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Language, &sub.Bounces, &sub.Bounced, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Subscriber{}, fmt.Errorf("subscriber %v: %w", arg, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Subscriber{}, fmt.Errorf("subscriber %v: %w", arg, err)
+	}
+	sub.CreatedAt = fromMicro(created)
+	if err := s.fillSubscriber(ctx, &sub); err != nil {
+		return store.Subscriber{}, err
+	}
+	return sub, nil
+}
+
+// fillSubscriber reads a subscriber's lists and categories.
+func (s *Store) fillSubscriber(ctx context.Context, sub *store.Subscriber) error {
+	sub.Lists = map[string]store.SubscriptionStatus{}
+	rows, err := s.db.QueryContext(ctx, `SELECT list, status FROM list_subscriptions WHERE subscriber_id = ?`, sub.ID)
+	if err != nil {
+		return fmt.Errorf("subscriber %d lists: %w", sub.ID, err)
+	}
+	for rows.Next() {
+		var list, status string
+		if err := rows.Scan(&list, &status); err != nil {
+			rows.Close()
+			return fmt.Errorf("subscriber %d lists: %w", sub.ID, err)
+		}
+		sub.Lists[list] = store.SubscriptionStatus(status)
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("subscriber %d lists: %w", sub.ID, err)
+	}
+	crows, err := s.db.QueryContext(ctx, `SELECT category FROM subscriber_categories WHERE subscriber_id = ? ORDER BY category`, sub.ID)
+	if err != nil {
+		return fmt.Errorf("subscriber %d categories: %w", sub.ID, err)
+	}
+	defer crows.Close()
+	sub.Categories = nil
+	for crows.Next() {
+		var c string
+		if err := crows.Scan(&c); err != nil {
+			return fmt.Errorf("subscriber %d categories: %w", sub.ID, err)
+		}
+		sub.Categories = append(sub.Categories, c)
+	}
+	return crows.Err()
+}
+
+// Subscriber returns a subscriber by id.
+func (s *Store) Subscriber(ctx context.Context, id int64) (store.Subscriber, error) {
+	return s.subscriber(ctx, "id = ?", id)
+}
+
+// SubscriberByEmail returns a subscriber by address, without case.
+func (s *Store) SubscriberByEmail(ctx context.Context, email string) (store.Subscriber, error) {
+	return s.subscriber(ctx, "email_key = ?", emailKey(email))
+}
+
+// SetListStatus sets the status of one list subscription.
+func (s *Store) SetListStatus(ctx context.Context, subscriberID int64, list string, status store.SubscriptionStatus, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO list_subscriptions (subscriber_id, list, status, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (subscriber_id, list) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at`,
+		subscriberID, list, string(status), micro(now))
+	if err != nil && strings.Contains(err.Error(), "FOREIGN KEY") {
+		return fmt.Errorf("subscriber %d: %w", subscriberID, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("subscriber %d list %s: %w", subscriberID, list, err)
+	}
+	return nil
+}
+
+// SetCategories replaces a subscriber's category preferences.
+func (s *Store) SetCategories(ctx context.Context, subscriberID int64, categories []string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("subscriber %d categories: %w", subscriberID, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM subscriber_categories WHERE subscriber_id = ?`, subscriberID); err != nil {
+		return fmt.Errorf("subscriber %d categories: %w", subscriberID, err)
+	}
+	for _, c := range categories {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO subscriber_categories (subscriber_id, category) VALUES (?, ?)
+			ON CONFLICT DO NOTHING`, subscriberID, c); err != nil {
+			if strings.Contains(err.Error(), "FOREIGN KEY") {
+				return fmt.Errorf("subscriber %d: %w", subscriberID, store.ErrNotFound)
+			}
+			return fmt.Errorf("subscriber %d categories: %w", subscriberID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("subscriber %d categories: %w", subscriberID, err)
+	}
+	return nil
+}
+
+// ListSubscribers lists a list's subscribers with status, by address.
+func (s *Store) ListSubscribers(ctx context.Context, list string, status store.SubscriptionStatus) ([]store.Subscriber, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT s.id, s.email, s.name, s.language, s.bounces, s.bounced, s.created_at
+		FROM subscribers s JOIN list_subscriptions l ON l.subscriber_id = s.id
+		WHERE l.list = ? AND l.status = ? ORDER BY s.email_key`, list, string(status))
+	if err != nil {
+		return nil, fmt.Errorf("subscribers of %s: %w", list, err)
+	}
+	var subs []store.Subscriber
+	for rows.Next() {
+		var sub store.Subscriber
+		var created int64
+		if err := rows.Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Language, &sub.Bounces, &sub.Bounced, &created); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("subscribers of %s: %w", list, err)
+		}
+		sub.CreatedAt = fromMicro(created)
+		subs = append(subs, sub)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("subscribers of %s: %w", list, err)
+	}
+	for i := range subs {
+		if err := s.fillSubscriber(ctx, &subs[i]); err != nil {
+			return nil, err
+		}
+	}
+	return subs, nil
+}
+
+// RecordBounce counts a hard bounce and reports whether the subscriber is
+// now bounced.
+func (s *Store) RecordBounce(ctx context.Context, subscriberID int64, limit int) (bool, error) {
+	var bounced bool
+	err := s.db.QueryRowContext(ctx, `UPDATE subscribers SET bounces = bounces + 1,
+		bounced = CASE WHEN bounces + 1 >= ? THEN 1 ELSE bounced END
+		WHERE id = ? RETURNING bounced`, limit, subscriberID).Scan(&bounced)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("subscriber %d: %w", subscriberID, store.ErrNotFound)
+	}
+	if err != nil {
+		return false, fmt.Errorf("subscriber %d bounce: %w", subscriberID, err)
+	}
+	return bounced, nil
+}
+
+// EraseSubscriber deletes a subscriber and, through the foreign keys,
+// everything that names them.
+func (s *Store) EraseSubscriber(ctx context.Context, email string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM subscribers WHERE email_key = ?`, emailKey(email))
+	if err != nil {
+		return fmt.Errorf("erase subscriber %s: %w", email, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("erase subscriber %s: %w", email, store.ErrNotFound)
+	}
+	return nil
+}
