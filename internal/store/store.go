@@ -126,6 +126,20 @@ type Store interface {
 	// EraseSubscriber deletes every trace of the subscriber with email.
 	EraseSubscriber(ctx context.Context, email string) error
 
+	// EnqueueMail records a message to send; the same MessageID again is
+	// not a second message (it reports false).
+	EnqueueMail(ctx context.Context, m OutboxMail) (bool, error)
+	// ClaimMail takes up to limit messages due at now for lease: no other
+	// claim gets them until the lease runs out or they are marked.
+	ClaimMail(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxMail, error)
+	// MarkMailSent, MarkMailRetry and MarkMailFailed record a send's outcome
+	// and end the claim.
+	MarkMailSent(ctx context.Context, id int64, now time.Time) error
+	MarkMailRetry(ctx context.Context, id int64, next time.Time, reason string) error
+	MarkMailFailed(ctx context.Context, id int64, now time.Time, reason string) error
+	// OutboxMail returns one message of the outbox, for tests and the CLI.
+	OutboxMail(ctx context.Context, messageID string) (OutboxMail, error)
+
 	// Secret returns the secret called name, made of size random bytes the
 	// first time any process asks, the same for every process after.
 	Secret(ctx context.Context, name string, size int) ([]byte, error)
@@ -159,6 +173,32 @@ type Subscriber struct {
 	CreatedAt  time.Time
 	Lists      map[string]SubscriptionStatus
 	Categories []string // preferred category slugs; empty means all
+}
+
+// MailStatus is where a message of the outbox stands.
+type MailStatus string
+
+// The states of an outbox message.
+const (
+	MailQueued MailStatus = "queued"
+	MailSent   MailStatus = "sent"
+	MailFailed MailStatus = "failed"
+)
+
+// OutboxMail is one message of the durable outbox. Payload is the message
+// as the mail package encodes it; the store does not look inside.
+type OutboxMail struct {
+	ID           int64
+	MessageID    string
+	Kind         string // "confirm", "digest", …
+	SubscriberID int64  // 0 when the message is for no subscriber
+	Recipient    string
+	Payload      []byte
+	Status       MailStatus
+	Attempts     int // sends tried so far
+	NextAttempt  time.Time
+	LastError    string
+	CreatedAt    time.Time
 }
 
 // Subscription is a verified WebSub subscription to one of the site's

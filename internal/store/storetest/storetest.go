@@ -61,6 +61,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Subscriptions", func(t *testing.T) { testSubscriptions(t, h) })
 	t.Run("Secret", func(t *testing.T) { testSecret(t, h) })
 	t.Run("Subscribers", func(t *testing.T) { testSubscribers(t, h) })
+	t.Run("Outbox", func(t *testing.T) { testOutbox(t, h) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := h.New(t).Ping(context.Background()); err != nil {
 			t.Fatalf("Ping on a migrated store: %v", err)
@@ -550,5 +551,92 @@ func testSubscribers(t *testing.T, h Harness) {
 	again, _ := s.SaveSubscriber(ctx, store.Subscriber{Email: "nu@example.vn"}, t0.Add(2*time.Hour))
 	if again.ID == nu.ID || len(again.Lists) != 0 || len(again.Categories) != 0 || again.Name != "" {
 		t.Errorf("the erased subscriber came back: %+v", again)
+	}
+}
+
+func testOutbox(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := h.New(t)
+	sub, _ := s.SaveSubscriber(ctx, store.Subscriber{Email: "nu@example.vn"}, t0)
+	mail := func(id string, due time.Time, subscriber int64) store.OutboxMail {
+		return store.OutboxMail{MessageID: id, Kind: "confirm", SubscriberID: subscriber, Recipient: "nu@example.vn",
+			Payload: []byte(`{"subject":"` + id + `"}`), NextAttempt: due, CreatedAt: t0}
+	}
+	for _, m := range []store.OutboxMail{mail("a@x", t0, sub.ID), mail("b@x", t0.Add(time.Minute), 0), mail("c@x", t0.Add(time.Hour), sub.ID)} {
+		if created, err := s.EnqueueMail(ctx, m); err != nil || !created {
+			t.Fatalf("enqueue %s: %v %v", m.MessageID, created, err)
+		}
+	}
+	if created, err := s.EnqueueMail(ctx, mail("a@x", t0, sub.ID)); err != nil || created {
+		t.Errorf("the same Message-ID again: created %v, %v; want no second message", created, err)
+	}
+	ids := func(ms []store.OutboxMail) []string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.MessageID)
+		}
+		return out
+	}
+	now := t0.Add(2 * time.Minute)
+	claimed, err := s.ClaimMail(ctx, now, 10, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"a@x", "b@x"}, ids(claimed)); diff != "" {
+		t.Errorf("claimed (-want +got):\n%s", diff)
+	}
+	if claimed[0].Attempts != 1 || string(claimed[0].Payload) != `{"subject":"a@x"}` || claimed[0].SubscriberID != sub.ID || claimed[1].SubscriberID != 0 {
+		t.Errorf("claimed message %+v", claimed[0])
+	}
+	// Another process claims nothing that is claimed.
+	other := h.Reopen(t, s)
+	if again, _ := other.ClaimMail(ctx, now, 10, time.Minute); len(again) != 0 {
+		t.Errorf("a second claim took %v while the first was held", ids(again))
+	}
+	if err := s.MarkMailSent(ctx, claimed[0].ID, now); err != nil {
+		t.Fatal(err)
+	}
+	// b's claimer died: after the lease another claimer gets it.
+	later := now.Add(2 * time.Minute)
+	retaken, _ := other.ClaimMail(ctx, later, 10, time.Minute)
+	if diff := cmp.Diff([]string{"b@x"}, ids(retaken)); diff != "" {
+		t.Errorf("after the lease (-want +got):\n%s", diff)
+	}
+	if retaken[0].Attempts != 2 {
+		t.Errorf("attempts %d, want 2", retaken[0].Attempts)
+	}
+	if err := other.MarkMailRetry(ctx, retaken[0].ID, later.Add(time.Hour), "451 try later"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.ClaimMail(ctx, later.Add(time.Minute), 10, time.Minute); len(got) != 0 {
+		t.Errorf("a message to retry later was claimed early: %v", ids(got))
+	}
+	b, _ := s.OutboxMail(ctx, "b@x")
+	if b.Status != store.MailQueued || b.LastError != "451 try later" || !b.NextAttempt.Equal(later.Add(time.Hour)) {
+		t.Errorf("b after retry: %+v", b)
+	}
+	if err := s.MarkMailFailed(ctx, b.ID, later, "550 no such user"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ = s.OutboxMail(ctx, "b@x"); b.Status != store.MailFailed {
+		t.Errorf("b after failure: %+v", b)
+	}
+	if a, _ := s.OutboxMail(ctx, "a@x"); a.Status != store.MailSent {
+		t.Errorf("a: %+v", a)
+	}
+	if err := s.MarkMailSent(ctx, 999999, now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("marking a missing message: %v", err)
+	}
+	// Erasing a subscriber erases their mail.
+	if err := s.EraseSubscriber(ctx, "nu@example.vn"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a@x", "c@x"} {
+		if _, err := s.OutboxMail(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("mail %s of an erased subscriber: %v, want gone", id, err)
+		}
+	}
+	if _, err := s.OutboxMail(ctx, "b@x"); err != nil {
+		t.Errorf("mail for nobody in particular went with the erased subscriber: %v", err)
 	}
 }
