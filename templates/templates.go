@@ -15,26 +15,40 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	texttemplate "text/template"
+	"time"
 )
 
-//go:embed web/*.html
+//go:embed web/*.html email/*.html email/*.txt
 var embedded embed.FS
 
 // Set is the parsed templates. It is parsed once at start: a missing or
 // broken template stops the start, not the first request.
 type Set struct {
-	web *htmltemplate.Template
+	web       *htmltemplate.Template
+	emailHTML *htmltemplate.Template
+	emailText *texttemplate.Template
+}
+
+// funcs are the functions page templates may call.
+func funcs() htmltemplate.FuncMap {
+	return htmltemplate.FuncMap{
+		"rfc3339": func(t time.Time) string { return t.Format(time.RFC3339) },
+		// trustedHTML marks article HTML as safe: it was sanitized with
+		// bluemonday when it was stored, and only sanitized HTML is stored.
+		"trustedHTML": func(s string) htmltemplate.HTML { return htmltemplate.HTML(s) },
+	}
 }
 
 // Load parses the embedded templates, each replaced by the file of the same
 // relative path under overrideDir when that file exists ("" for none).
-func Load(overrideDir string, funcs htmltemplate.FuncMap) (*Set, error) {
+func Load(overrideDir string) (*Set, error) {
 	names, err := fs.Glob(embedded, "web/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
 	sort.Strings(names)
-	web := htmltemplate.New("web").Funcs(funcs)
+	web := htmltemplate.New("web").Funcs(funcs())
 	for _, name := range names {
 		text, from, err := read(overrideDir, name)
 		if err != nil {
@@ -44,7 +58,53 @@ func Load(overrideDir string, funcs htmltemplate.FuncMap) (*Set, error) {
 			return nil, fmt.Errorf("templates: parse %s: %w", from, err)
 		}
 	}
-	return &Set{web: web}, nil
+	set := &Set{web: web, emailHTML: htmltemplate.New("email"), emailText: texttemplate.New("email")}
+	if err := set.loadEmail(overrideDir); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+// loadEmail parses the email templates: .html with html/template (every
+// value escaped), .txt with text/template.
+func (s *Set) loadEmail(overrideDir string) error {
+	names, err := fs.Glob(embedded, "email/*")
+	if err != nil {
+		return fmt.Errorf("templates: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		text, from, err := read(overrideDir, name)
+		if err != nil {
+			return err
+		}
+		base := filepath.Base(name)
+		if strings.HasSuffix(name, ".txt") {
+			_, err = s.emailText.New(base).Parse(string(text))
+		} else {
+			_, err = s.emailHTML.New(base).Parse(string(text))
+		}
+		if err != nil {
+			return fmt.Errorf("templates: parse %s: %w", from, err)
+		}
+	}
+	return nil
+}
+
+// RenderEmail executes the email templates name.txt and name.html and
+// returns the text and HTML parts.
+func (s *Set) RenderEmail(name string, data any) (text, html string, err error) {
+	if strings.ContainsAny(name, `/\.`) {
+		return "", "", fmt.Errorf("render email %s: not a template name", name)
+	}
+	var tb, hb bytes.Buffer
+	if err := s.emailText.ExecuteTemplate(&tb, name+".txt", data); err != nil {
+		return "", "", fmt.Errorf("render email %s.txt: %w", name, err)
+	}
+	if err := s.emailHTML.ExecuteTemplate(&hb, name+".html", data); err != nil {
+		return "", "", fmt.Errorf("render email %s.html: %w", name, err)
+	}
+	return tb.String(), hb.String(), nil
 }
 
 // read returns a template's text from the override folder or the binary.

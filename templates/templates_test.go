@@ -2,20 +2,11 @@ package templates
 
 import (
 	"bytes"
-	htmltemplate "html/template"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
-
-func funcs() htmltemplate.FuncMap {
-	return htmltemplate.FuncMap{
-		"rfc3339":     func(t time.Time) string { return t.Format(time.RFC3339) },
-		"trustedHTML": func(s string) htmltemplate.HTML { return htmltemplate.HTML(s) },
-	}
-}
 
 func TestOverrideFromDisk(t *testing.T) {
 	dir := t.TempDir()
@@ -26,7 +17,7 @@ func TestOverrideFromDisk(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "web", "notfound.html"), []byte(override), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	set, err := Load(dir, funcs())
+	set, err := Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,14 +38,14 @@ func TestBrokenOverrideFailsLoad(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "web", "article.html"), []byte(`{{if}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Load(dir, funcs())
+	_, err := Load(dir)
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "web", "article.html")) {
 		t.Errorf("a broken override: error %v; want one naming the file", err)
 	}
 }
 
 func TestRenderPageRefusesPaths(t *testing.T) {
-	set, err := Load("", funcs())
+	set, err := Load("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	defer a.close()
 	cfg, logger := a.cfg, a.logger
 
-	tmpl, err := templates.Load(cfg.TemplatesDir, web.TemplateFuncs())
+	tmpl, err := templates.Load(cfg.TemplatesDir)
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ func newFeedFixture(t *testing.T, items int) *feedFixture {
 	ctx, cancel := context.WithCancel(context.Background())
 	st := sqlitetest.Open(t)
 	n, _ := article.NewNormalizer(article.NormalizerOptions{BaseURL: "https://baomau.vn", Location: hcm, ParseTime: ingest.ParseDate})
-	tmpl, err := templates.Load("", web.TemplateFuncs())
+	tmpl, err := templates.Load("")
 	if err != nil {
 		t.Fatal(err)
 	}

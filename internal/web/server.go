@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	htmltemplate "html/template"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -91,16 +90,6 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, requestIDs: newRequestIDs()}
 	s.handler = s.logRequests(s.Routes())
 	return s
-}
-
-// TemplateFuncs are the functions page templates may call.
-func TemplateFuncs() htmltemplate.FuncMap {
-	return htmltemplate.FuncMap{
-		"rfc3339": func(t time.Time) string { return t.Format(time.RFC3339) },
-		// trustedHTML marks article HTML as safe: it was sanitized with
-		// bluemonday when it was stored, and only sanitized HTML is stored.
-		"trustedHTML": func(s string) htmltemplate.HTML { return htmltemplate.HTML(s) }, //nolint:gosec // sanitized at ingest
-	}
 }
 
 // Routes declares every route.

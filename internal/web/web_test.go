@@ -35,7 +35,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl, err := templates.Load("", web.TemplateFuncs())
+	tmpl, err := templates.Load("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,379 @@
+package subscriber
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	netmail "net/mail"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/mail"
+	"github.com/bantin/bantin/internal/store"
+)
+
+// Store is what the service keeps subscribers in.
+type Store interface {
+	SaveSubscriber(ctx context.Context, s store.Subscriber, now time.Time) (store.Subscriber, error)
+	Subscriber(ctx context.Context, id int64) (store.Subscriber, error)
+	SubscriberByEmail(ctx context.Context, email string) (store.Subscriber, error)
+	SetListStatus(ctx context.Context, subscriberID int64, list string, status store.SubscriptionStatus, now time.Time) error
+	SetCategories(ctx context.Context, subscriberID int64, categories []string) error
+	ListSubscribers(ctx context.Context, list string, status store.SubscriptionStatus) ([]store.Subscriber, error)
+	EraseSubscriber(ctx context.Context, email string) error
+}
+
+// Mailer queues a message for sending (mail.Outbox).
+type Mailer interface {
+	Enqueue(ctx context.Context, kind string, subscriberID int64, m mail.Message) (string, error)
+}
+
+// Renderer renders an email's text and HTML parts (templates.Set).
+type Renderer interface {
+	RenderEmail(name string, data any) (text, html string, err error)
+}
+
+// List is a newsletter people subscribe to (the config's newsletters).
+type List struct {
+	ID, Title, Description string
+}
+
+// Options configures a Service.
+type Options struct {
+	Store       Store
+	Mailer      Mailer
+	Emails      Renderer
+	Tokens      *Tokens
+	Lists       []List
+	SiteTitle   string
+	BaseURL     string // without a trailing slash
+	Language    string // vi or en
+	From        netmail.Address
+	ReplyTo     *netmail.Address
+	DoubleOptIn bool
+	ConfirmTTL  time.Duration
+	Now         func() time.Time
+}
+
+// Service is what readers and admins do with subscriptions.
+type Service struct {
+	opts Options
+}
+
+// NewService builds a Service.
+func NewService(opts Options) *Service {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ConfirmTTL <= 0 {
+		opts.ConfirmTTL = 168 * time.Hour
+	}
+	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
+	return &Service{opts: opts}
+}
+
+// Lists are the newsletters one can subscribe to.
+func (s *Service) Lists() []List { return s.opts.Lists }
+
+func (s *Service) list(id string) (List, bool) {
+	for _, l := range s.opts.Lists {
+		if l.ID == id {
+			return l, true
+		}
+	}
+	return List{}, false
+}
+
+// maxEmail and maxName bound what a form may store.
+const (
+	maxEmail = 254
+	maxName  = 100
+)
+
+// CleanEmail checks an address as a person types it: one plain address,
+// no display name, no line breaks. It returns the address as given (case
+// kept; comparisons ignore case).
+func CleanEmail(raw string) (string, error) {
+	email := strings.TrimSpace(raw)
+	if email == "" {
+		return "", &article.FieldError{Field: "email", Reason: "missing; give an email address"}
+	}
+	if len(email) > maxEmail || strings.ContainsAny(email, "\r\n\t <>\"(),;:\\[]") {
+		return "", &article.FieldError{Field: "email", Reason: fmt.Sprintf("%q is not an email address", trimForMessage(email))}
+	}
+	a, err := netmail.ParseAddress(email)
+	if err != nil || a.Address != email || !strings.Contains(email[strings.LastIndexByte(email, '@')+1:], ".") {
+		return "", &article.FieldError{Field: "email", Reason: fmt.Sprintf("%q is not an email address", trimForMessage(email))}
+	}
+	return email, nil
+}
+
+// CleanName keeps a name to one line of printable text.
+func CleanName(raw string) (string, error) {
+	name := strings.Join(strings.Fields(norm.NFC.String(article.RemoveXMLInvalid(raw))), " ")
+	if len([]rune(name)) > maxName {
+		return "", &article.FieldError{Field: "name", Reason: fmt.Sprintf("longer than %d characters", maxName)}
+	}
+	return name, nil
+}
+
+func trimForMessage(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "…"
+	}
+	return s
+}
+
+// SignUp is what a reader asks for on the subscribe form.
+type SignUp struct {
+	Email, Name string
+	Lists       []string
+	Language    string
+}
+
+// Outcome says what a sign-up did.
+type Outcome struct {
+	Subscriber store.Subscriber
+	Pending    []string // lists waiting for the confirmation email's link
+	Confirmed  []string // lists confirmed (already, or at once without double opt-in)
+}
+
+// Subscribe records a sign-up. With double opt-in, the lists wait for the
+// link in a confirmation email; lists already confirmed stay so. A
+// bounced subscriber gets nothing.
+func (s *Service) Subscribe(ctx context.Context, in SignUp) (Outcome, error) {
+	email, err := CleanEmail(in.Email)
+	if err != nil {
+		return Outcome{}, err
+	}
+	name, err := CleanName(in.Name)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if len(in.Lists) == 0 {
+		return Outcome{}, &article.FieldError{Field: "list", Reason: "choose at least one newsletter"}
+	}
+	var lists []List
+	for _, id := range in.Lists {
+		l, ok := s.list(id)
+		if !ok {
+			return Outcome{}, &article.FieldError{Field: "list", Reason: fmt.Sprintf("no newsletter %q", trimForMessage(id))}
+		}
+		if !slices.Contains(lists, l) {
+			lists = append(lists, l)
+		}
+	}
+	lang := in.Language
+	if lang != "vi" && lang != "en" {
+		lang = s.opts.Language
+	}
+	now := s.opts.Now()
+	sub, err := s.opts.Store.SaveSubscriber(ctx, store.Subscriber{Email: email, Name: name, Language: lang}, now)
+	if err != nil {
+		return Outcome{}, err
+	}
+	out := Outcome{Subscriber: sub}
+	var pendingTitles []string
+	for _, l := range lists {
+		if sub.Lists[l.ID] == store.Confirmed {
+			out.Confirmed = append(out.Confirmed, l.ID)
+			continue
+		}
+		status := store.Confirmed
+		if s.opts.DoubleOptIn {
+			status = store.Pending
+		}
+		if err := s.opts.Store.SetListStatus(ctx, sub.ID, l.ID, status, now); err != nil {
+			return Outcome{}, err
+		}
+		if status == store.Pending {
+			out.Pending = append(out.Pending, l.ID)
+			pendingTitles = append(pendingTitles, l.Title)
+		} else {
+			out.Confirmed = append(out.Confirmed, l.ID)
+		}
+	}
+	if len(out.Pending) > 0 && !sub.Bounced {
+		if err := s.sendConfirmation(ctx, sub, pendingTitles); err != nil {
+			return Outcome{}, err
+		}
+	}
+	if out.Subscriber, err = s.opts.Store.Subscriber(ctx, sub.ID); err != nil {
+		return Outcome{}, err
+	}
+	return out, nil
+}
+
+// sendConfirmation queues the double opt-in email. Its link confirms every
+// list the subscriber has pending when it is opened.
+func (s *Service) sendConfirmation(ctx context.Context, sub store.Subscriber, lists []string) error {
+	token, err := s.opts.Tokens.Make(Claims{Purpose: Confirm, SubscriberID: sub.ID, Expires: s.opts.Now().Add(s.opts.ConfirmTTL)})
+	if err != nil {
+		return err
+	}
+	lang := sub.Language
+	if lang == "" {
+		lang = s.opts.Language
+	}
+	subject := "Xác nhận đăng ký nhận bản tin " + s.opts.SiteTitle
+	ttl := fmt.Sprintf("%d ngày", int(s.opts.ConfirmTTL.Hours()/24))
+	if lang == "en" {
+		subject = "Confirm your subscription to " + s.opts.SiteTitle
+		ttl = fmt.Sprintf("%d days", int(s.opts.ConfirmTTL.Hours()/24))
+	}
+	if s.opts.ConfirmTTL < 48*time.Hour {
+		ttl = s.opts.ConfirmTTL.String()
+	}
+	text, html, err := s.opts.Emails.RenderEmail("confirm", map[string]any{
+		"Lang": lang, "Name": sub.Name, "Site": s.opts.SiteTitle, "SiteURL": s.opts.BaseURL + "/",
+		"Lists": lists, "ConfirmURL": s.opts.BaseURL + "/confirm/" + token, "TTL": ttl, "Subject": subject,
+	})
+	if err != nil {
+		return err
+	}
+	_, err = s.opts.Mailer.Enqueue(ctx, "confirm", sub.ID, mail.Message{
+		From: s.opts.From, ReplyTo: s.opts.ReplyTo, To: netmail.Address{Name: sub.Name, Address: sub.Email},
+		Subject: subject, Text: text, HTML: html,
+	})
+	return err
+}
+
+// Confirm follows a confirmation link: every pending list of the
+// subscriber becomes confirmed. It returns the subscriber and the lists
+// confirmed now.
+func (s *Service) Confirm(ctx context.Context, token string) (store.Subscriber, []string, error) {
+	c, err := s.opts.Tokens.Check(token, Confirm, s.opts.Now())
+	if err != nil {
+		return store.Subscriber{}, nil, err
+	}
+	sub, err := s.opts.Store.Subscriber(ctx, c.SubscriberID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Subscriber{}, nil, ErrBadToken
+	}
+	if err != nil {
+		return store.Subscriber{}, nil, err
+	}
+	var confirmed []string
+	for list, status := range sub.Lists {
+		if status == store.Pending {
+			if err := s.opts.Store.SetListStatus(ctx, sub.ID, list, store.Confirmed, s.opts.Now()); err != nil {
+				return store.Subscriber{}, nil, err
+			}
+			confirmed = append(confirmed, list)
+		}
+	}
+	slices.Sort(confirmed)
+	sub, err = s.opts.Store.Subscriber(ctx, sub.ID)
+	return sub, confirmed, err
+}
+
+// UnsubscribeLink is the one-click link for a subscriber and a list ("" for
+// every list); it never expires.
+func (s *Service) UnsubscribeLink(subscriberID int64, list string) (string, error) {
+	t, err := s.opts.Tokens.Make(Claims{Purpose: Unsubscribe, SubscriberID: subscriberID, List: list})
+	if err != nil {
+		return "", err
+	}
+	return s.opts.BaseURL + "/unsubscribe/" + t, nil
+}
+
+// PreferencesLink is the link to a subscriber's preferences page.
+func (s *Service) PreferencesLink(subscriberID int64) (string, error) {
+	t, err := s.opts.Tokens.Make(Claims{Purpose: Preferences, SubscriberID: subscriberID})
+	if err != nil {
+		return "", err
+	}
+	return s.opts.BaseURL + "/preferences/" + t, nil
+}
+
+// Unsubscription is who an unsubscribe link is for, to show before the
+// button is pressed.
+type Unsubscription struct {
+	Subscriber store.Subscriber
+	List       string // "" for every list
+}
+
+// LookupUnsubscribe reads an unsubscribe link without changing anything:
+// mail scanners open links, and a GET must not unsubscribe.
+func (s *Service) LookupUnsubscribe(ctx context.Context, token string) (Unsubscription, error) {
+	c, err := s.opts.Tokens.Check(token, Unsubscribe, s.opts.Now())
+	if err != nil {
+		return Unsubscription{}, err
+	}
+	sub, err := s.opts.Store.Subscriber(ctx, c.SubscriberID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Unsubscription{}, ErrBadToken
+	}
+	return Unsubscription{Subscriber: sub, List: c.List}, err
+}
+
+// Unsubscribe follows an unsubscribe link: the list it names, or every
+// list when all is set or the link names none. It takes effect at once.
+func (s *Service) Unsubscribe(ctx context.Context, token string, all bool) (Unsubscription, error) {
+	u, err := s.LookupUnsubscribe(ctx, token)
+	if err != nil {
+		return Unsubscription{}, err
+	}
+	for list, status := range u.Subscriber.Lists {
+		if (all || u.List == "" || list == u.List) && status != store.Unsubscribed {
+			if err := s.opts.Store.SetListStatus(ctx, u.Subscriber.ID, list, store.Unsubscribed, s.opts.Now()); err != nil {
+				return Unsubscription{}, err
+			}
+		}
+	}
+	if all {
+		u.List = ""
+	}
+	u.Subscriber, err = s.opts.Store.Subscriber(ctx, u.Subscriber.ID)
+	return u, err
+}
+
+// Preferences returns the subscriber a preferences link is for.
+func (s *Service) Preferences(ctx context.Context, token string) (store.Subscriber, error) {
+	c, err := s.opts.Tokens.Check(token, Preferences, s.opts.Now())
+	if err != nil {
+		return store.Subscriber{}, err
+	}
+	sub, err := s.opts.Store.Subscriber(ctx, c.SubscriberID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Subscriber{}, ErrBadToken
+	}
+	return sub, err
+}
+
+// SavePreferences applies a preferences form: the lists kept (confirmed
+// ones not among them are unsubscribed; a list can be re-joined only when
+// it was confirmed before) and the categories wanted (none for all).
+func (s *Service) SavePreferences(ctx context.Context, token string, keep []string, categories []string) (store.Subscriber, error) {
+	sub, err := s.Preferences(ctx, token)
+	if err != nil {
+		return store.Subscriber{}, err
+	}
+	now := s.opts.Now()
+	for list, status := range sub.Lists {
+		want := slices.Contains(keep, list)
+		switch {
+		case want && status == store.Unsubscribed:
+			err = s.opts.Store.SetListStatus(ctx, sub.ID, list, store.Confirmed, now)
+		case !want && status != store.Unsubscribed:
+			err = s.opts.Store.SetListStatus(ctx, sub.ID, list, store.Unsubscribed, now)
+		}
+		if err != nil {
+			return store.Subscriber{}, err
+		}
+	}
+	var cats []string
+	for _, c := range categories {
+		if slug := article.CategorySlug(c); slug != "" && !slices.Contains(cats, slug) {
+			cats = append(cats, slug)
+		}
+	}
+	if err := s.opts.Store.SetCategories(ctx, sub.ID, cats); err != nil {
+		return store.Subscriber{}, err
+	}
+	return s.opts.Store.Subscriber(ctx, sub.ID)
+}
