@@ -63,6 +63,25 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	if err != nil {
 		return err
 	}
+	transport, err := a.transport()
+	if err != nil {
+		return err
+	}
+	defer transport.Close()
+	outbox := a.outbox(transport, logger)
+	subs, err := a.subscribers(ctx, outbox, tmpl)
+	if err != nil {
+		return err
+	}
+	proxies, err := trustedProxies(cfg.Server.TrustedProxies)
+	if err != nil {
+		return err
+	}
+	signupLimit, signupPeriod, err := cfg.Subscribe.ParsedRateLimit()
+	if err != nil {
+		return fmt.Errorf("subscribe.rate_limit: %w", err)
+	}
+
 	feeds := a.feeds()
 	hub := websub.New(websub.Options{
 		Store: a.store, Feeds: feeds, BaseURL: cfg.Site.BaseURL, ExternalHubs: cfg.Feeds.WebSubHubs,
@@ -81,6 +100,11 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		Now:        a.now,
 		Feeds:      feeds,
 		WebSub:     hub,
+		// The subscription pages serve the config's newsletters.
+		Subscriptions:  subs,
+		TrustedProxies: proxies,
+		SignupLimit:    signupLimit,
+		SignupPeriod:   signupPeriod,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
@@ -99,10 +123,14 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		feeds.Run(workCtx)
+	}()
+	go func() {
+		defer wg.Done()
+		outbox.Run(workCtx)
 	}()
 	go func() {
 		defer wg.Done()

@@ -64,6 +64,12 @@ type Words struct {
 	Feeds        string
 	FeedsHelp    string
 	NoArticles   string
+
+	Subscribe, Email, Name, NameOptional, Newsletters, SubscribeButton, TooMany               string
+	CheckEmail, CheckEmailText, Welcome, WelcomeText, Confirmed, ConfirmedText                string
+	LinkExpired, LinkInvalid                                                                  string
+	Unsubscribe, UnsubscribeText, UnsubscribeAllText, UnsubscribeButton, UnsubscribeAll       string
+	Unsubscribed, UnsubscribedText, Preferences, PreferencesText, CategoriesText, Save, Saved string
 }
 
 // For returns the words of lang, Vietnamese unless lang is English.
@@ -73,11 +79,33 @@ func For(lang string) Words {
 			Categories: "Sections", NotFound: "Page not found", NotFoundText: "This page does not exist or is not published yet.",
 			BackHome: "Back to the home page", Source: "Read at the source",
 			Latest: "Latest news", Feeds: "Feeds", FeedsHelp: "Follow the site in a feed reader: copy a feed's address into it.",
-			NoArticles: "No articles yet."}
+			NoArticles: "No articles yet.",
+			Subscribe:  "Subscribe to the newsletters", Email: "Email address", Name: "Name", NameOptional: "(optional)",
+			Newsletters: "Newsletters", SubscribeButton: "Subscribe", TooMany: "Too many sign-ups from your address; try again later.",
+			CheckEmail: "Check your email", CheckEmailText: "We sent you an email with a link: open it to confirm your subscription.",
+			Welcome: "You are subscribed", WelcomeText: "The next issue will reach you.",
+			Confirmed: "Subscription confirmed", ConfirmedText: "Thank you. You will receive:",
+			LinkExpired: "This link has expired. Sign up again to get a new one.", LinkInvalid: "This link is not valid.",
+			Unsubscribe: "Unsubscribe", UnsubscribeText: "Stop sending %s to", UnsubscribeAllText: "Stop sending every newsletter to",
+			UnsubscribeButton: "Unsubscribe", UnsubscribeAll: "Unsubscribe from every newsletter",
+			Unsubscribed: "Unsubscribed", UnsubscribedText: "You will not receive it any more:",
+			Preferences: "Your newsletters", PreferencesText: "Choose what you receive at", CategoriesText: "Only these sections (none ticked: all)",
+			Save: "Save", Saved: "Saved."}
 	}
 	return Words{Lang: Vietnamese, Home: "Trang chủ", Published: "Đăng lúc", Updated: "Cập nhật", Author: "Tác giả",
 		Categories: "Chuyên mục", NotFound: "Không tìm thấy trang", NotFoundText: "Trang này không tồn tại hoặc chưa được đăng.",
 		BackHome: "Về trang chủ", Source: "Xem bài gốc",
 		Latest: "Tin mới nhất", Feeds: "Nguồn tin (RSS)", FeedsHelp: "Theo dõi trang bằng trình đọc tin: chép địa chỉ một nguồn tin vào đó.",
-		NoArticles: "Chưa có bài viết nào."}
+		NoArticles: "Chưa có bài viết nào.",
+		Subscribe:  "Đăng ký nhận bản tin", Email: "Địa chỉ email", Name: "Họ tên", NameOptional: "(không bắt buộc)",
+		Newsletters: "Bản tin", SubscribeButton: "Đăng ký", TooMany: "Địa chỉ của bạn đã đăng ký quá nhiều lần; vui lòng thử lại sau.",
+		CheckEmail: "Vui lòng kiểm tra email", CheckEmailText: "Chúng tôi đã gửi cho bạn một email có đường liên kết: hãy mở nó để xác nhận đăng ký.",
+		Welcome: "Bạn đã đăng ký", WelcomeText: "Bạn sẽ nhận được số bản tin tiếp theo.",
+		Confirmed: "Đã xác nhận đăng ký", ConfirmedText: "Cảm ơn bạn. Bạn sẽ nhận:",
+		LinkExpired: "Liên kết này đã hết hạn. Vui lòng đăng ký lại để nhận liên kết mới.", LinkInvalid: "Liên kết này không hợp lệ.",
+		Unsubscribe: "Hủy đăng ký", UnsubscribeText: "Ngừng gửi %s tới", UnsubscribeAllText: "Ngừng gửi mọi bản tin tới",
+		UnsubscribeButton: "Hủy đăng ký", UnsubscribeAll: "Hủy đăng ký mọi bản tin",
+		Unsubscribed: "Đã hủy đăng ký", UnsubscribedText: "Bạn sẽ không nhận thư nữa tại:",
+		Preferences: "Bản tin của bạn", PreferencesText: "Chọn những gì bạn nhận tại", CategoriesText: "Chỉ những chuyên mục này (không chọn: tất cả)",
+		Save: "Lưu", Saved: "Đã lưu."}
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/bantin/bantin/internal/store"
 )
 
+func (s *Server) words() locale.Words { return locale.For(s.opts.Site.Language) }
+
 func (s *Server) page(title string) pageData {
 	return pageData{Site: s.opts.Site, Words: locale.For(s.opts.Site.Language), Title: title}
 }

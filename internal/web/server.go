@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -28,6 +29,7 @@ type ArticleStore interface {
 	ArticleHashes(ctx context.Context, ids []string) (map[string]string, error)
 	SaveArticles(ctx context.Context, now time.Time, articles []article.Article) ([]store.Saved, error)
 	DeleteArticle(ctx context.Context, id string) error
+	Categories(ctx context.Context, now time.Time) ([]article.Category, error)
 	Ping(ctx context.Context) error
 }
 
@@ -55,6 +57,15 @@ type Options struct {
 	Feeds Feeds
 	// WebSub is the built-in hub at /websub; nil for none.
 	WebSub http.Handler
+	// Subscriptions serves the sign-up, confirmation, unsubscribe and
+	// preferences pages; nil turns them off.
+	Subscriptions Subscriptions
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// SignupLimit and SignupPeriod bound sign-ups per client address
+	// (subscribe.rate_limit); 0 for no limit.
+	SignupLimit  int
+	SignupPeriod time.Duration
 }
 
 // Feeds is what the web layer needs of the feed service.
@@ -69,6 +80,7 @@ type Server struct {
 	opts       Options
 	handler    http.Handler
 	requestIDs *requestIDs
+	signups    *limiter
 }
 
 // DefaultMaxBodyBytes bounds a request body: room for a batch of a few
@@ -87,7 +99,7 @@ func New(opts Options) *Server {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	opts.Site.BaseURL = strings.TrimRight(opts.Site.BaseURL, "/")
-	s := &Server{opts: opts, requestIDs: newRequestIDs()}
+	s := &Server{opts: opts, requestIDs: newRequestIDs(), signups: newLimiter(opts.SignupLimit, opts.SignupPeriod)}
 	s.handler = s.logRequests(s.Routes())
 	return s
 }
@@ -100,6 +112,13 @@ func (s *Server) Routes() http.Handler {
 	mux.Handle("GET /{$}", s.handle(s.homePage))
 	mux.Handle("GET /articles/{slug}", s.handle(s.articlePage))
 	mux.Handle("GET /feeds.opml", s.handle(s.opmlHandler))
+	mux.Handle("GET /subscribe", s.handle(s.subscribeForm))
+	mux.Handle("POST /subscribe", s.handle(s.subscribe))
+	mux.Handle("GET /confirm/{token}", s.handle(s.confirm))
+	mux.Handle("GET /unsubscribe/{token}", s.handle(s.unsubscribePage))
+	mux.Handle("POST /unsubscribe/{token}", s.handle(s.unsubscribe))
+	mux.Handle("GET /preferences/{token}", s.handle(s.preferencesPage))
+	mux.Handle("POST /preferences/{token}", s.handle(s.savePreferences))
 	if s.opts.WebSub != nil {
 		mux.Handle("GET /websub", s.opts.WebSub)
 		mux.Handle("POST /websub", s.opts.WebSub)

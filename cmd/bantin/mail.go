@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	netmail "net/mail"
+	"net/netip"
+	"strings"
+
+	"github.com/bantin/bantin/internal/mail"
+	"github.com/bantin/bantin/internal/subscriber"
+	"github.com/bantin/bantin/templates"
+)
+
+// tokenSecret names the store secret that signs subscriber links.
+const tokenSecret = "subscriber-tokens"
+
+// transport builds the mail transport of the config: .eml files by
+// default, else SMTP; DKIM-signed when mail.dkim is set.
+func (a *app) transport() (mail.Transport, error) {
+	cfg := a.cfg.Mail
+	var dkim *mail.DKIM
+	if cfg.DKIM.Enabled() {
+		d, err := mail.LoadDKIM(cfg.DKIM.Domain, cfg.DKIM.Selector, cfg.DKIM.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		dkim = d
+	}
+	if cfg.Transport == "smtp" {
+		return mail.NewSMTPTransport(mail.SMTPOptions{
+			Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username, Password: cfg.SMTP.Password,
+			TLS: cfg.SMTP.TLS, Connections: cfg.SMTP.Connections, Rate: cfg.SMTP.Rate,
+			Location: a.cfg.Location(), Now: a.now, DKIM: dkim,
+		})
+	}
+	ft, err := mail.NewFileTransport(cfg.FileDir, a.cfg.Location(), a.now)
+	if err != nil {
+		return nil, err
+	}
+	ft.DKIM = dkim
+	return ft, nil
+}
+
+// outbox builds the durable outbox on a transport; permanent failures
+// count toward the subscriber's bounce limit.
+func (a *app) outbox(t mail.Transport, logger *slog.Logger) *mail.Outbox {
+	limit := a.cfg.Subscribe.BounceLimit
+	return mail.NewOutbox(mail.OutboxOptions{
+		Store: a.store, Transport: t, Logger: logger, Now: a.now,
+		OnPermanent: func(ctx context.Context, id int64, code int) {
+			bounced, err := a.store.RecordBounce(ctx, id, limit)
+			if err != nil {
+				logger.Warn("bounce not recorded", "subscriber", id, "err", err)
+				return
+			}
+			if bounced {
+				logger.Info("subscriber bounced: no more mail", "subscriber", id, "code", code)
+			}
+		},
+	})
+}
+
+// subscribers builds the subscriber service of the config.
+func (a *app) subscribers(ctx context.Context, mailer subscriber.Mailer, tmpl *templates.Set) (*subscriber.Service, error) {
+	cfg := a.cfg
+	key, err := a.store.Secret(ctx, tokenSecret, subscriber.SecretSize)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := subscriber.NewTokens(key)
+	if err != nil {
+		return nil, err
+	}
+	from, err := netmail.ParseAddress(cfg.Mail.From)
+	if err != nil {
+		return nil, fmt.Errorf("mail.from %q: %w", cfg.Mail.From, err)
+	}
+	var replyTo *netmail.Address
+	if cfg.Mail.ReplyTo != "" && cfg.Mail.ReplyTo != cfg.Mail.From {
+		if replyTo, err = netmail.ParseAddress(cfg.Mail.ReplyTo); err != nil {
+			return nil, fmt.Errorf("mail.reply_to %q: %w", cfg.Mail.ReplyTo, err)
+		}
+	}
+	var lists []subscriber.List
+	for _, n := range cfg.Newsletters {
+		lists = append(lists, subscriber.List{ID: n.ID, Title: n.Title, Description: n.Description})
+	}
+	return subscriber.NewService(subscriber.Options{
+		Store: a.store, Mailer: mailer, Emails: tmpl, Tokens: tokens, Lists: lists,
+		SiteTitle: cfg.Site.Title, BaseURL: cfg.Site.BaseURL, Language: cfg.Site.Language,
+		From: *from, ReplyTo: replyTo, DoubleOptIn: cfg.Subscribe.DoubleOptIn, ConfirmTTL: cfg.Subscribe.ConfirmTTL, Now: a.now,
+	}), nil
+}
+
+// trustedProxies reads server.trusted_proxies: CIDRs or single addresses.
+func trustedProxies(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		addr, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("server.trusted_proxies: %q is neither a CIDR nor an address", s)
+		}
+		out = append(out, netip.PrefixFrom(addr, addr.BitLen()))
+	}
+	return out, nil
+}

@@ -1,0 +1,367 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/store"
+	"github.com/bantin/bantin/internal/subscriber"
+)
+
+// Subscriptions is what the public subscription pages need.
+type Subscriptions interface {
+	Lists() []subscriber.List
+	Subscribe(ctx context.Context, in subscriber.SignUp) (subscriber.Outcome, error)
+	Confirm(ctx context.Context, token string) (store.Subscriber, []string, error)
+	LookupUnsubscribe(ctx context.Context, token string) (subscriber.Unsubscription, error)
+	Unsubscribe(ctx context.Context, token string, all bool) (subscriber.Unsubscription, error)
+	Preferences(ctx context.Context, token string) (store.Subscriber, error)
+	SavePreferences(ctx context.Context, token string, keep, categories []string) (store.Subscriber, error)
+}
+
+// maxFormBytes bounds a public form: an address, a name and a few boxes.
+const maxFormBytes = 16 << 10
+
+// limiter is the per-address limit on sign-ups (subscribe.rate_limit).
+type limiter struct {
+	mu      sync.Mutex
+	every   rate.Limit
+	burst   int
+	clients map[netip.Addr]*client
+}
+
+type client struct {
+	limiter *rate.Limiter
+	seen    time.Time
+}
+
+func newLimiter(count int, period time.Duration) *limiter {
+	if count <= 0 || period <= 0 {
+		return nil
+	}
+	return &limiter{every: rate.Every(period / time.Duration(count)), burst: count, clients: map[netip.Addr]*client{}}
+}
+
+// allow reports whether ip may sign up now. Idle entries are dropped so
+// that a flood from many addresses cannot grow the map without end.
+func (l *limiter) allow(ip netip.Addr, now time.Time) bool {
+	if l == nil {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.clients) > 10000 {
+		for a, c := range l.clients {
+			if now.Sub(c.seen) > time.Hour {
+				delete(l.clients, a)
+			}
+		}
+	}
+	c, ok := l.clients[ip]
+	if !ok {
+		c = &client{limiter: rate.NewLimiter(l.every, l.burst)}
+		l.clients[ip] = c
+	}
+	c.seen = now
+	return c.limiter.AllowN(now, 1)
+}
+
+// clientIP is the address a request comes from: the peer's, unless the
+// peer is a trusted proxy, then the nearest untrusted address in
+// X-Forwarded-For.
+func (s *Server) clientIP(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	peer = peer.Unmap()
+	if !s.trusted(peer) {
+		return peer
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return peer
+		}
+		a = a.Unmap()
+		if !s.trusted(a) {
+			return a
+		}
+	}
+	return peer
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.opts.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// subscribeData is what the subscription pages show.
+type subscribeData struct {
+	pageData
+	Lists      []listChoice
+	Email      string
+	Name       string
+	Error      string
+	Pending    bool
+	Done       bool
+	Token      string
+	ListTitle  string
+	Categories []categoryChoice
+}
+
+type listChoice struct {
+	ID, Title, Description string
+	Checked                bool
+}
+
+type categoryChoice struct {
+	Slug, Title string
+	Checked     bool
+}
+
+func (s *Server) listChoices(checked func(id string) bool) []listChoice {
+	var out []listChoice
+	for _, l := range s.opts.Subscriptions.Lists() {
+		out = append(out, listChoice{ID: l.ID, Title: l.Title, Description: l.Description, Checked: checked(l.ID)})
+	}
+	return out
+}
+
+func (s *Server) listTitle(id string) string {
+	for _, l := range s.opts.Subscriptions.Lists() {
+		if l.ID == id {
+			return l.Title
+		}
+	}
+	return id
+}
+
+func (s *Server) renderSubscription(w http.ResponseWriter, status int, name string, data subscribeData) error {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer") // the URL carries a token
+	var buf strings.Builder
+	if err := s.opts.Templates.RenderPage(&buf, name, data); err != nil {
+		return err
+	}
+	w.WriteHeader(status)
+	_, err := w.Write([]byte(buf.String()))
+	return err
+}
+
+func (s *Server) subscriptionsOff() error {
+	return &Error{Status: http.StatusNotFound, Message: "not found"}
+}
+
+// subscribeForm shows the sign-up form; ?list=ID ticks that newsletter.
+func (s *Server) subscribeForm(w http.ResponseWriter, r *http.Request) error {
+	if s.opts.Subscriptions == nil || len(s.opts.Subscriptions.Lists()) == 0 {
+		return s.subscriptionsOff()
+	}
+	want := r.URL.Query()["list"]
+	data := subscribeData{pageData: s.page(s.words().Subscribe)}
+	data.Lists = s.listChoices(func(id string) bool { return len(want) == 0 && len(s.opts.Subscriptions.Lists()) == 1 || contains(want, id) })
+	return s.renderSubscription(w, http.StatusOK, "subscribe.html", data)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// subscribe takes the form. A filled honeypot (a field people never see)
+// is answered like a success and changes nothing; a flood from one address
+// gets 429.
+func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) error {
+	if s.opts.Subscriptions == nil || len(s.opts.Subscriptions.Lists()) == 0 {
+		return s.subscriptionsOff()
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return &Error{Status: http.StatusBadRequest, Message: "unreadable form"}
+	}
+	words := s.words()
+	data := subscribeData{pageData: s.page(words.Subscribe), Email: r.PostForm.Get("email"), Name: r.PostForm.Get("name")}
+	lists := r.PostForm["list"]
+	data.Lists = s.listChoices(func(id string) bool { return contains(lists, id) })
+	if r.PostForm.Get("website") != "" {
+		data.Pending = true
+		return s.renderSubscription(w, http.StatusOK, "subscribed.html", data)
+	}
+	if !s.signups.allow(s.clientIP(r), s.opts.Now()) {
+		w.Header().Set("Retry-After", "3600")
+		data.Error = words.TooMany
+		return s.renderSubscription(w, http.StatusTooManyRequests, "subscribe.html", data)
+	}
+	out, err := s.opts.Subscriptions.Subscribe(r.Context(), subscriber.SignUp{Email: data.Email, Name: data.Name, Lists: lists, Language: s.opts.Site.Language})
+	var fe *article.FieldError
+	if errors.As(err, &fe) {
+		data.Error = fe.Reason
+		return s.renderSubscription(w, http.StatusBadRequest, "subscribe.html", data)
+	}
+	if err != nil {
+		return err
+	}
+	data.Pending = len(out.Pending) > 0
+	data.Done = !data.Pending
+	return s.renderSubscription(w, http.StatusOK, "subscribed.html", data)
+}
+
+// confirm follows the link of the confirmation email.
+func (s *Server) confirm(w http.ResponseWriter, r *http.Request) error {
+	if s.opts.Subscriptions == nil {
+		return s.subscriptionsOff()
+	}
+	words := s.words()
+	data := subscribeData{pageData: s.page(words.Confirmed)}
+	_, confirmed, err := s.opts.Subscriptions.Confirm(r.Context(), r.PathValue("token"))
+	switch {
+	case errors.Is(err, subscriber.ErrExpiredToken):
+		data.Error = words.LinkExpired
+		return s.renderSubscription(w, http.StatusGone, "confirm.html", data)
+	case errors.Is(err, subscriber.ErrBadToken):
+		data.Error = words.LinkInvalid
+		return s.renderSubscription(w, http.StatusNotFound, "confirm.html", data)
+	case err != nil:
+		return err
+	}
+	for _, id := range confirmed {
+		data.Lists = append(data.Lists, listChoice{ID: id, Title: s.listTitle(id)})
+	}
+	data.Done = true
+	return s.renderSubscription(w, http.StatusOK, "confirm.html", data)
+}
+
+// unsubscribePage shows who and what a link unsubscribes, and a button: a
+// GET changes nothing, because mail scanners open links.
+func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) error {
+	if s.opts.Subscriptions == nil {
+		return s.subscriptionsOff()
+	}
+	words := s.words()
+	token := r.PathValue("token")
+	data := subscribeData{pageData: s.page(words.Unsubscribe), Token: token}
+	u, err := s.opts.Subscriptions.LookupUnsubscribe(r.Context(), token)
+	if errors.Is(err, subscriber.ErrBadToken) {
+		data.Error = words.LinkInvalid
+		return s.renderSubscription(w, http.StatusNotFound, "unsubscribe.html", data)
+	}
+	if err != nil {
+		return err
+	}
+	data.Email = u.Subscriber.Email
+	if u.List != "" {
+		data.ListTitle = s.listTitle(u.List)
+	}
+	return s.renderSubscription(w, http.StatusOK, "unsubscribe.html", data)
+}
+
+// unsubscribe is the button and the RFC 8058 one-click POST (body
+// "List-Unsubscribe=One-Click"), which gets a plain 200.
+func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) error {
+	if s.opts.Subscriptions == nil {
+		return s.subscriptionsOff()
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return &Error{Status: http.StatusBadRequest, Message: "unreadable form"}
+	}
+	words := s.words()
+	token := r.PathValue("token")
+	all := r.PostForm.Get("all") != ""
+	u, err := s.opts.Subscriptions.Unsubscribe(r.Context(), token, all)
+	oneClick := r.PostForm.Get("List-Unsubscribe") == "One-Click"
+	if errors.Is(err, subscriber.ErrBadToken) {
+		if oneClick {
+			return &Error{Status: http.StatusNotFound, Message: "unknown unsubscribe link"}
+		}
+		data := subscribeData{pageData: s.page(words.Unsubscribe), Error: words.LinkInvalid}
+		return s.renderSubscription(w, http.StatusNotFound, "unsubscribe.html", data)
+	}
+	if err != nil {
+		return err
+	}
+	if oneClick {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, err := w.Write([]byte("unsubscribed\n"))
+		return err
+	}
+	data := subscribeData{pageData: s.page(words.Unsubscribed), Token: token, Email: u.Subscriber.Email, Done: true}
+	if u.List != "" {
+		data.ListTitle = s.listTitle(u.List)
+	}
+	return s.renderSubscription(w, http.StatusOK, "unsubscribe.html", data)
+}
+
+// preferencesPage shows a subscriber's lists and categories.
+func (s *Server) preferencesPage(w http.ResponseWriter, r *http.Request) error {
+	if s.opts.Subscriptions == nil {
+		return s.subscriptionsOff()
+	}
+	sub, err := s.opts.Subscriptions.Preferences(r.Context(), r.PathValue("token"))
+	return s.showPreferences(w, r, sub, err, false)
+}
+
+func (s *Server) savePreferences(w http.ResponseWriter, r *http.Request) error {
+	if s.opts.Subscriptions == nil {
+		return s.subscriptionsOff()
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return &Error{Status: http.StatusBadRequest, Message: "unreadable form"}
+	}
+	sub, err := s.opts.Subscriptions.SavePreferences(r.Context(), r.PathValue("token"), r.PostForm["list"], r.PostForm["category"])
+	return s.showPreferences(w, r, sub, err, true)
+}
+
+func (s *Server) showPreferences(w http.ResponseWriter, r *http.Request, sub store.Subscriber, err error, saved bool) error {
+	words := s.words()
+	data := subscribeData{pageData: s.page(words.Preferences), Token: r.PathValue("token"), Done: saved}
+	if errors.Is(err, subscriber.ErrBadToken) {
+		data.Error = words.LinkInvalid
+		return s.renderSubscription(w, http.StatusNotFound, "preferences.html", data)
+	}
+	if err != nil {
+		return err
+	}
+	data.Email = sub.Email
+	data.Lists = s.listChoices(func(id string) bool { return sub.Lists[id] == store.Confirmed || sub.Lists[id] == store.Pending })
+	cats, err := s.opts.Store.Categories(r.Context(), s.opts.Now())
+	if err != nil {
+		return err
+	}
+	for _, c := range cats {
+		data.Categories = append(data.Categories, categoryChoice{Slug: c.Slug, Title: c.Title, Checked: contains(sub.Categories, c.Slug)})
+	}
+	return s.renderSubscription(w, http.StatusOK, "preferences.html", data)
+}

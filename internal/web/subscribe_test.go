@@ -1,0 +1,277 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	netmail "net/mail"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/ingest"
+	"github.com/bantin/bantin/internal/mail"
+	"github.com/bantin/bantin/internal/store"
+	"github.com/bantin/bantin/internal/store/sqlite"
+	"github.com/bantin/bantin/internal/store/sqlite/sqlitetest"
+	"github.com/bantin/bantin/internal/subscriber"
+	"github.com/bantin/bantin/internal/web"
+	"github.com/bantin/bantin/templates"
+)
+
+// signupFixture is a server with the subscription pages, mail written to
+// .eml files by the real outbox.
+type signupFixture struct {
+	url    string
+	store  *sqlite.Store
+	subs   *subscriber.Service
+	outbox *mail.Outbox
+	dir    string
+}
+
+func newSignupFixture(t *testing.T, limit int, proxies ...netip.Prefix) *signupFixture {
+	t.Helper()
+	st := sqlitetest.Open(t)
+	tmpl, err := templates.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ft, err := mail.NewFileTransport(dir, hcm, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outbox := mail.NewOutbox(mail.OutboxOptions{Store: st, Transport: ft, Logger: discardLogger()})
+	key, err := st.Secret(context.Background(), "subscriber-tokens", subscriber.SecretSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, _ := subscriber.NewTokens(key)
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	subs := subscriber.NewService(subscriber.Options{
+		Store: st, Mailer: outbox, Emails: tmpl, Tokens: tokens,
+		Lists:     []subscriber.List{{ID: "sang", Title: "Bản tin sáng", Description: "Mỗi sáng 6 giờ"}, {ID: "toi", Title: "Bản tin tối"}},
+		SiteTitle: "Báo Mẫu", BaseURL: srv.URL, Language: "vi",
+		From: netmail.Address{Name: "Báo Mẫu", Address: "news@baomau.vn"}, DoubleOptIn: true, ConfirmTTL: 168 * time.Hour,
+	})
+	n, _ := article.NewNormalizer(article.NormalizerOptions{BaseURL: srv.URL, Location: hcm, ParseTime: ingest.ParseDate})
+	srv.Config.Handler = web.New(web.Options{
+		Site:  web.Site{Title: "Báo Mẫu", BaseURL: srv.URL, Language: "vi", Location: hcm},
+		Store: st, Normalizer: n, Templates: tmpl, Logger: discardLogger(),
+		Subscriptions: subs, TrustedProxies: proxies, SignupLimit: limit, SignupPeriod: time.Hour,
+	})
+	return &signupFixture{url: srv.URL, store: st, subs: subs, outbox: outbox, dir: dir}
+}
+
+func (f *signupFixture) send(t *testing.T) {
+	t.Helper()
+	if _, err := f.outbox.SendDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// emails returns the text parts of the .eml files written so far.
+func (f *signupFixture) emails(t *testing.T) []string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(f.dir, "*.eml"))
+	var out []string
+	for _, file := range files {
+		r, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := netmail.ReadMessage(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(msg.Body)
+		r.Close()
+		out = append(out, decodeQP(string(b)))
+	}
+	return out
+}
+
+// decodeQP undoes quoted-printable soft line breaks and =XX escapes enough
+// to find links in a message body.
+func decodeQP(s string) string {
+	s = strings.ReplaceAll(s, "=\r\n", "")
+	return regexp.MustCompile(`=([0-9A-F]{2})`).ReplaceAllStringFunc(s, func(m string) string {
+		var b byte
+		for _, c := range m[1:] {
+			b <<= 4
+			if c >= 'A' {
+				b |= byte(c-'A') + 10
+			} else {
+				b |= byte(c - '0')
+			}
+		}
+		return string([]byte{b})
+	})
+}
+
+func postForm(t *testing.T, u string, form url.Values, header map[string]string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func getPage(t *testing.T, u string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+var confirmRe = regexp.MustCompile(`/confirm/[A-Za-z0-9_-]+`)
+
+func TestSignupFlow(t *testing.T) {
+	f := newSignupFixture(t, 0)
+	if status, body := getPage(t, f.url+"/subscribe?list=sang"); status != 200 || !strings.Contains(body, `value="sang" checked`) || !strings.Contains(body, "Mỗi sáng 6 giờ") {
+		t.Fatalf("form: %d", status)
+	}
+	status, body := postForm(t, f.url+"/subscribe", url.Values{"email": {"Nu@Example.vn"}, "name": {"Ngọc Nữ"}, "list": {"sang", "toi"}}, nil)
+	if status != 200 || !strings.Contains(body, "kiểm tra email") {
+		t.Fatalf("sign-up: %d %s", status, body)
+	}
+	f.send(t)
+	mails := f.emails(t)
+	if len(mails) != 1 {
+		t.Fatalf("%d emails, want the confirmation", len(mails))
+	}
+	link := confirmRe.FindString(mails[0])
+	if link == "" {
+		t.Fatalf("no confirmation link in:\n%s", mails[0])
+	}
+	status, body = getPage(t, f.url+link)
+	if status != 200 || !strings.Contains(body, "Bản tin sáng") || !strings.Contains(body, "Bản tin tối") {
+		t.Errorf("confirm: %d %s", status, body)
+	}
+	sub, _ := f.store.SubscriberByEmail(context.Background(), "nu@example.vn")
+	if sub.Lists["sang"] != store.Confirmed || sub.Lists["toi"] != store.Confirmed {
+		t.Errorf("lists after confirming: %v", sub.Lists)
+	}
+
+	// The unsubscribe link of a digest: GET shows a button and changes
+	// nothing; the button unsubscribes from that list.
+	unsub, _ := f.subs.UnsubscribeLink(sub.ID, "sang")
+	status, body = getPage(t, unsub)
+	if status != 200 || !strings.Contains(body, "Nu@Example.vn") || !strings.Contains(body, "<button") {
+		t.Errorf("unsubscribe page: %d", status)
+	}
+	if s, _ := f.store.Subscriber(context.Background(), sub.ID); s.Lists["sang"] != store.Confirmed {
+		t.Error("GET on the unsubscribe link unsubscribed")
+	}
+	status, body = postForm(t, unsub, url.Values{}, nil)
+	if status != 200 || !strings.Contains(body, "Đã hủy đăng ký") {
+		t.Errorf("unsubscribe button: %d", status)
+	}
+	if s, _ := f.store.Subscriber(context.Background(), sub.ID); s.Lists["sang"] != store.Unsubscribed || s.Lists["toi"] != store.Confirmed {
+		t.Errorf("after the button: %v", s.Lists)
+	}
+	// RFC 8058 one-click from the mail client, for every list.
+	all, _ := f.subs.UnsubscribeLink(sub.ID, "")
+	status, body = postForm(t, all, url.Values{"List-Unsubscribe": {"One-Click"}}, nil)
+	if status != 200 || strings.TrimSpace(body) != "unsubscribed" {
+		t.Errorf("one-click: %d %q", status, body)
+	}
+	if s, _ := f.store.Subscriber(context.Background(), sub.ID); s.Lists["toi"] != store.Unsubscribed {
+		t.Errorf("after one-click: %v", s.Lists)
+	}
+
+	// Preferences: back on one list, with one category.
+	prefs, _ := f.subs.PreferencesLink(sub.ID)
+	if status, body := getPage(t, prefs); status != 200 || !strings.Contains(body, "Bản tin tối") {
+		t.Errorf("preferences page: %d", status)
+	}
+	status, _ = postForm(t, prefs, url.Values{"list": {"toi"}}, nil)
+	if s, _ := f.store.Subscriber(context.Background(), sub.ID); status != 200 || s.Lists["toi"] != store.Confirmed || s.Lists["sang"] != store.Unsubscribed {
+		t.Errorf("after saving preferences: %d %v", status, s.Lists)
+	}
+
+	// Forged and cross-purpose tokens change nothing.
+	for _, u := range []string{f.url + "/unsubscribe/AAAA", prefs[:len(prefs)-3] + "xyz", strings.Replace(prefs, "/preferences/", "/unsubscribe/", 1)} {
+		if status, _ := postForm(t, u, url.Values{"List-Unsubscribe": {"One-Click"}}, nil); status != 404 {
+			t.Errorf("POST %s: %d, want 404", u, status)
+		}
+	}
+	if status, _ := getPage(t, f.url+"/confirm/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"); status != 404 {
+		t.Errorf("forged confirmation: %d", status)
+	}
+	if s, _ := f.store.Subscriber(context.Background(), sub.ID); s.Lists["toi"] != store.Confirmed {
+		t.Errorf("a forged token changed the subscription: %v", s.Lists)
+	}
+}
+
+func TestSignupRefusals(t *testing.T) {
+	f := newSignupFixture(t, 4)
+	for _, form := range []url.Values{
+		{"email": {"khong-phai-email"}, "list": {"sang"}},
+		{"email": {"nu@example.vn\r\nBcc: x@y.z"}, "list": {"sang"}},
+		{"email": {"nu@example.vn"}},
+		{"email": {"nu@example.vn"}, "list": {"khong-co"}},
+	} {
+		if status, body := postForm(t, f.url+"/subscribe", form, map[string]string{"X-Forwarded-For": "203.0.113.9"}); status != 400 || !strings.Contains(body, `role="alert"`) {
+			t.Errorf("%v: %d", form, status)
+		}
+	}
+	// The limit counts per client, refused forms too: the four above used
+	// the four allowed an hour.
+	if status, _ := postForm(t, f.url+"/subscribe", url.Values{"email": {"a@example.vn"}, "list": {"sang"}}, nil); status != http.StatusTooManyRequests {
+		t.Errorf("fifth sign-up from one address: %d, want 429", status)
+	}
+	// A bot that fills the hidden field is told all went well; nothing is stored.
+	f2 := newSignupFixture(t, 0)
+	if status, _ := postForm(t, f2.url+"/subscribe", url.Values{"email": {"bot@example.vn"}, "list": {"sang"}, "website": {"http://spam"}}, nil); status != 200 {
+		t.Errorf("honeypot: %d", status)
+	}
+	if _, err := f2.store.SubscriberByEmail(context.Background(), "bot@example.vn"); err == nil {
+		t.Error("the honeypot sign-up was stored")
+	}
+	if status, _ := postForm(t, f2.url+"/subscribe", url.Values{"email": {strings.Repeat("a", 20<<10) + "@x.vn"}, "list": {"sang"}}, nil); status != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 20 KiB form: %d, want 413", status)
+	}
+}
+
+// TestForwardedForTrust: X-Forwarded-For counts only from a trusted proxy;
+// otherwise a client could dodge the limit by inventing addresses.
+func TestForwardedForTrust(t *testing.T) {
+	untrusted := newSignupFixture(t, 1)
+	for i := range 2 {
+		status, _ := postForm(t, untrusted.url+"/subscribe", url.Values{"email": {"a@example.vn"}, "list": {"sang"}},
+			map[string]string{"X-Forwarded-For": "198.51.100." + string(rune('1'+i))})
+		if i == 1 && status != http.StatusTooManyRequests {
+			t.Errorf("a forged X-Forwarded-For escaped the limit: %d", status)
+		}
+	}
+	trusted := newSignupFixture(t, 1, netip.MustParsePrefix("127.0.0.0/8"))
+	for i := range 2 {
+		status, _ := postForm(t, trusted.url+"/subscribe", url.Values{"email": {"a@example.vn"}, "list": {"sang"}},
+			map[string]string{"X-Forwarded-For": "198.51.100." + string(rune('1'+i))})
+		if status != 200 {
+			t.Errorf("two clients behind a trusted proxy: sign-up %d got %d", i+1, status)
+		}
+	}
+}
