@@ -182,7 +182,9 @@ func (s *Server) subscribeForm(w http.ResponseWriter, r *http.Request) error {
 	}
 	want := r.URL.Query()["list"]
 	data := subscribeData{pageData: s.page(s.words().Subscribe)}
-	data.Lists = s.listChoices(func(id string) bool { return len(want) == 0 && len(s.opts.Subscriptions.Lists()) == 1 || contains(want, id) })
+	data.Lists = s.listChoices(func(id string) bool {
+		return len(want) == 0 && len(s.opts.Subscriptions.Lists()) == 1 || contains(want, id)
+	})
 	return s.renderSubscription(w, http.StatusOK, "subscribe.html", data)
 }
 

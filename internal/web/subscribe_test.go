@@ -3,9 +3,9 @@ package web_test
 import (
 	"context"
 	"io"
-	netmail "net/mail"
 	"net/http"
 	"net/http/httptest"
+	netmail "net/mail"
 	"net/netip"
 	"net/url"
 	"os"
