@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bantin/bantin/internal/store"
 	"github.com/chromedp/chromedp"
 )
 
@@ -117,5 +118,63 @@ func TestPagesInBrowser(t *testing.T) {
 		if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90)); err == nil {
 			_ = os.WriteFile(path, png, 0o644)
 		}
+	}
+}
+
+// TestSignupInBrowser is the sign-up as a reader does it in Chromium:
+// fill the form, send it, open the link of the confirmation email, see the
+// confirmation, then unsubscribe with the button of a digest's link.
+func TestSignupInBrowser(t *testing.T) {
+	f := newSignupFixture(t, 0)
+	ctx := browser(t)
+	run := func(what string, a chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, a); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return v
+	}
+
+	run("open the form", chromedp.Navigate(f.url+"/subscribe"))
+	run("type the address", chromedp.SendKeys(chromedp.CSS("#email"), "nu@example.vn"))
+	run("type the name", chromedp.SendKeys(chromedp.CSS("#name"), "Ngọc Nữ"))
+	run("tick Bản tin sáng", chromedp.Click(chromedp.CSS(`input[value="sang"]`)))
+	run("send", chromedp.Click(chromedp.CSS(`button[type="submit"]`)))
+	run("wait for the answer", chromedp.WaitVisible(chromedp.CSS("h1")))
+	if h := text("h1"); !strings.Contains(h, "kiểm tra email") {
+		t.Fatalf("after sending the form: %q", h)
+	}
+
+	f.send(t)
+	mails := f.emails(t)
+	if len(mails) != 1 {
+		t.Fatalf("%d emails", len(mails))
+	}
+	link := confirmRe.FindString(mails[0])
+	run("open the confirmation link", chromedp.Navigate(f.url+link))
+	if h, li := text("h1"), text("main ul li"); !strings.Contains(h, "Đã xác nhận") || li != "Bản tin sáng" {
+		t.Errorf("confirmation page: %q, %q", h, li)
+	}
+
+	sub, _ := f.store.SubscriberByEmail(context.Background(), "nu@example.vn")
+	unsub, _ := f.subs.UnsubscribeLink(sub.ID, "sang")
+	run("open the unsubscribe link", chromedp.Navigate(unsub))
+	if p := text("main p"); !strings.Contains(p, "Bản tin sáng") || !strings.Contains(p, "nu@example.vn") {
+		t.Errorf("unsubscribe page says %q", p)
+	}
+	run("press the button", chromedp.Click(chromedp.CSS(`form.box button[type="submit"]`)))
+	run("wait for the answer", chromedp.WaitVisible(chromedp.CSS("h1")))
+	if h := text("h1"); h != "Đã hủy đăng ký" {
+		t.Errorf("after the button: %q", h)
+	}
+	if s, _ := f.store.Subscriber(context.Background(), sub.ID); s.Lists["sang"] != store.Unsubscribed {
+		t.Errorf("subscription after the button: %v", s.Lists)
 	}
 }
