@@ -377,3 +377,65 @@ func (s *Service) SavePreferences(ctx context.Context, token string, keep []stri
 	}
 	return s.opts.Store.Subscriber(ctx, sub.ID)
 }
+
+// Add subscribes an address to a list as an admin does: confirmed at once
+// when confirmed is set, else through the sign-up path (a confirmation
+// email with double opt-in). It reports whether anything changed.
+func (s *Service) Add(ctx context.Context, list, email, name string, confirmed bool) (store.Subscriber, bool, error) {
+	if !confirmed {
+		out, err := s.Subscribe(ctx, SignUp{Email: email, Name: name, Lists: []string{list}})
+		return out.Subscriber, len(out.Pending) > 0, err
+	}
+	clean, err := CleanEmail(email)
+	if err != nil {
+		return store.Subscriber{}, false, err
+	}
+	if name, err = CleanName(name); err != nil {
+		return store.Subscriber{}, false, err
+	}
+	if _, ok := s.list(list); !ok {
+		return store.Subscriber{}, false, &article.FieldError{Field: "list", Reason: fmt.Sprintf("no newsletter %q", trimForMessage(list))}
+	}
+	sub, err := s.opts.Store.SaveSubscriber(ctx, store.Subscriber{Email: clean, Name: name}, s.opts.Now())
+	if err != nil {
+		return store.Subscriber{}, false, err
+	}
+	if sub.Lists[list] == store.Confirmed {
+		return sub, false, nil
+	}
+	if err := s.opts.Store.SetListStatus(ctx, sub.ID, list, store.Confirmed, s.opts.Now()); err != nil {
+		return store.Subscriber{}, false, err
+	}
+	sub, err = s.opts.Store.Subscriber(ctx, sub.ID)
+	return sub, true, err
+}
+
+// Remove unsubscribes an address from a list; the subscriber and their
+// other lists stay.
+func (s *Service) Remove(ctx context.Context, list, email string) error {
+	if _, ok := s.list(list); !ok {
+		return &article.FieldError{Field: "list", Reason: fmt.Sprintf("no newsletter %q", trimForMessage(list))}
+	}
+	sub, err := s.opts.Store.SubscriberByEmail(ctx, email)
+	if err != nil {
+		return err
+	}
+	if _, ok := sub.Lists[list]; !ok {
+		return fmt.Errorf("%s is not on %s: %w", email, list, store.ErrNotFound)
+	}
+	return s.opts.Store.SetListStatus(ctx, sub.ID, list, store.Unsubscribed, s.opts.Now())
+}
+
+// Members lists a list's subscribers with a status, by address.
+func (s *Service) Members(ctx context.Context, list string, status store.SubscriptionStatus) ([]store.Subscriber, error) {
+	if _, ok := s.list(list); !ok {
+		return nil, &article.FieldError{Field: "list", Reason: fmt.Sprintf("no newsletter %q", trimForMessage(list))}
+	}
+	return s.opts.Store.ListSubscribers(ctx, list, status)
+}
+
+// Erase deletes every trace of a person: subscriber, subscriptions,
+// preferences and queued mail.
+func (s *Service) Erase(ctx context.Context, email string) error {
+	return s.opts.Store.EraseSubscriber(ctx, email)
+}
