@@ -101,10 +101,11 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		Feeds:      feeds,
 		WebSub:     hub,
 		// The subscription pages serve the config's newsletters.
-		Subscriptions:  subs,
-		TrustedProxies: proxies,
-		SignupLimit:    signupLimit,
-		SignupPeriod:   signupPeriod,
+		Subscriptions:   subs,
+		SubscriberAdmin: subs,
+		TrustedProxies:  proxies,
+		SignupLimit:     signupLimit,
+		SignupPeriod:    signupPeriod,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)

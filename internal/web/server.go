@@ -60,6 +60,8 @@ type Options struct {
 	// Subscriptions serves the sign-up, confirmation, unsubscribe and
 	// preferences pages; nil turns them off.
 	Subscriptions Subscriptions
+	// SubscriberAdmin serves /api/v1/subscribers; nil answers 404.
+	SubscriberAdmin SubscriberAdmin
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// SignupLimit and SignupPeriod bound sign-ups per client address
@@ -132,6 +134,9 @@ func (s *Server) Routes() http.Handler {
 	mux.Handle("GET /api/v1/articles", s.admin(s.apiListArticles))
 	mux.Handle("GET /api/v1/articles/{id...}", s.admin(s.apiGetArticle))
 	mux.Handle("DELETE /api/v1/articles/{id...}", s.admin(s.apiDeleteArticle))
+	mux.Handle("GET /api/v1/subscribers", s.admin(s.apiListSubscribers))
+	mux.Handle("POST /api/v1/subscribers", s.admin(s.apiAddSubscriber))
+	mux.Handle("DELETE /api/v1/subscribers/{list}/{email}", s.admin(s.apiRemoveSubscriber))
 	mux.Handle("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Message: "no such API route: " + r.Method + " " + r.URL.Path}
 	}))

@@ -67,7 +67,8 @@ func newSignupFixture(t *testing.T, limit int, proxies ...netip.Prefix) *signupF
 	srv.Config.Handler = web.New(web.Options{
 		Site:  web.Site{Title: "Báo Mẫu", BaseURL: srv.URL, Language: "vi", Location: hcm},
 		Store: st, Normalizer: n, Templates: tmpl, Logger: discardLogger(),
-		Subscriptions: subs, TrustedProxies: proxies, SignupLimit: limit, SignupPeriod: time.Hour,
+		Subscriptions: subs, SubscriberAdmin: subs, AdminToken: token,
+		TrustedProxies: proxies, SignupLimit: limit, SignupPeriod: time.Hour,
 	})
 	return &signupFixture{url: srv.URL, store: st, subs: subs, outbox: outbox, dir: dir}
 }
@@ -273,5 +274,68 @@ func TestForwardedForTrust(t *testing.T) {
 		if status != 200 {
 			t.Errorf("two clients behind a trusted proxy: sign-up %d got %d", i+1, status)
 		}
+	}
+}
+
+func TestSubscribersAPI(t *testing.T) {
+	f := newSignupFixture(t, 0)
+	call := func(method, path, body string, auth bool) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, f.url+path, strings.NewReader(body))
+		if auth {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if status, _ := call("GET", "/api/v1/subscribers?list=sang", "", false); status != 401 {
+		t.Errorf("without the token: %d", status)
+	}
+	status, body := call("POST", "/api/v1/subscribers", `{"list":"sang","email":"Nu@Example.vn","name":"Ngọc Nữ","confirmed":true}`, true)
+	if status != 201 || !strings.Contains(body, `"sang": "confirmed"`) {
+		t.Errorf("add: %d %s", status, body)
+	}
+	if status, _ := call("POST", "/api/v1/subscribers", `{"list":"sang","email":"nu@example.vn","confirmed":true}`, true); status != 200 {
+		t.Errorf("the same again: %d, want 200", status)
+	}
+	for _, tc := range []struct{ body, field string }{
+		{`{"list":"sang","email":"khong-phai"}`, "email"},
+		{`{"list":"khong-co","email":"a@example.vn","confirmed":true}`, "list"},
+	} {
+		if status, body := call("POST", "/api/v1/subscribers", tc.body, true); status != 400 || !strings.Contains(body, `"field": "`+tc.field+`"`) {
+			t.Errorf("%s: %d %s", tc.body, status, body)
+		}
+	}
+	if status, _ := call("POST", "/api/v1/subscribers", `{"list":"sang","email":"a@example.vn","admin":true}`, true); status != 400 {
+		t.Errorf("unknown key: %d", status)
+	}
+	// Without confirmed, the double opt-in email is queued.
+	if status, _ := call("POST", "/api/v1/subscribers", `{"list":"toi","email":"hoa@example.vn"}`, true); status != 201 {
+		t.Errorf("add pending: %d", status)
+	}
+	f.send(t)
+	if mails := f.emails(t); len(mails) != 1 || confirmRe.FindString(mails[0]) == "" {
+		t.Errorf("%d emails after an unconfirmed add; want one with a confirmation link", len(mails))
+	}
+	status, body = call("GET", "/api/v1/subscribers?list=sang", "", true)
+	if status != 200 || !strings.Contains(body, "Nu@Example.vn") {
+		t.Errorf("list: %d %s", status, body)
+	}
+	if status, body := call("GET", "/api/v1/subscribers?list=toi&status=pending", "", true); status != 200 || !strings.Contains(body, "hoa@example.vn") {
+		t.Errorf("pending list: %d %s", status, body)
+	}
+	if status, _ := call("DELETE", "/api/v1/subscribers/sang/nu@example.vn", "", true); status != 204 {
+		t.Errorf("remove: %d", status)
+	}
+	if status, body := call("GET", "/api/v1/subscribers?list=sang", "", true); status != 200 || strings.Contains(body, "Nu@Example.vn") {
+		t.Errorf("after remove: %s", body)
+	}
+	if status, _ := call("DELETE", "/api/v1/subscribers/sang/ai@example.vn", "", true); status != 404 {
+		t.Errorf("remove someone unknown: %d", status)
 	}
 }
