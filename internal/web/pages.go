@@ -93,8 +93,11 @@ func (s *Server) homePage(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
+	if s.opts.Subscriptions != nil {
+		data.Newsletters = s.listChoices(func(string) bool { return len(s.opts.Subscriptions.Lists()) == 1 })
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	return s.opts.Templates.RenderPage(w, "home.html", data)
 }

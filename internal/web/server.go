@@ -237,6 +237,8 @@ type pageData struct {
 	Feeds []feedLink
 	// Latest are the newest articles, on the home page.
 	Latest []listedArticle
+	// Newsletters are offered by the home page's subscribe form.
+	Newsletters []listChoice
 }
 
 type feedLink struct {
