@@ -3,6 +3,9 @@ package web_test
 import (
 	"context"
 	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
 	"net/http"
 	"net/http/httptest"
 	netmail "net/mail"
@@ -24,6 +27,7 @@ import (
 	"github.com/bantin/bantin/internal/subscriber"
 	"github.com/bantin/bantin/internal/web"
 	"github.com/bantin/bantin/templates"
+	"golang.org/x/text/unicode/norm"
 )
 
 // signupFixture is a server with the subscription pages, mail written to
@@ -337,5 +341,69 @@ func TestSubscribersAPI(t *testing.T) {
 	}
 	if status, _ := call("DELETE", "/api/v1/subscribers/sang/ai@example.vn", "", true); status != 404 {
 		t.Errorf("remove someone unknown: %d", status)
+	}
+}
+
+// TestConfirmationEmail checks the confirmation email as a mail client
+// sees it: headers, encoded subject, MIME structure, NFC text.
+func TestConfirmationEmail(t *testing.T) {
+	f := newSignupFixture(t, 0)
+	if status, _ := postForm(t, f.url+"/subscribe", url.Values{"email": {"nu@example.vn"}, "name": {norm.NFD.String("Ngọc Nữ")}, "list": {"sang"}}, nil); status != 200 {
+		t.Fatal(status)
+	}
+	f.send(t)
+	files, _ := filepath.Glob(filepath.Join(f.dir, "*.eml"))
+	if len(files) != 1 {
+		t.Fatalf("%d .eml files", len(files))
+	}
+	raw, _ := os.ReadFile(files[0])
+	if strings.Contains(strings.ReplaceAll(string(raw), "\r\n", ""), "\n") {
+		t.Error("a line ends without CR")
+	}
+	msg, err := netmail.ReadMessage(strings.NewReader(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := msg.Header
+	dec := new(mime.WordDecoder)
+	subject, _ := dec.DecodeHeader(h.Get("Subject"))
+	from, _ := netmail.ParseAddress(h.Get("From"))
+	to, _ := netmail.ParseAddress(h.Get("To"))
+	if subject != "Xác nhận đăng ký nhận bản tin Báo Mẫu" || from.Address != "news@baomau.vn" || from.Name != "Báo Mẫu" ||
+		to.Name != "Ngọc Nữ" || to.Address != "nu@example.vn" {
+		t.Errorf("subject %q, from %v, to %v", subject, from, to)
+	}
+	if id := h.Get("Message-Id"); !strings.HasSuffix(id, "@baomau.vn>") {
+		t.Errorf("Message-ID %q not on the sender's domain", id)
+	}
+	if _, err := h.Date(); err != nil {
+		t.Errorf("Date: %v", err)
+	}
+	mediaType, params, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil || mediaType != "multipart/alternative" {
+		t.Fatalf("Content-Type %q", h.Get("Content-Type"))
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	var types []string
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		types = append(types, ct)
+		body, _ := io.ReadAll(quotedprintable.NewReader(p))
+		if !norm.NFC.IsNormal(body) {
+			t.Errorf("%s part is not NFC", ct)
+		}
+		if !strings.Contains(string(body), "Ngọc Nữ") || !strings.Contains(string(body), "/confirm/") {
+			t.Errorf("%s part lacks the name or the link", ct)
+		}
+	}
+	if strings.Join(types, ",") != "text/plain,text/html" {
+		t.Errorf("parts %v, want text/plain then text/html", types)
 	}
 }
