@@ -40,7 +40,7 @@ and the exit status is 1.`,
 				return usageError{fmt.Errorf("--category %q has no letters or digits to make a slug from", category)}
 			}
 			start := time.Now()
-			bar := newProgress(opts.stderr, -1, "importing")
+			bar := newProgress(opts.stderr, -1, "importing", "articles")
 			summary, err := im.Run(ctx, ingest.Paths(paths, opts.stdin, category), func(r ingest.Result) {
 				bar.add(1)
 				if r.Err != nil {

@@ -14,9 +14,9 @@ type progress struct {
 	bar *progressbar.ProgressBar
 }
 
-// newProgress starts a bar on w when w is a terminal; total -1 is unknown
-// (a counter with a spinner).
-func newProgress(w io.Writer, total int64, what string) *progress {
+// newProgress starts a bar on w when w is a terminal, counting units
+// ("articles", "rows"); total -1 is unknown (a counter with a spinner).
+func newProgress(w io.Writer, total int64, what, units string) *progress {
 	f, ok := w.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return &progress{}
@@ -26,7 +26,7 @@ func newProgress(w io.Writer, total int64, what string) *progress {
 		progressbar.OptionSetDescription(what),
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("articles"),
+		progressbar.OptionSetItsString(units),
 		progressbar.OptionThrottle(100_000_000), // 100 ms
 		progressbar.OptionClearOnFinish(),
 	)}
