@@ -107,7 +107,8 @@ func (t *Tokens) mac(payload []byte) []byte {
 // forged or altered token, one made for another purpose, and an expired
 // one are refused; the MAC is compared in constant time.
 func (t *Tokens) Check(token string, purpose Purpose, now time.Time) (Claims, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(token)
+	// Strict: one spelling per token, no variants that differ in unused bits.
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(raw) < 2+1+1+1+8+macSize || len(raw) > 512 {
 		return Claims{}, ErrBadToken
 	}

@@ -88,13 +88,8 @@ func FuzzCheckToken(f *testing.F) {
 	f.Add("")
 	f.Add("AQ")
 	f.Fuzz(func(t *testing.T, token string) {
-		c, err := tk.Check(token, Unsubscribe, time.Now())
-		if err == nil && token != good {
-			// Only a token this key made can pass; base64 decoding may
-			// accept a few spellings of the same bytes.
-			if again, _ := tk.Check(good, Unsubscribe, time.Now()); again != c {
-				t.Errorf("accepted a token it did not make: %q → %+v", token, c)
-			}
+		if _, err := tk.Check(token, Unsubscribe, time.Now()); err == nil && token != good {
+			t.Errorf("accepted a token it did not make: %q", token)
 		}
 	})
 }
