@@ -43,6 +43,10 @@ type OutboxOptions struct {
 	// Poll is how often Run looks for due messages when nothing wakes it
 	// (default 1 s): retries come due, other processes enqueue.
 	Poll time.Duration
+	// StopGrace is how long a batch being sent may go on after the context
+	// ends (default 30 s): a stop lets SMTP transactions in flight finish
+	// rather than cut them and send them again later.
+	StopGrace time.Duration
 }
 
 // Outbox sends messages durably: each is recorded before it is sent and
@@ -78,6 +82,9 @@ func NewOutbox(opts OutboxOptions) *Outbox {
 	}
 	if opts.Poll <= 0 {
 		opts.Poll = time.Second
+	}
+	if opts.StopGrace <= 0 {
+		opts.StopGrace = 30 * time.Second
 	}
 	return &Outbox{opts: opts, wake: make(chan struct{}, 1)}
 }
@@ -151,7 +158,13 @@ func (o *Outbox) SendDue(ctx context.Context) (int, error) {
 		msgs = append(msgs, m)
 		sendable = append(sendable, c)
 	}
-	results := o.opts.Transport.Send(ctx, msgs)
+	// The batch is sent under a context of its own that ends StopGrace
+	// after ctx does.
+	sendCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(o.opts.StopGrace, cancel) })
+	defer stop()
+	results := o.opts.Transport.Send(sendCtx, msgs)
 	for i, r := range results {
 		c := sendable[i]
 		if err := o.record(ctx, c, r); err != nil {

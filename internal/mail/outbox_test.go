@@ -193,3 +193,41 @@ func TestOutboxRunToFiles(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// slowTransport takes its time, and fails what it sends once its context
+// is done, as an SMTP session cut in the middle would.
+type slowTransport struct{ delay time.Duration }
+
+func (s slowTransport) Send(ctx context.Context, msgs []Message) []Result {
+	var out []Result
+	for _, m := range msgs {
+		select {
+		case <-time.After(s.delay):
+			out = append(out, Result{MessageID: m.MessageID, Status: Sent})
+		case <-ctx.Done():
+			out = append(out, Result{MessageID: m.MessageID, Status: Temporary, Err: ctx.Err()})
+		}
+	}
+	return out
+}
+
+func (slowTransport) Close() error { return nil }
+
+// TestOutboxStopLetsInFlightFinish: a stop during a send lets the batch
+// finish within the grace, so nothing is cut and sent twice later.
+func TestOutboxStopLetsInFlightFinish(t *testing.T) {
+	st := sqlitetest.Open(t)
+	o := NewOutbox(OutboxOptions{Store: st, Transport: slowTransport{delay: 200 * time.Millisecond}, StopGrace: 5 * time.Second})
+	id, err := o.Enqueue(context.Background(), "confirm", 0, vietnamese("nu@example.vn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel) // SIGTERM in the middle of the send
+	if _, err := o.SendDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := st.OutboxMail(context.Background(), id); m.Status != store.MailSent {
+		t.Errorf("after a stop during the send: %s (%s), want sent", m.Status, m.LastError)
+	}
+}
