@@ -37,8 +37,8 @@ type OutboxOptions struct {
 	RetryBase   time.Duration
 	RetryMax    time.Duration
 	MaxAttempts int
-	// OnPermanent is told of every permanent failure (a 5xx): the
-	// subscriber's bounce count goes up there.
+	// OnPermanent is told of every recipient refused for good (a 5xx to
+	// RCPT TO): the subscriber's bounce count goes up there.
 	OnPermanent func(ctx context.Context, subscriberID int64, code int)
 	// Poll is how often Run looks for due messages when nothing wakes it
 	// (default 1 s): retries come due, other processes enqueue.
@@ -188,20 +188,22 @@ func (o *Outbox) record(ctx context.Context, c store.OutboxMail, r Result) error
 	case r.Status == Sent:
 		return o.opts.Store.MarkMailSent(mark, c.ID, now)
 	case r.Status == Permanent:
-		o.opts.Logger.Warn("outbox: message failed", "message_id", c.MessageID, "code", r.Code, "err", reason)
+		// The log names the message, not the address: the reason is kept
+		// in the outbox for an admin to read.
+		o.opts.Logger.Warn("outbox: message failed", "message_id", c.MessageID, "code", r.Code, "recipient_refused", r.Rejected)
 		if err := o.opts.Store.MarkMailFailed(mark, c.ID, now, reason); err != nil {
 			return err
 		}
-		if o.opts.OnPermanent != nil && c.SubscriberID != 0 && r.Code >= 500 {
+		if o.opts.OnPermanent != nil && c.SubscriberID != 0 && r.Rejected {
 			o.opts.OnPermanent(mark, c.SubscriberID, r.Code)
 		}
 		return nil
 	case c.Attempts >= o.opts.MaxAttempts:
-		o.opts.Logger.Warn("outbox: message given up", "message_id", c.MessageID, "attempts", c.Attempts, "err", reason)
+		o.opts.Logger.Warn("outbox: message given up", "message_id", c.MessageID, "attempts", c.Attempts, "code", r.Code)
 		return o.opts.Store.MarkMailFailed(mark, c.ID, now, fmt.Sprintf("gave up after %d attempts: %s", c.Attempts, reason))
 	}
 	next := now.Add(o.backoff(c.Attempts))
-	o.opts.Logger.Info("outbox: will retry", "message_id", c.MessageID, "attempt", c.Attempts, "at", next, "err", reason)
+	o.opts.Logger.Info("outbox: will retry", "message_id", c.MessageID, "attempt", c.Attempts, "at", next, "code", r.Code)
 	return o.opts.Store.MarkMailRetry(mark, c.ID, next, reason)
 }
 

@@ -131,10 +131,14 @@ func TestOutboxOverSMTP(t *testing.T) {
 		mu.Unlock()
 	}})
 	ids := map[string]string{}
-	for _, to := range []string{"ok@example.com", "perm@example.com", "temp@example.com"} {
+	reject, _ := st.SaveSubscriber(ctx, store.Subscriber{Email: "reject@example.com"}, time.Now())
+	for _, to := range []string{"ok@example.com", "perm@example.com", "temp@example.com", "reject@example.com"} {
 		subscriber := int64(0)
-		if to == "perm@example.com" {
+		switch to {
+		case "perm@example.com":
 			subscriber = sub.ID
+		case "reject@example.com": // refused after DATA: the relay's doing, not the address's
+			subscriber = reject.ID
 		}
 		m := vietnamese(to)
 		m.MessageID = "" // one of its own for each
@@ -144,16 +148,17 @@ func TestOutboxOverSMTP(t *testing.T) {
 		}
 		ids[to] = id
 	}
-	if n, err := o.SendDue(ctx); n != 3 || err != nil {
+	if n, err := o.SendDue(ctx); n != 4 || err != nil {
 		t.Fatalf("SendDue: %d, %v", n, err)
 	}
-	for to, want := range map[string]store.MailStatus{"ok@example.com": store.MailSent, "perm@example.com": store.MailFailed, "temp@example.com": store.MailQueued} {
+	for to, want := range map[string]store.MailStatus{"ok@example.com": store.MailSent, "perm@example.com": store.MailFailed,
+		"temp@example.com": store.MailQueued, "reject@example.com": store.MailFailed} {
 		if m, _ := st.OutboxMail(ctx, ids[to]); m.Status != want {
 			t.Errorf("%s: %s (%s), want %s", to, m.Status, m.LastError, want)
 		}
 	}
 	if bounces[sub.ID] != 550 || len(bounces) != 1 {
-		t.Errorf("bounces reported %v; want subscriber %d with 550", bounces, sub.ID)
+		t.Errorf("bounces reported %v; want only subscriber %d with 550 (a 554 after DATA is no bounce)", bounces, sub.ID)
 	}
 	if got := ts.messages(); len(got) != 1 || got[0].to != "ok@example.com" {
 		t.Errorf("server received %v", got)

@@ -249,7 +249,8 @@ func (t *SMTPTransport) sendOne(ctx context.Context, c *smtpConn, m Message, dia
 			// Network error or the relay closing: the session is gone.
 			c.drop()
 		}
-		return Result{MessageID: id, Status: status, Code: code, Err: fmt.Errorf("send %s to %s: %w", id, m.To.Address, err)}, nil
+		return Result{MessageID: id, Status: status, Code: code, Rejected: status == Permanent && recipientRefused(err),
+			Err: fmt.Errorf("send %s to %s: %w", id, m.To.Address, err)}, nil
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/textproto"
+	"strings"
 
 	gomail "github.com/wneessen/go-mail"
 )
@@ -52,8 +53,25 @@ type Result struct {
 	// Code is the SMTP reply code behind a failure, 0 when there was none
 	// (network errors, file transport, invalid messages).
 	Code int
+	// Rejected is a permanent refusal of the recipient (a 5xx to RCPT TO):
+	// the one failure that says the address is bad. A 5xx at MAIL FROM or
+	// DATA is the relay refusing us, not a bounce of the subscriber.
+	Rejected bool
 	// Err says what went wrong; nil when Status is Sent.
 	Err error
+}
+
+// recipientRefused reports a failure at RCPT TO.
+func recipientRefused(err error) bool {
+	var se *gomail.SendError
+	if errors.As(err, &se) {
+		return se.Reason == gomail.ErrSMTPRcptTo
+	}
+	var re *rawError
+	if errors.As(err, &re) {
+		return strings.HasPrefix(re.Step, "RCPT TO")
+	}
+	return false
 }
 
 // ErrClosed is reported for messages given to a transport after Close.
