@@ -107,8 +107,8 @@ type Store interface {
 	Subscriptions(ctx context.Context, now time.Time) ([]Subscription, error)
 
 	// SaveSubscriber creates the subscriber with s.Email (compared without
-	// case) or returns the existing one, taking s's name and language when
-	// they are not empty.
+	// case) or returns the existing one unchanged: anyone can type an
+	// address into a form, so a sign-up never renames someone.
 	SaveSubscriber(ctx context.Context, s Subscriber, now time.Time) (Subscriber, error)
 	// Subscriber returns a subscriber with its lists and categories.
 	Subscriber(ctx context.Context, id int64) (Subscriber, error)

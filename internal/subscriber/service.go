@@ -139,7 +139,10 @@ type SignUp struct {
 type Outcome struct {
 	Subscriber store.Subscriber
 	Pending    []string // lists waiting for the confirmation email's link
-	Confirmed  []string // lists confirmed (already, or at once without double opt-in)
+	Confirmed  []string // lists confirmed now (without double opt-in)
+	// Already are lists the address was confirmed on before. A public page
+	// must not tell them apart from Pending: that would say who reads what.
+	Already []string
 }
 
 // Subscribe records a sign-up. With double opt-in, the lists wait for the
@@ -180,7 +183,7 @@ func (s *Service) Subscribe(ctx context.Context, in SignUp) (Outcome, error) {
 	var pendingTitles []string
 	for _, l := range lists {
 		if sub.Lists[l.ID] == store.Confirmed {
-			out.Confirmed = append(out.Confirmed, l.ID)
+			out.Already = append(out.Already, l.ID)
 			continue
 		}
 		status := store.Confirmed
@@ -198,7 +201,7 @@ func (s *Service) Subscribe(ctx context.Context, in SignUp) (Outcome, error) {
 		}
 	}
 	if len(out.Pending) > 0 && !sub.Bounced {
-		if err := s.sendConfirmation(ctx, sub, pendingTitles); err != nil {
+		if err := s.sendConfirmation(ctx, sub, out.Pending, pendingTitles); err != nil {
 			return Outcome{}, err
 		}
 	}
@@ -208,10 +211,11 @@ func (s *Service) Subscribe(ctx context.Context, in SignUp) (Outcome, error) {
 	return out, nil
 }
 
-// sendConfirmation queues the double opt-in email. Its link confirms every
-// list the subscriber has pending when it is opened.
-func (s *Service) sendConfirmation(ctx context.Context, sub store.Subscriber, lists []string) error {
-	token, err := s.opts.Tokens.Make(Claims{Purpose: Confirm, SubscriberID: sub.ID, Expires: s.opts.Now().Add(s.opts.ConfirmTTL)})
+// sendConfirmation queues the double opt-in email. Its link confirms the
+// lists this sign-up asked for and nothing added later by anyone else.
+func (s *Service) sendConfirmation(ctx context.Context, sub store.Subscriber, ids, lists []string) error {
+	token, err := s.opts.Tokens.Make(Claims{Purpose: Confirm, SubscriberID: sub.ID, List: strings.Join(ids, ","),
+		Expires: s.opts.Now().Add(s.opts.ConfirmTTL)})
 	if err != nil {
 		return err
 	}
@@ -242,8 +246,8 @@ func (s *Service) sendConfirmation(ctx context.Context, sub store.Subscriber, li
 	return err
 }
 
-// Confirm follows a confirmation link: every pending list of the
-// subscriber becomes confirmed. It returns the subscriber and the lists
+// Confirm follows a confirmation link: the lists it was sent for that are
+// still pending become confirmed. It returns the subscriber and the lists
 // confirmed now.
 func (s *Service) Confirm(ctx context.Context, token string) (store.Subscriber, []string, error) {
 	c, err := s.opts.Tokens.Check(token, Confirm, s.opts.Now())
@@ -258,8 +262,9 @@ func (s *Service) Confirm(ctx context.Context, token string) (store.Subscriber, 
 		return store.Subscriber{}, nil, err
 	}
 	var confirmed []string
+	asked := strings.Split(c.List, ",")
 	for list, status := range sub.Lists {
-		if status == store.Pending {
+		if status == store.Pending && slices.Contains(asked, list) {
 			if err := s.opts.Store.SetListStatus(ctx, sub.ID, list, store.Confirmed, s.opts.Now()); err != nil {
 				return store.Subscriber{}, nil, err
 			}
@@ -345,9 +350,10 @@ func (s *Service) Preferences(ctx context.Context, token string) (store.Subscrib
 	return sub, err
 }
 
-// SavePreferences applies a preferences form: the lists kept (confirmed
-// ones not among them are unsubscribed; a list can be re-joined only when
-// it was confirmed before) and the categories wanted (none for all).
+// SavePreferences applies a preferences form: the lists kept (those not
+// among them are left) and the categories wanted (none for all). A list
+// left before is not re-joined here: that takes a new sign-up and its
+// confirmation, so double opt-in cannot be stepped around.
 func (s *Service) SavePreferences(ctx context.Context, token string, keep []string, categories []string) (store.Subscriber, error) {
 	sub, err := s.Preferences(ctx, token)
 	if err != nil {
@@ -357,8 +363,6 @@ func (s *Service) SavePreferences(ctx context.Context, token string, keep []stri
 	for list, status := range sub.Lists {
 		want := slices.Contains(keep, list)
 		switch {
-		case want && status == store.Unsubscribed:
-			err = s.opts.Store.SetListStatus(ctx, sub.ID, list, store.Confirmed, now)
 		case !want && status != store.Unsubscribed:
 			err = s.opts.Store.SetListStatus(ctx, sub.ID, list, store.Unsubscribed, now)
 		}

@@ -95,11 +95,21 @@ func TestDoubleOptIn(t *testing.T) {
 	if diff := cmp.Diff([]string{"sang", "toi"}, confirmed); diff != "" || sub.Lists["sang"] != store.Confirmed {
 		t.Errorf("confirmed (-want +got):\n%s lists %v", diff, sub.Lists)
 	}
+	// A list added by anyone after the email went out is not confirmed by
+	// its link.
+	if _, err := f.svc.Subscribe(ctx, SignUp{Email: "le@example.vn", Lists: []string{"sang"}}); err != nil {
+		t.Fatal(err)
+	}
+	leLink := confirmLink.FindStringSubmatch(f.out.msgs[len(f.out.msgs)-1].Text)[1]
+	f.svc.Subscribe(ctx, SignUp{Email: "le@example.vn", Lists: []string{"toi"}}) // someone else, later
+	if le, _, err := f.svc.Confirm(ctx, leLink); err != nil || le.Lists["sang"] != store.Confirmed || le.Lists["toi"] != store.Pending {
+		t.Errorf("the first link confirmed %v (%v); want sang only", le.Lists, err)
+	}
 	// The same address in another case signs up again: still one person,
 	// nothing new to confirm, no second email.
 	again, err := f.svc.Subscribe(ctx, SignUp{Email: "nu@example.VN", Lists: []string{"sang"}})
-	if err != nil || again.Subscriber.ID != sub.ID || len(again.Pending) != 0 || len(f.out.msgs) != 1 {
-		t.Errorf("second sign-up: %+v, %v, %d emails", again, err, len(f.out.msgs))
+	if err != nil || again.Subscriber.ID != sub.ID || len(again.Pending) != 0 || len(again.Already) != 1 {
+		t.Errorf("second sign-up: %+v, %v", again, err)
 	}
 	// The link expires after the TTL.
 	f.svc.Subscribe(ctx, SignUp{Email: "hoa@example.vn", Lists: []string{"toi"}})
@@ -154,6 +164,12 @@ func TestUnsubscribeAndPreferences(t *testing.T) {
 	f := newFixture(t, false)
 	out, _ := f.svc.Subscribe(ctx, SignUp{Email: "nu@example.vn", Lists: []string{"sang", "toi"}})
 	id := out.Subscriber.ID
+	// Preferences first, while both lists are taken: unticking one leaves it.
+	early, _ := f.svc.PreferencesLink(id)
+	if sub, err := f.svc.SavePreferences(ctx, early[strings.LastIndexByte(early, '/')+1:], []string{"sang", "toi"}, nil); err != nil ||
+		sub.Lists["sang"] != store.Confirmed || sub.Lists["toi"] != store.Confirmed {
+		t.Fatalf("keeping both lists: %v, %v", sub.Lists, err)
+	}
 	link, _ := f.svc.UnsubscribeLink(id, "sang")
 	token := link[strings.LastIndexByte(link, '/')+1:]
 
@@ -183,8 +199,10 @@ func TestUnsubscribeAndPreferences(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sub.Lists["toi"] != store.Confirmed || sub.Lists["sang"] != store.Unsubscribed {
-		t.Errorf("lists after preferences: %v", sub.Lists)
+	// Ticking a list left before does not re-join it: that takes a new
+	// sign-up and its confirmation.
+	if sub.Lists["toi"] != store.Unsubscribed || sub.Lists["sang"] != store.Unsubscribed {
+		t.Errorf("lists after preferences: %v; a left list must stay left", sub.Lists)
 	}
 	if diff := cmp.Diff([]string{"dan-van", "thoi-su"}, sub.Categories); diff != "" {
 		t.Errorf("categories (-want +got):\n%s", diff)

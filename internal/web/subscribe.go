@@ -234,8 +234,11 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	data.Pending = len(out.Pending) > 0
-	data.Done = !data.Pending
+	// "Check your email" unless lists were confirmed just now (no double
+	// opt-in): an address already subscribed gets the same page as a new
+	// one, so the form tells nobody who reads what.
+	data.Done = len(out.Confirmed) > 0 && len(out.Pending) == 0
+	data.Pending = !data.Done
 	return s.renderSubscription(w, http.StatusOK, "subscribed.html", data)
 }
 
@@ -358,6 +361,14 @@ func (s *Server) showPreferences(w http.ResponseWriter, r *http.Request, sub sto
 	}
 	data.Email = sub.Email
 	data.Lists = s.listChoices(func(id string) bool { return sub.Lists[id] == store.Confirmed || sub.Lists[id] == store.Pending })
+	// Lists the person has left are re-joined by signing up again.
+	var kept []listChoice
+	for _, l := range data.Lists {
+		if st, ok := sub.Lists[l.ID]; ok && st != store.Unsubscribed {
+			kept = append(kept, l)
+		}
+	}
+	data.Lists = kept
 	cats, err := s.opts.Store.Categories(r.Context(), s.opts.Now())
 	if err != nil {
 		return err

@@ -22,9 +22,7 @@ func (s *Store) SaveSubscriber(ctx context.Context, sub store.Subscriber, now ti
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO subscribers (email, email_key, name, language, created_at)
 		VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (email_key) DO UPDATE SET
-			name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE subscribers.name END,
-			language = CASE WHEN excluded.language <> '' THEN excluded.language ELSE subscribers.language END`,
+		ON CONFLICT (email_key) DO NOTHING`,
 		strings.TrimSpace(sub.Email), key, sub.Name, sub.Language, micro(now))
 	if err != nil {
 		return store.Subscriber{}, fmt.Errorf("save subscriber %s: %w", sub.Email, err)

@@ -449,9 +449,9 @@ func testSubscribers(t *testing.T, h Harness) {
 	if nu.ID == 0 || nu.Email != "Nu@Example.VN" || nu.Name != "Ngọc Nữ" || !nu.CreatedAt.Equal(t0) || len(nu.Lists) != 0 {
 		t.Errorf("new subscriber %+v", nu)
 	}
-	// The same address in another case is the same person; an empty name
-	// keeps the one stored.
-	same, err := s.SaveSubscriber(ctx, store.Subscriber{Email: "nu@example.vn"}, t0.Add(time.Hour))
+	// The same address in another case is the same person, and another
+	// name typed with it changes nothing.
+	same, err := s.SaveSubscriber(ctx, store.Subscriber{Email: "nu@example.vn", Name: "Kẻ mạo danh"}, t0.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
