@@ -37,7 +37,7 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 		}
 		e := s.classify(err)
 		if e.Status >= 500 {
-			s.opts.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			s.opts.Logger.Error("request failed", "method", r.Method, "path", logPath(r), "err", err)
 		}
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			writeJSON(w, e.Status, e)

@@ -187,8 +187,8 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 }
 
 // logRequests logs one line per request with an id that is also sent back
-// as X-Request-Id, so a user's report can be found in the log. The query
-// string is left out: it may carry tokens.
+// as X-Request-Id, so a user's report can be found in the log. Query
+// strings, link tokens and addresses in paths are left out.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// With request logging off (log.level above info), the hot path of
@@ -202,9 +202,19 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		s.opts.Logger.Info("http", "id", id, "method", r.Method, "path", r.URL.Path,
+		s.opts.Logger.Info("http", "id", id, "method", r.Method, "path", logPath(r),
 			"status", rec.status, "duration", time.Since(start).Round(time.Microsecond))
 	})
+}
+
+// logPath is the path as the log may show it: for routes whose path holds
+// a token or an address, the route's pattern instead (/confirm/{token}).
+func logPath(r *http.Request) string {
+	if strings.Contains(r.Pattern, "{token}") || strings.Contains(r.Pattern, "{email}") {
+		_, path, _ := strings.Cut(r.Pattern, " ")
+		return path
+	}
+	return r.URL.Path
 }
 
 // requestIDs makes request ids: a random prefix chosen at start and a

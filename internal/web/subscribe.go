@@ -31,12 +31,15 @@ type Subscriptions interface {
 // maxFormBytes bounds a public form: an address, a name and a few boxes.
 const maxFormBytes = 16 << 10
 
-// limiter is the per-address limit on sign-ups (subscribe.rate_limit).
+// limiter is the per-client limit on sign-ups (subscribe.rate_limit). An
+// IPv6 client is its /64: one host commonly has a whole /64 to pick
+// addresses from.
 type limiter struct {
-	mu      sync.Mutex
-	every   rate.Limit
-	burst   int
-	clients map[netip.Addr]*client
+	mu        sync.Mutex
+	every     rate.Limit
+	burst     int
+	clients   map[netip.Prefix]*client
+	lastSweep time.Time
 }
 
 type client struct {
@@ -44,32 +47,50 @@ type client struct {
 	seen    time.Time
 }
 
+// maxClients bounds the limiter's memory under a flood from many
+// addresses; past it, the oldest state is dropped wholesale.
+const maxClients = 100_000
+
 func newLimiter(count int, period time.Duration) *limiter {
 	if count <= 0 || period <= 0 {
 		return nil
 	}
-	return &limiter{every: rate.Every(period / time.Duration(count)), burst: count, clients: map[netip.Addr]*client{}}
+	return &limiter{every: rate.Every(period / time.Duration(count)), burst: count, clients: map[netip.Prefix]*client{}}
 }
 
-// allow reports whether ip may sign up now. Idle entries are dropped so
-// that a flood from many addresses cannot grow the map without end.
+func clientKey(ip netip.Addr) netip.Prefix {
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p
+	}
+	return netip.PrefixFrom(ip, ip.BitLen())
+}
+
+// allow reports whether ip may sign up now. Idle entries are swept at most
+// once a minute, so a flood costs no scan per request.
 func (l *limiter) allow(ip netip.Addr, now time.Time) bool {
 	if l == nil {
 		return true
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.clients) > 10000 {
-		for a, c := range l.clients {
-			if now.Sub(c.seen) > time.Hour {
-				delete(l.clients, a)
+	if now.Sub(l.lastSweep) > time.Minute {
+		l.lastSweep = now
+		idle := time.Duration(float64(time.Second) * float64(l.burst) / float64(l.every)) // time to refill
+		for k, c := range l.clients {
+			if now.Sub(c.seen) > idle {
+				delete(l.clients, k)
 			}
 		}
 	}
-	c, ok := l.clients[ip]
+	if len(l.clients) >= maxClients {
+		l.clients = map[netip.Prefix]*client{}
+	}
+	key := clientKey(ip)
+	c, ok := l.clients[key]
 	if !ok {
 		c = &client{limiter: rate.NewLimiter(l.every, l.burst)}
-		l.clients[ip] = c
+		l.clients[key] = c
 	}
 	c.seen = now
 	return c.limiter.AllowN(now, 1)

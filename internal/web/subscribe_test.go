@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -415,4 +417,64 @@ func TestConfirmationEmail(t *testing.T) {
 	if strings.Join(types, ",") != "text/plain,text/html" {
 		t.Errorf("parts %v, want text/plain then text/html", types)
 	}
+}
+
+// TestLogsHoldNoTokens: the request log shows /confirm/{token}, never a
+// token or an address from a path.
+func TestLogsHoldNoTokens(t *testing.T) {
+	logs := &syncWriter{b: &strings.Builder{}}
+	st := sqlitetest.Open(t)
+	tmpl, _ := templates.Load("")
+	key, _ := st.Secret(context.Background(), "subscriber-tokens", subscriber.SecretSize)
+	tokens, _ := subscriber.NewTokens(key)
+	subs := subscriber.NewService(subscriber.Options{Store: st, Mailer: nopMailer{}, Emails: tmpl, Tokens: tokens,
+		Lists: []subscriber.List{{ID: "sang", Title: "Bản tin sáng"}}, BaseURL: "http://x", Language: "vi",
+		From: netmail.Address{Address: "news@baomau.vn"}})
+	n, _ := article.NewNormalizer(article.NormalizerOptions{BaseURL: "http://x", Location: hcm, ParseTime: ingest.ParseDate})
+	srv := httptest.NewServer(web.New(web.Options{
+		Site: web.Site{Title: "x", BaseURL: "http://x", Language: "vi", Location: hcm}, Store: st, Normalizer: n, Templates: tmpl,
+		Logger: slog.New(slog.NewTextHandler(logs, nil)), Subscriptions: subs, SubscriberAdmin: subs, AdminToken: token,
+	}))
+	defer srv.Close()
+	secret := "AWMBkOmEsQ0APxVuA4yeOXUHXKKJ5AaZ1h1g2t7b2Tk0"
+	for _, p := range []string{"/confirm/", "/unsubscribe/", "/preferences/"} {
+		getPage(t, srv.URL+p+secret)
+	}
+	req, _ := http.NewRequest("DELETE", srv.URL+"/api/v1/subscribers/sang/private@example.vn", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+	}
+	// The log line is written after the response: wait for the last one.
+	deadline := time.Now().Add(time.Second)
+	for !strings.Contains(logs.String(), "{email}") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	out := logs.String()
+	if strings.Contains(out, secret) || strings.Contains(out, "private@example.vn") || !strings.Contains(out, "/confirm/{token}") {
+		t.Errorf("the log holds a token or an address, or no route:\n%s", out)
+	}
+}
+
+type nopMailer struct{}
+
+func (nopMailer) Enqueue(context.Context, string, int64, mail.Message) (string, error) {
+	return "", nil
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	b  *strings.Builder
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
 }

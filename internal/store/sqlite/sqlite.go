@@ -62,9 +62,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// keys keep categories consistent with articles; the busy timeout makes a
 	// second process (bantin ingest beside serve) wait for the lock instead
 	// of failing; immediate transactions take the write lock at BEGIN, so two
-	// writers never deadlock upgrading a read lock.
+	// writers never deadlock upgrading a read lock; secure_delete zeroes what
+	// is deleted, so an erased subscriber leaves no bytes in free pages.
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(NORMAL)", "wal_autocheckpoint(4096)"} {
+	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(NORMAL)", "wal_autocheckpoint(4096)", "secure_delete(ON)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
