@@ -7,6 +7,7 @@ import (
 	netmail "net/mail"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/bantin/bantin/internal/mail"
 	"github.com/bantin/bantin/internal/subscriber"
@@ -47,8 +48,16 @@ func (a *app) transport() (mail.Transport, error) {
 // count toward the subscriber's bounce limit.
 func (a *app) outbox(t mail.Transport, logger *slog.Logger) *mail.Outbox {
 	limit := a.cfg.Subscribe.BounceLimit
+	// A claimed batch must be sent well within its lease, or another
+	// sender takes it over and sends it again: with a slow rate limit,
+	// claim fewer at a time.
+	const lease = 10 * time.Minute
+	batch := 50
+	if rate := a.cfg.Mail.SMTP.Rate; a.cfg.Mail.Transport == "smtp" && rate > 0 {
+		batch = max(1, min(batch, int(rate*lease.Seconds()/4)))
+	}
 	return mail.NewOutbox(mail.OutboxOptions{
-		Store: a.store, Transport: t, Logger: logger, Now: a.now,
+		Store: a.store, Transport: t, Logger: logger, Now: a.now, Batch: batch, Lease: lease,
 		OnPermanent: func(ctx context.Context, id int64, code int) {
 			bounced, err := a.store.RecordBounce(ctx, id, limit)
 			if err != nil {
