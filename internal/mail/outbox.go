@@ -3,6 +3,7 @@ package mail
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -15,9 +16,9 @@ import (
 type OutboxStore interface {
 	EnqueueMail(ctx context.Context, m store.OutboxMail) (bool, error)
 	ClaimMail(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]store.OutboxMail, error)
-	MarkMailSent(ctx context.Context, id int64, now time.Time) error
-	MarkMailRetry(ctx context.Context, id int64, next time.Time, reason string) error
-	MarkMailFailed(ctx context.Context, id int64, now time.Time, reason string) error
+	MarkMailSent(ctx context.Context, m store.OutboxMail, now time.Time) error
+	MarkMailRetry(ctx context.Context, m store.OutboxMail, next time.Time, reason string) error
+	MarkMailFailed(ctx context.Context, m store.OutboxMail, now time.Time, reason string) error
 }
 
 // OutboxOptions configures an Outbox.
@@ -150,7 +151,7 @@ func (o *Outbox) SendDue(ctx context.Context) (int, error) {
 	for _, c := range claimed {
 		var m Message
 		if err := json.Unmarshal(c.Payload, &m); err != nil {
-			if err := o.opts.Store.MarkMailFailed(ctx, c.ID, o.opts.Now(), "unreadable payload: "+err.Error()); err != nil {
+			if err := o.opts.Store.MarkMailFailed(ctx, c, o.opts.Now(), "unreadable payload: "+err.Error()); err != nil {
 				return len(claimed), err
 			}
 			continue
@@ -186,12 +187,12 @@ func (o *Outbox) record(ctx context.Context, c store.OutboxMail, r Result) error
 	}
 	switch {
 	case r.Status == Sent:
-		return o.opts.Store.MarkMailSent(mark, c.ID, now)
+		return o.claimed(o.opts.Store.MarkMailSent(mark, c, now))
 	case r.Status == Permanent:
 		// The log names the message, not the address: the reason is kept
 		// in the outbox for an admin to read.
 		o.opts.Logger.Warn("outbox: message failed", "message_id", c.MessageID, "code", r.Code, "recipient_refused", r.Rejected)
-		if err := o.opts.Store.MarkMailFailed(mark, c.ID, now, reason); err != nil {
+		if err := o.claimed(o.opts.Store.MarkMailFailed(mark, c, now, reason)); err != nil {
 			return err
 		}
 		if o.opts.OnPermanent != nil && c.SubscriberID != 0 && r.Rejected {
@@ -200,11 +201,21 @@ func (o *Outbox) record(ctx context.Context, c store.OutboxMail, r Result) error
 		return nil
 	case c.Attempts >= o.opts.MaxAttempts:
 		o.opts.Logger.Warn("outbox: message given up", "message_id", c.MessageID, "attempts", c.Attempts, "code", r.Code)
-		return o.opts.Store.MarkMailFailed(mark, c.ID, now, fmt.Sprintf("gave up after %d attempts: %s", c.Attempts, reason))
+		return o.claimed(o.opts.Store.MarkMailFailed(mark, c, now, fmt.Sprintf("gave up after %d attempts: %s", c.Attempts, reason)))
 	}
 	next := now.Add(o.backoff(c.Attempts))
 	o.opts.Logger.Info("outbox: will retry", "message_id", c.MessageID, "attempt", c.Attempts, "at", next, "code", r.Code)
-	return o.opts.Store.MarkMailRetry(mark, c.ID, next, reason)
+	return o.claimed(o.opts.Store.MarkMailRetry(mark, c, next, reason))
+}
+
+// claimed turns a lost claim into a log line: another sender took the
+// message after this one's lease ran out, and its outcome is the one kept.
+func (o *Outbox) claimed(err error) error {
+	if errors.Is(err, store.ErrConflict) {
+		o.opts.Logger.Warn("outbox: a send outlived its lease; the message was taken over", "err", err)
+		return nil
+	}
+	return err
 }
 
 // backoff is the wait after the attempt-th failure: doubling from

@@ -133,10 +133,12 @@ type Store interface {
 	// claim gets them until the lease runs out or they are marked.
 	ClaimMail(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxMail, error)
 	// MarkMailSent, MarkMailRetry and MarkMailFailed record a send's outcome
-	// and end the claim.
-	MarkMailSent(ctx context.Context, id int64, now time.Time) error
-	MarkMailRetry(ctx context.Context, id int64, next time.Time, reason string) error
-	MarkMailFailed(ctx context.Context, id int64, now time.Time, reason string) error
+	// and end the claim. Only the holder of the claim m came with may mark:
+	// once its lease ran out and another sender took the message, the mark
+	// fails with ErrConflict and changes nothing.
+	MarkMailSent(ctx context.Context, m OutboxMail, now time.Time) error
+	MarkMailRetry(ctx context.Context, m OutboxMail, next time.Time, reason string) error
+	MarkMailFailed(ctx context.Context, m OutboxMail, now time.Time, reason string) error
 	// OutboxMail returns one message of the outbox, for tests and the CLI.
 	OutboxMail(ctx context.Context, messageID string) (OutboxMail, error)
 
@@ -199,6 +201,8 @@ type OutboxMail struct {
 	NextAttempt  time.Time
 	LastError    string
 	CreatedAt    time.Time
+	// Claim is the lease ClaimMail gave; it identifies the claim on marks.
+	Claim time.Time
 }
 
 // Subscription is a verified WebSub subscription to one of the site's

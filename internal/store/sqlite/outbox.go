@@ -30,17 +30,20 @@ func (s *Store) EnqueueMail(ctx context.Context, m store.OutboxMail) (bool, erro
 }
 
 const outboxColumns = `id, message_id, kind, COALESCE(subscriber_id, 0), recipient, payload, status, attempts,
-	next_attempt_at, last_error, created_at`
+	next_attempt_at, last_error, created_at, claimed_until`
 
 func scanMail(row interface{ Scan(...any) error }) (store.OutboxMail, error) {
 	var m store.OutboxMail
 	var status string
-	var next, created int64
+	var next, created, claim int64
 	if err := row.Scan(&m.ID, &m.MessageID, &m.Kind, &m.SubscriberID, &m.Recipient, &m.Payload, &status, &m.Attempts,
-		&next, &m.LastError, &created); err != nil {
+		&next, &m.LastError, &created, &claim); err != nil {
 		return store.OutboxMail{}, err
 	}
 	m.Status, m.NextAttempt, m.CreatedAt = store.MailStatus(status), fromMicro(next), fromMicro(created)
+	if claim != 0 {
+		m.Claim = fromMicro(claim)
+	}
 	return m, nil
 }
 
@@ -69,30 +72,37 @@ func (s *Store) ClaimMail(ctx context.Context, now time.Time, limit int, lease t
 	return out, nil
 }
 
-func (s *Store) markMail(ctx context.Context, id int64, query string, args ...any) error {
-	res, err := s.db.ExecContext(ctx, query, append(args, id)...)
+func (s *Store) markMail(ctx context.Context, m store.OutboxMail, query string, args ...any) error {
+	res, err := s.db.ExecContext(ctx, query+` WHERE id = ? AND claimed_until = ? AND status = 'queued'`, append(args, m.ID, micro(m.Claim))...)
 	if err != nil {
-		return fmt.Errorf("mark mail %d: %w", id, err)
+		return fmt.Errorf("mark mail %d: %w", m.ID, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("mark mail %d: %w", id, store.ErrNotFound)
+		var exists bool
+		if err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE id = ?)`, m.ID).Scan(&exists); err != nil {
+			return fmt.Errorf("mark mail %d: %w", m.ID, err)
+		}
+		if !exists {
+			return fmt.Errorf("mark mail %d: %w", m.ID, store.ErrNotFound)
+		}
+		return fmt.Errorf("mark mail %d: the claim was lost to another sender: %w", m.ID, store.ErrConflict)
 	}
 	return nil
 }
 
 // MarkMailSent records a sent message.
-func (s *Store) MarkMailSent(ctx context.Context, id int64, now time.Time) error {
-	return s.markMail(ctx, id, `UPDATE outbox SET status = 'sent', claimed_until = 0, last_error = '', done_at = ? WHERE id = ?`, micro(now))
+func (s *Store) MarkMailSent(ctx context.Context, m store.OutboxMail, now time.Time) error {
+	return s.markMail(ctx, m, `UPDATE outbox SET status = 'sent', claimed_until = 0, last_error = '', done_at = ?`, micro(now))
 }
 
 // MarkMailRetry puts a message back in the queue for next.
-func (s *Store) MarkMailRetry(ctx context.Context, id int64, next time.Time, reason string) error {
-	return s.markMail(ctx, id, `UPDATE outbox SET claimed_until = 0, next_attempt_at = ?, last_error = ? WHERE id = ?`, micro(next), reason)
+func (s *Store) MarkMailRetry(ctx context.Context, m store.OutboxMail, next time.Time, reason string) error {
+	return s.markMail(ctx, m, `UPDATE outbox SET claimed_until = 0, next_attempt_at = ?, last_error = ?`, micro(next), reason)
 }
 
 // MarkMailFailed gives a message up.
-func (s *Store) MarkMailFailed(ctx context.Context, id int64, now time.Time, reason string) error {
-	return s.markMail(ctx, id, `UPDATE outbox SET status = 'failed', claimed_until = 0, last_error = ?, done_at = ? WHERE id = ?`, reason, micro(now))
+func (s *Store) MarkMailFailed(ctx context.Context, m store.OutboxMail, now time.Time, reason string) error {
+	return s.markMail(ctx, m, `UPDATE outbox SET status = 'failed', claimed_until = 0, last_error = ?, done_at = ?`, reason, micro(now))
 }
 
 // OutboxMail returns one message by its Message-ID.

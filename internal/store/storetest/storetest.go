@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -582,7 +584,9 @@ func testOutbox(t *testing.T, h Harness) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"a@x", "b@x"}, ids(claimed)); diff != "" {
+	// A claim returns its messages in no particular order.
+	slices.SortFunc(claimed, func(a, b store.OutboxMail) int { return strings.Compare(a.MessageID, b.MessageID) })
+	if diff := cmp.Diff([]string{"a@x", "b@x"}, ids(claimed), cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("claimed (-want +got):\n%s", diff)
 	}
 	if claimed[0].Attempts != 1 || string(claimed[0].Payload) != `{"subject":"a@x"}` || claimed[0].SubscriberID != sub.ID || claimed[1].SubscriberID != 0 {
@@ -593,7 +597,7 @@ func testOutbox(t *testing.T, h Harness) {
 	if again, _ := other.ClaimMail(ctx, now, 10, time.Minute); len(again) != 0 {
 		t.Errorf("a second claim took %v while the first was held", ids(again))
 	}
-	if err := s.MarkMailSent(ctx, claimed[0].ID, now); err != nil {
+	if err := s.MarkMailSent(ctx, claimed[0], now); err != nil {
 		t.Fatal(err)
 	}
 	// b's claimer died: after the lease another claimer gets it.
@@ -605,7 +609,12 @@ func testOutbox(t *testing.T, h Harness) {
 	if retaken[0].Attempts != 2 {
 		t.Errorf("attempts %d, want 2", retaken[0].Attempts)
 	}
-	if err := other.MarkMailRetry(ctx, retaken[0].ID, later.Add(time.Hour), "451 try later"); err != nil {
+	// The first claimer of b wakes up late: its claim is gone, its mark
+	// changes nothing.
+	if err := s.MarkMailSent(ctx, claimed[1], later); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a mark on a lost claim: %v, want ErrConflict", err)
+	}
+	if err := other.MarkMailRetry(ctx, retaken[0], later.Add(time.Hour), "451 try later"); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.ClaimMail(ctx, later.Add(time.Minute), 10, time.Minute); len(got) != 0 {
@@ -615,8 +624,16 @@ func testOutbox(t *testing.T, h Harness) {
 	if b.Status != store.MailQueued || b.LastError != "451 try later" || !b.NextAttempt.Equal(later.Add(time.Hour)) {
 		t.Errorf("b after retry: %+v", b)
 	}
-	if err := s.MarkMailFailed(ctx, b.ID, later, "550 no such user"); err != nil {
-		t.Fatal(err)
+	again, _ := s.ClaimMail(ctx, later.Add(2*time.Hour), 10, time.Minute)
+	if diff := cmp.Diff([]string{"b@x", "c@x"}, ids(again), cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Fatalf("claim when due (-want +got):\n%s", diff)
+	}
+	for _, m := range again {
+		if m.MessageID == "b@x" {
+			if err := s.MarkMailFailed(ctx, m, later, "550 no such user"); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	if b, _ = s.OutboxMail(ctx, "b@x"); b.Status != store.MailFailed {
 		t.Errorf("b after failure: %+v", b)
@@ -624,7 +641,7 @@ func testOutbox(t *testing.T, h Harness) {
 	if a, _ := s.OutboxMail(ctx, "a@x"); a.Status != store.MailSent {
 		t.Errorf("a: %+v", a)
 	}
-	if err := s.MarkMailSent(ctx, 999999, now); !errors.Is(err, store.ErrNotFound) {
+	if err := s.MarkMailSent(ctx, store.OutboxMail{ID: 999999}, now); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("marking a missing message: %v", err)
 	}
 	// Erasing a subscriber erases their mail.
