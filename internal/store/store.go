@@ -61,6 +61,14 @@ type ArticleQuery struct {
 	IncludeScheduled bool
 }
 
+// WindowQuery selects the articles of one issue of a newsletter.
+type WindowQuery struct {
+	After, Until   time.Time // the window of visibility: (After, Until]
+	PublishedSince time.Time // the list's max_age: older articles are history, not news
+	Categories     []string  // category slugs; empty means every category
+	Limit          int       // max_articles; 0 means no limit
+}
+
 // Store is the contract every backend implements.
 type Store interface {
 	// ArticleHashes returns the stored input hash of each id that exists,
@@ -83,6 +91,11 @@ type Store interface {
 	ArticleBySlug(ctx context.Context, slug string) (article.Article, error)
 	// Articles lists articles by q.
 	Articles(ctx context.Context, q ArticleQuery) ([]article.Article, error)
+	// WindowArticles lists the articles of a newsletter issue, newest
+	// published first: those that became visible (the later of published
+	// and first stored) after q.After and at or before q.Until, published
+	// at or after q.PublishedSince, in any of q.Categories (none: all).
+	WindowArticles(ctx context.Context, q WindowQuery) ([]article.Article, error)
 	// CountArticles counts the articles q selects, ignoring its Limit and
 	// Offset.
 	CountArticles(ctx context.Context, q ArticleQuery) (int, error)

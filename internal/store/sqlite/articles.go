@@ -377,6 +377,36 @@ func (s *Store) Categories(ctx context.Context, now time.Time) ([]article.Catego
 	return list, nil
 }
 
+// WindowArticles lists the articles of an issue's window.
+func (s *Store) WindowArticles(ctx context.Context, q store.WindowQuery) ([]article.Article, error) {
+	var sb strings.Builder
+	// An article is news from the later of its publication and its first
+	// store: a back-dated page ingested today is news today. It must be
+	// published by the window's end (scheduled ones wait).
+	sb.WriteString(`SELECT ` + articleColumns + ` FROM articles a
+		WHERE max(a.published_at, a.stored_at) > ? AND max(a.published_at, a.stored_at) <= ?
+		AND a.published_at <= ? AND a.published_at >= ?`)
+	args := []any{micro(q.After), micro(q.Until), micro(q.Until), micro(q.PublishedSince)}
+	if len(q.Categories) > 0 {
+		sb.WriteString(` AND EXISTS (SELECT 1 FROM article_categories ac WHERE ac.article_id = a.id AND ac.category IN (` + placeholders(len(q.Categories)) + `))`)
+		args = append(args, anys(q.Categories)...)
+	}
+	sb.WriteString(` ORDER BY a.published_at DESC, a.id DESC`)
+	if q.Limit > 0 {
+		sb.WriteString(` LIMIT ?`)
+		args = append(args, q.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, sb.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("window articles: %w", err)
+	}
+	list, err := s.scanArticles(ctx, rows)
+	if err != nil {
+		return nil, fmt.Errorf("window articles: %w", err)
+	}
+	return list, nil
+}
+
 // Articles lists articles, newest published first.
 func (s *Store) Articles(ctx context.Context, q store.ArticleQuery) ([]article.Article, error) {
 	var sb strings.Builder

@@ -64,6 +64,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Secret", func(t *testing.T) { testSecret(t, h) })
 	t.Run("Subscribers", func(t *testing.T) { testSubscribers(t, h) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, h) })
+	t.Run("WindowArticles", func(t *testing.T) { testWindowArticles(t, h) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := h.New(t).Ping(context.Background()); err != nil {
 			t.Fatalf("Ping on a migrated store: %v", err)
@@ -655,5 +656,64 @@ func testOutbox(t *testing.T, h Harness) {
 	}
 	if _, err := s.OutboxMail(ctx, "b@x"); err != nil {
 		t.Errorf("mail for nobody in particular went with the erased subscriber: %v", err)
+	}
+}
+
+func testWindowArticles(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := h.New(t)
+	day := 24 * time.Hour
+	put := func(id string, published, stored time.Time, cats ...string) {
+		t.Helper()
+		a := sample(id, published)
+		a.GUID, a.Slug, a.Categories = "tag:"+id, id, nil
+		for _, c := range cats {
+			a.Categories = append(a.Categories, article.Category{Slug: c, Title: c})
+		}
+		if _, err := s.SaveArticles(ctx, stored, []article.Article{a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := t0        // the last issue's end
+	end := t0.Add(day) // this issue's run
+	put("in", t0.Add(time.Hour), t0.Add(time.Hour), "thoi-su")
+	put("in2", t0.Add(2*time.Hour), t0.Add(2*time.Hour), "kinh-te")
+	put("backdated", t0.Add(-3*day), t0.Add(3*time.Hour), "thoi-su")     // old date, stored in the window: news now
+	put("ancient", t0.Add(-30*day), t0.Add(4*time.Hour), "thoi-su")      // stored in the window but beyond max_age
+	put("before", t0.Add(-time.Hour), t0.Add(-time.Hour), "thoi-su")     // the last issue had it
+	put("scheduled", end.Add(time.Hour), t0.Add(5*time.Hour), "thoi-su") // waits for its time
+	put("edge", end, end, "thoi-su")                                     // at the run: in
+	ids := func(q store.WindowQuery) []string {
+		t.Helper()
+		list, err := s.WindowArticles(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, a := range list {
+			out = append(out, a.ID)
+		}
+		return out
+	}
+	base := store.WindowQuery{After: start, Until: end, PublishedSince: end.Add(-7 * day)}
+	if diff := cmp.Diff([]string{"edge", "in2", "in", "backdated"}, ids(base)); diff != "" {
+		t.Errorf("window (-want +got):\n%s", diff)
+	}
+	one := base
+	one.Categories = []string{"kinh-te"}
+	if diff := cmp.Diff([]string{"in2"}, ids(one)); diff != "" {
+		t.Errorf("one category (-want +got):\n%s", diff)
+	}
+	limited := base
+	limited.Limit = 2
+	if diff := cmp.Diff([]string{"edge", "in2"}, ids(limited)); diff != "" {
+		t.Errorf("max_articles (-want +got):\n%s", diff)
+	}
+	later := store.WindowQuery{After: end.Add(day), Until: end.Add(2 * day), PublishedSince: end}
+	if diff := cmp.Diff([]string{"scheduled"}, ids(store.WindowQuery{After: end, Until: end.Add(day), PublishedSince: end.Add(-7 * day)})); diff != "" {
+		t.Errorf("the next window holds the scheduled article at its time (-want +got):\n%s", diff)
+	}
+	if got := ids(later); len(got) != 0 {
+		t.Errorf("an empty window: %v", got)
 	}
 }
