@@ -61,6 +61,32 @@ type ArticleQuery struct {
 	IncludeScheduled bool
 }
 
+// Issue is one sent (or sending) issue of a newsletter, as rendered.
+type Issue struct {
+	ID          int64
+	List        string
+	Number      int // 1, 2, … per list
+	WindowStart time.Time
+	WindowEnd   time.Time
+	Subject     string
+	HTML        string // as sent, without personal links
+	Text        string
+	ArticleIDs  []string
+	Status      string // sending, sent, cancelled
+	CreatedAt   time.Time
+}
+
+// DeliveryStatus is where one subscriber's copy of an issue stands.
+type DeliveryStatus string
+
+// The states of a delivery.
+const (
+	DeliveryQueued  DeliveryStatus = "queued"
+	DeliverySent    DeliveryStatus = "sent"
+	DeliveryFailed  DeliveryStatus = "failed"
+	DeliverySkipped DeliveryStatus = "skipped" // unsubscribed or bounced before their turn
+)
+
 // WindowQuery selects the articles of one issue of a newsletter.
 type WindowQuery struct {
 	After, Until   time.Time // the window of visibility: (After, Until]
@@ -154,6 +180,19 @@ type Store interface {
 	MarkMailFailed(ctx context.Context, m OutboxMail, now time.Time, reason string) error
 	// OutboxMail returns one message of the outbox, for tests and the CLI.
 	OutboxMail(ctx context.Context, messageID string) (OutboxMail, error)
+
+	// CreateIssue stores an issue and, in the same transaction, one queued
+	// delivery per confirmed, not bounced subscriber of its list. The issue
+	// of a list for a window end that has one already is ErrConflict: two
+	// ticks never make two issues. It returns the issue with its id and
+	// number and the count of deliveries.
+	CreateIssue(ctx context.Context, is Issue) (Issue, int, error)
+	// Issues lists a list's issues, newest first.
+	Issues(ctx context.Context, list string) ([]Issue, error)
+	// LastIssue returns a list's latest issue, ErrNotFound for none.
+	LastIssue(ctx context.Context, list string) (Issue, error)
+	// DeliveryCounts counts an issue's deliveries by status.
+	DeliveryCounts(ctx context.Context, issueID int64) (map[DeliveryStatus]int, error)
 
 	// Secret returns the secret called name, made of size random bytes the
 	// first time any process asks, the same for every process after.

@@ -65,6 +65,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Subscribers", func(t *testing.T) { testSubscribers(t, h) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, h) })
 	t.Run("WindowArticles", func(t *testing.T) { testWindowArticles(t, h) })
+	t.Run("Issues", func(t *testing.T) { testIssues(t, h) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := h.New(t).Ping(context.Background()); err != nil {
 			t.Fatalf("Ping on a migrated store: %v", err)
@@ -715,5 +716,79 @@ func testWindowArticles(t *testing.T, h Harness) {
 	}
 	if got := ids(later); len(got) != 0 {
 		t.Errorf("an empty window: %v", got)
+	}
+}
+
+func testIssues(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := h.New(t)
+	var subs []store.Subscriber
+	for _, email := range []string{"a@example.vn", "b@example.vn", "c@example.vn", "d@example.vn"} {
+		sub, err := s.SaveSubscriber(ctx, store.Subscriber{Email: email}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, sub)
+	}
+	set := func(i int, list string, st store.SubscriptionStatus) {
+		t.Helper()
+		if err := s.SetListStatus(ctx, subs[i].ID, list, st, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(0, "sang", store.Confirmed)
+	set(1, "sang", store.Confirmed)
+	set(2, "sang", store.Pending)      // not yet: no delivery
+	set(3, "sang", store.Unsubscribed) // left: no delivery
+	set(3, "toi", store.Confirmed)     // another list
+	for range 3 {
+		if _, err := s.RecordBounce(ctx, subs[1].ID, 3); err != nil { // bounced: no delivery
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.LastIssue(ctx, "sang"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("LastIssue of a list without issues: %v, want ErrNotFound", err)
+	}
+	first := store.Issue{List: "sang", WindowStart: t0, WindowEnd: t0.Add(24 * time.Hour), Subject: "Bản tin sáng số 1",
+		HTML: "<p>1</p>", Text: "1", ArticleIDs: []string{"a1", "a2"}, CreatedAt: t0.Add(24 * time.Hour)}
+	is, n, err := s.CreateIssue(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if is.ID == 0 || is.Number != 1 || n != 1 {
+		t.Errorf("first issue: id %d number %d, %d deliveries; want number 1 and one delivery (a)", is.ID, is.Number, n)
+	}
+	counts, err := s.DeliveryCounts(ctx, is.ID)
+	if err != nil || counts[store.DeliveryQueued] != 1 || len(counts) != 1 {
+		t.Errorf("delivery counts %v, %v", counts, err)
+	}
+	// The same window again (a second tick, another process): refused.
+	if _, _, err := s.CreateIssue(ctx, first); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a second issue for the same window: %v, want ErrConflict", err)
+	}
+	second := first
+	second.WindowStart, second.WindowEnd, second.Subject = first.WindowEnd, first.WindowEnd.Add(24*time.Hour), "Bản tin sáng số 2"
+	second.ArticleIDs = nil
+	is2, _, err := s.CreateIssue(ctx, second)
+	if err != nil || is2.Number != 2 {
+		t.Fatalf("second issue: %+v, %v", is2, err)
+	}
+	last, err := s.LastIssue(ctx, "sang")
+	if err != nil || last.ID != is2.ID || !last.WindowEnd.Equal(second.WindowEnd) || len(last.ArticleIDs) != 0 {
+		t.Errorf("LastIssue = %+v, %v", last, err)
+	}
+	all, err := s.Issues(ctx, "sang")
+	if err != nil || len(all) != 2 || all[1].Subject != "Bản tin sáng số 1" || strings.Join(all[1].ArticleIDs, ",") != "a1,a2" || all[1].HTML != "<p>1</p>" {
+		t.Errorf("Issues = %+v, %v", all, err)
+	}
+	if other, _ := s.Issues(ctx, "toi"); len(other) != 0 {
+		t.Errorf("issues of another list: %v", other)
+	}
+	// Erasing a subscriber erases their deliveries.
+	if err := s.EraseSubscriber(ctx, "a@example.vn"); err != nil {
+		t.Fatal(err)
+	}
+	if counts, _ := s.DeliveryCounts(ctx, is.ID); len(counts) != 0 {
+		t.Errorf("deliveries of an erased subscriber remain: %v", counts)
 	}
 }
