@@ -76,6 +76,15 @@ type Issue struct {
 	CreatedAt   time.Time
 }
 
+// Delivery is one subscriber's copy of an issue, as claimed for sending.
+type Delivery struct {
+	IssueID      int64
+	SubscriberID int64
+	Email, Name  string
+	Attempts     int       // counting this one
+	Claim        time.Time // the lease; identifies the claim on marks
+}
+
 // DeliveryStatus is where one subscriber's copy of an issue stands.
 type DeliveryStatus string
 
@@ -191,6 +200,15 @@ type Store interface {
 	Issues(ctx context.Context, list string) ([]Issue, error)
 	// LastIssue returns a list's latest issue, ErrNotFound for none.
 	LastIssue(ctx context.Context, list string) (Issue, error)
+	// ClaimDeliveries first skips the queued deliveries of an issue whose
+	// subscriber has left the list or bounced (an unsubscribe takes effect
+	// at once), then claims up to limit due ones for lease, with the
+	// address and name to send to.
+	ClaimDeliveries(ctx context.Context, issueID int64, now time.Time, limit int, lease time.Duration) ([]Delivery, error)
+	// MarkDelivery records the outcome of a claimed delivery: sent, failed,
+	// or queued again for next. Only the holder of the claim may mark
+	// (ErrConflict otherwise).
+	MarkDelivery(ctx context.Context, d Delivery, status DeliveryStatus, next time.Time, reason string, now time.Time) error
 	// DeliveryCounts counts an issue's deliveries by status.
 	DeliveryCounts(ctx context.Context, issueID int64) (map[DeliveryStatus]int, error)
 

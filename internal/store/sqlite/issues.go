@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/bantin/bantin/internal/store"
 )
@@ -91,6 +92,70 @@ func (s *Store) LastIssue(ctx context.Context, list string) (store.Issue, error)
 		return store.Issue{}, fmt.Errorf("last issue of %s: %w", list, err)
 	}
 	return is, nil
+}
+
+// ClaimDeliveries skips deliveries to people who left, then claims due ones.
+func (s *Store) ClaimDeliveries(ctx context.Context, issueID int64, now time.Time, limit int, lease time.Duration) ([]store.Delivery, error) {
+	if _, err := s.db.ExecContext(ctx, `UPDATE deliveries SET status = 'skipped', done_at = ?
+		WHERE issue_id = ? AND status = 'queued' AND subscriber_id NOT IN (
+			SELECT s.id FROM subscribers s JOIN list_subscriptions l ON l.subscriber_id = s.id
+			JOIN issues i ON i.list = l.list AND i.id = ?
+			WHERE l.status = 'confirmed' AND s.bounced = 0)`, micro(now), issueID, issueID); err != nil {
+		return nil, fmt.Errorf("skip deliveries of issue %d: %w", issueID, err)
+	}
+	rows, err := s.db.QueryContext(ctx, `UPDATE deliveries SET claimed_until = ?, attempts = attempts + 1
+		WHERE rowid IN (SELECT rowid FROM deliveries WHERE issue_id = ? AND status = 'queued'
+			AND next_attempt_at <= ? AND claimed_until <= ? ORDER BY subscriber_id LIMIT ?)
+		RETURNING subscriber_id, attempts, claimed_until`, micro(now.Add(lease)), issueID, micro(now), micro(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries of issue %d: %w", issueID, err)
+	}
+	var out []store.Delivery
+	for rows.Next() {
+		d := store.Delivery{IssueID: issueID}
+		var claim int64
+		if err := rows.Scan(&d.SubscriberID, &d.Attempts, &claim); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("claim deliveries of issue %d: %w", issueID, err)
+		}
+		d.Claim = fromMicro(claim)
+		out = append(out, d)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("claim deliveries of issue %d: %w", issueID, err)
+	}
+	for i := range out {
+		if err := s.db.QueryRowContext(ctx, `SELECT email, name FROM subscribers WHERE id = ?`, out[i].SubscriberID).
+			Scan(&out[i].Email, &out[i].Name); err != nil {
+			return nil, fmt.Errorf("claim deliveries of issue %d: subscriber %d: %w", issueID, out[i].SubscriberID, err)
+		}
+	}
+	return out, nil
+}
+
+// MarkDelivery records a claimed delivery's outcome.
+func (s *Store) MarkDelivery(ctx context.Context, d store.Delivery, status store.DeliveryStatus, next time.Time, reason string, now time.Time) error {
+	var res sql.Result
+	var err error
+	switch status {
+	case store.DeliveryQueued:
+		res, err = s.db.ExecContext(ctx, `UPDATE deliveries SET claimed_until = 0, next_attempt_at = ?, last_error = ?
+			WHERE issue_id = ? AND subscriber_id = ? AND claimed_until = ? AND status = 'queued'`,
+			micro(next), reason, d.IssueID, d.SubscriberID, micro(d.Claim))
+	case store.DeliverySent, store.DeliveryFailed:
+		res, err = s.db.ExecContext(ctx, `UPDATE deliveries SET status = ?, claimed_until = 0, last_error = ?, done_at = ?
+			WHERE issue_id = ? AND subscriber_id = ? AND claimed_until = ? AND status = 'queued'`,
+			string(status), reason, micro(now), d.IssueID, d.SubscriberID, micro(d.Claim))
+	default:
+		return fmt.Errorf("mark delivery: status %q", status)
+	}
+	if err != nil {
+		return fmt.Errorf("mark delivery %d/%d: %w", d.IssueID, d.SubscriberID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("mark delivery %d/%d: the claim was lost: %w", d.IssueID, d.SubscriberID, store.ErrConflict)
+	}
+	return nil
 }
 
 // DeliveryCounts counts an issue's deliveries by status.

@@ -784,6 +784,34 @@ func testIssues(t *testing.T, h Harness) {
 	if other, _ := s.Issues(ctx, "toi"); len(other) != 0 {
 		t.Errorf("issues of another list: %v", other)
 	}
+	// Claiming: a subscriber added after the issue gets nothing from it; one
+	// who leaves before their turn is skipped at once.
+	set(2, "sang", store.Confirmed)
+	now := t0.Add(25 * time.Hour)
+	claimed, err := s.ClaimDeliveries(ctx, is.ID, now, 10, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(claimed) != 1 || claimed[0].Email != "a@example.vn" || claimed[0].Attempts != 1 {
+		t.Fatalf("claimed %+v; want a's delivery", claimed)
+	}
+	if again, _ := s.ClaimDeliveries(ctx, is.ID, now, 10, time.Minute); len(again) != 0 {
+		t.Errorf("a held claim was claimed again: %+v", again)
+	}
+	if err := s.MarkDelivery(ctx, claimed[0], store.DeliveryQueued, now.Add(time.Minute), "451", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkDelivery(ctx, claimed[0], store.DeliverySent, time.Time{}, "", now); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a second mark on an ended claim: %v, want ErrConflict", err)
+	}
+	set(0, "sang", store.Unsubscribed) // a leaves before the retry
+	if got, _ := s.ClaimDeliveries(ctx, is.ID, now.Add(2*time.Minute), 10, time.Minute); len(got) != 0 {
+		t.Errorf("a delivery to someone who left was claimed: %+v", got)
+	}
+	if counts, _ := s.DeliveryCounts(ctx, is.ID); counts[store.DeliverySkipped] != 1 {
+		t.Errorf("counts %v; want a skipped", counts)
+	}
+	set(0, "sang", store.Confirmed)
 	// Erasing a subscriber erases their deliveries.
 	if err := s.EraseSubscriber(ctx, "a@example.vn"); err != nil {
 		t.Fatal(err)
