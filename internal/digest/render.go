@@ -46,7 +46,7 @@ type Copy struct {
 
 // Recipient is who a copy is for, with their own links.
 type Recipient struct {
-	Email, Name                     string
+	Email, Name                    string
 	UnsubscribeURL, PreferencesURL string
 }
 
