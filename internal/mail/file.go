@@ -87,7 +87,7 @@ func (t *FileTransport) write(m Message) Result {
 
 	// Write to a dot-file first and rename, so a reader of *.eml never
 	// sees half a message.
-	tmp, err := os.CreateTemp(t.dir, ".tmp-*.eml")
+	tmp, err := os.CreateTemp(t.dir, ".tmp-*.partial")
 	if err != nil {
 		return fail(err)
 	}
