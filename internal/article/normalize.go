@@ -355,15 +355,6 @@ func scanText(s string) (xmlOK, nfcStable bool) {
 	return true, nfcStable
 }
 
-// isNFC reports whether s is in Normalization Form C, checking quickly
-// first whether every code point is NFC-stable.
-func isNFC(s string) bool {
-	if _, stable := scanText(s); stable {
-		return true
-	}
-	return norm.NFC.IsNormalString(s)
-}
-
 // isNFCStable reports code points that are NFC on their own and never
 // combine with what precedes them (NFC_QC=Yes, canonical class 0): Latin
 // letters with their precomposed Vietnamese forms and common punctuation.

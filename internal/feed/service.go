@@ -417,6 +417,3 @@ func (s *Service) Scopes(ctx context.Context) ([]Scope, error) {
 	}
 	return scopes, nil
 }
-
-// Renderer is the service's renderer, for OPML and pages that link feeds.
-func (s *Service) Renderer() *Renderer { return s.renderer }

@@ -172,13 +172,6 @@ func Paths(paths []string, stdin io.Reader, category string) func(context.Contex
 	}
 }
 
-// File produces the records of one file.
-func File(path, category string) func(context.Context, func(record) error) error {
-	return func(ctx context.Context, emit func(record) error) error {
-		return readFile(path, category, emit)
-	}
-}
-
 func broken(path string, line int, reason, category string) record {
 	return record{format: formatBroken, data: []byte(reason), origin: Origin{Path: path, Line: line}, category: category}
 }

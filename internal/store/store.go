@@ -315,12 +315,3 @@ func Fill(a article.Article, now time.Time) article.Article {
 	}
 	return a
 }
-
-// VisibleAt is when an article becomes news: the later of its publication
-// and its first store (a back-dated page ingested today is news today).
-func VisibleAt(a article.Article) time.Time {
-	if a.StoredAt.After(a.PublishedAt) {
-		return a.StoredAt
-	}
-	return a.PublishedAt
-}

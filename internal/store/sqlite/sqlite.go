@@ -170,9 +170,6 @@ func (s *Store) Close() error {
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 
-// DB exposes the handle for tests and maintenance commands in this module.
-func (s *Store) DB() *sql.DB { return s.db }
-
 // micro and fromMicro convert between time.Time and the stored integers.
 func micro(t time.Time) int64 { return t.UnixMicro() }
 
