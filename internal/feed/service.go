@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,6 +72,10 @@ type Service struct {
 type generation struct {
 	mu      sync.RWMutex
 	entries map[key]*entry
+	// scopes are the feeds there are, found once per generation: the home
+	// page and the hub ask on every request and every change.
+	scopesMu sync.Mutex
+	scopes   []Scope
 	read    atomic.Bool // a document of this generation was asked for
 }
 
@@ -391,6 +396,20 @@ type Scope struct {
 
 // Scopes lists every feed there is now, site-wide first.
 func (s *Service) Scopes(ctx context.Context) ([]Scope, error) {
+	gen := s.cache.Load()
+	gen.scopesMu.Lock()
+	defer gen.scopesMu.Unlock()
+	if gen.scopes == nil {
+		scopes, err := s.findScopes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		gen.scopes = scopes
+	}
+	return slices.Clone(gen.scopes), nil
+}
+
+func (s *Service) findScopes(ctx context.Context) ([]Scope, error) {
 	now := s.now()
 	cats, err := s.source.Categories(ctx, now)
 	if err != nil {

@@ -124,11 +124,30 @@ func (s *Store) ClaimDeliveries(ctx context.Context, issueID int64, now time.Tim
 	if err := rows.Close(); err != nil {
 		return nil, fmt.Errorf("claim deliveries of issue %d: %w", issueID, err)
 	}
-	for i := range out {
-		if err := s.db.QueryRowContext(ctx, `SELECT email, name FROM subscribers WHERE id = ?`, out[i].SubscriberID).
-			Scan(&out[i].Email, &out[i].Name); err != nil {
-			return nil, fmt.Errorf("claim deliveries of issue %d: subscriber %d: %w", issueID, out[i].SubscriberID, err)
+	// Addresses and names in one query, not one per delivery.
+	ids := make([]any, len(out))
+	index := make(map[int64]int, len(out))
+	for i, d := range out {
+		ids[i], index[d.SubscriberID] = d.SubscriberID, i
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	rows, err = s.db.QueryContext(ctx, `SELECT id, email, name FROM subscribers WHERE id IN (`+placeholders(len(ids))+`)`, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries of issue %d: %w", issueID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var email, name string
+		if err := rows.Scan(&id, &email, &name); err != nil {
+			return nil, fmt.Errorf("claim deliveries of issue %d: %w", issueID, err)
 		}
+		out[index[id]].Email, out[index[id]].Name = email, name
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim deliveries of issue %d: %w", issueID, err)
 	}
 	return out, nil
 }
