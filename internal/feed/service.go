@@ -76,7 +76,7 @@ type generation struct {
 	// page and the hub ask on every request and every change.
 	scopesMu sync.Mutex
 	scopes   []Scope
-	read    atomic.Bool // a document of this generation was asked for
+	read     atomic.Bool // a document of this generation was asked for
 }
 
 type key struct {
