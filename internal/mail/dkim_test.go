@@ -233,55 +233,6 @@ func TestDKIMTransports(t *testing.T) {
 	}
 }
 
-// TestDKIMSMTPClassifies checks that signed messages, which bypass go-mail's
-// Send, get the same outcomes as unsigned ones.
-func TestDKIMSMTPClassifies(t *testing.T) {
-	ts := newTestServer(t)
-	d := &DKIM{Domain: "example.vn", Selector: "sel", Signer: testKeys(t)[1].signer}
-	st := newSMTP(t, ts, func(o *SMTPOptions) { o.DKIM = d })
-	tests := []struct {
-		to       string
-		want     Status
-		wantCode int
-	}{
-		{"ok1@example.com", Sent, 0},
-		{"temp@example.com", Temporary, 450},
-		{"perm@example.com", Permanent, 550},
-		{"ok2@example.com", Sent, 0}, // the session survives a refused RCPT
-		{"reject@example.com", Permanent, 554},
-		{"bye@example.com", Temporary, 421},
-		{"ok3@example.com", Sent, 0}, // after a redial
-		{"drop@example.com", Temporary, 0},
-		{"ok4@example.com", Sent, 0}, // after a redial
-	}
-	msgs := make([]Message, len(tests))
-	for i, tt := range tests {
-		msgs[i] = vietnamese(tt.to)
-	}
-	results := st.Send(context.Background(), msgs)
-	for i, tt := range tests {
-		t.Run(tt.to, func(t *testing.T) {
-			got := results[i]
-			if got.Status != tt.want || got.Code != tt.wantCode {
-				t.Errorf("got %v %d (%v), want %v %d", got.Status, got.Code, got.Err, tt.want, tt.wantCode)
-			}
-			if (got.Err == nil) != (tt.want == Sent) {
-				t.Errorf("Err = %v with status %v", got.Err, got.Status)
-			}
-		})
-	}
-	var to []string
-	for _, r := range ts.messages() {
-		to = append(to, r.to)
-	}
-	if got, want := strings.Join(to, " "), "ok1@example.com ok2@example.com ok3@example.com ok4@example.com"; got != want {
-		t.Errorf("server received for %q, want %q", got, want)
-	}
-	if sessions, _ := ts.counts(); sessions != 3 {
-		t.Errorf("sessions = %d, want 3 (reuse, redial after 421 and after the drop)", sessions)
-	}
-}
-
 func TestLoadDKIM(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name string, data []byte) string {

@@ -48,56 +48,68 @@ func TestSMTPDeliversIntact(t *testing.T) {
 	checkMessage(t, got[0].data, "a@example.com", time.UTC)
 }
 
+// TestSMTPClassifies checks the outcome of every kind of failure, for
+// unsigned messages (sent by go-mail) and DKIM-signed ones (which bypass
+// go-mail's Send) alike, over one pooled session redialled as needed.
 func TestSMTPClassifies(t *testing.T) {
-	ts := newTestServer(t)
-	st := newSMTP(t, ts, nil)
-	bad := vietnamese("ok3@example.com")
-	bad.Headers["List-Id"] = "x\r\nBcc: victim@example.com"
-	tests := []struct {
-		to       string
-		msg      *Message
-		want     Status
-		wantCode int
-	}{
-		{to: "ok1@example.com", want: Sent},
-		{to: "temp@example.com", want: Temporary, wantCode: 450},
-		{to: "perm@example.com", want: Permanent, wantCode: 550},
-		{to: "reject@example.com", want: Permanent, wantCode: 554},
-		{to: "bye@example.com", want: Temporary, wantCode: 421},
-		{to: "ok2@example.com", want: Sent}, // after a redial
-		{to: "drop@example.com", want: Temporary, wantCode: 0},
-		{to: "ok3@example.com", msg: &bad, want: Permanent}, // injection: never sent
-		{to: "ok4@example.com", want: Sent},                 // after a redial
-	}
-	msgs := make([]Message, len(tests))
-	for i, tt := range tests {
-		msgs[i] = vietnamese(tt.to)
-		if tt.msg != nil {
-			msgs[i] = *tt.msg
-		}
-	}
-	results := st.Send(context.Background(), msgs)
-	for i, tt := range tests {
-		t.Run(tt.to, func(t *testing.T) {
-			got := results[i]
-			if got.Status != tt.want || got.Code != tt.wantCode {
-				t.Errorf("got %v %d (%v), want %v %d", got.Status, got.Code, got.Err, tt.want, tt.wantCode)
+	for _, signed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "unsigned", true: "DKIM"}[signed], func(t *testing.T) {
+			ts := newTestServer(t)
+			st := newSMTP(t, ts, func(o *SMTPOptions) {
+				if signed {
+					o.DKIM = &DKIM{Domain: "example.vn", Selector: "sel", Signer: testKeys(t)[1].signer}
+				}
+			})
+			bad := vietnamese("ok5@example.com")
+			bad.Headers["List-Id"] = "x\r\nBcc: victim@example.com"
+			tests := []struct {
+				to       string
+				msg      *Message
+				want     Status
+				wantCode int
+			}{
+				{to: "ok1@example.com", want: Sent},
+				{to: "temp@example.com", want: Temporary, wantCode: 450},
+				{to: "perm@example.com", want: Permanent, wantCode: 550},
+				{to: "ok2@example.com", want: Sent}, // the session survives a refused RCPT
+				{to: "reject@example.com", want: Permanent, wantCode: 554},
+				{to: "bye@example.com", want: Temporary, wantCode: 421},
+				{to: "ok3@example.com", want: Sent}, // after a redial
+				{to: "drop@example.com", want: Temporary, wantCode: 0},
+				{to: "ok5@example.com", msg: &bad, want: Permanent}, // injection: never sent
+				{to: "ok4@example.com", want: Sent},                 // after a redial
 			}
-			if (got.Err == nil) != (tt.want == Sent) {
-				t.Errorf("Err = %v with status %v", got.Err, got.Status)
+			msgs := make([]Message, len(tests))
+			for i, tt := range tests {
+				msgs[i] = vietnamese(tt.to)
+				if tt.msg != nil {
+					msgs[i] = *tt.msg
+				}
+			}
+			results := st.Send(context.Background(), msgs)
+			for i, tt := range tests {
+				t.Run(tt.to, func(t *testing.T) {
+					got := results[i]
+					if got.Status != tt.want || got.Code != tt.wantCode {
+						t.Errorf("got %v %d (%v), want %v %d", got.Status, got.Code, got.Err, tt.want, tt.wantCode)
+					}
+					if (got.Err == nil) != (tt.want == Sent) {
+						t.Errorf("Err = %v with status %v", got.Err, got.Status)
+					}
+				})
+			}
+			var to []string
+			for _, r := range ts.messages() {
+				to = append(to, r.to)
+			}
+			if got, want := strings.Join(to, " "), "ok1@example.com ok2@example.com ok3@example.com ok4@example.com"; got != want {
+				t.Errorf("server received for %q, want %q", got, want)
+			}
+			// One session until 421, one until the drop, one after.
+			if sessions, _ := ts.counts(); sessions != 3 {
+				t.Errorf("sessions = %d, want 3 (reuse, redial after 421 and after the drop)", sessions)
 			}
 		})
-	}
-	var to []string
-	for _, r := range ts.messages() {
-		to = append(to, r.to)
-	}
-	if got, want := strings.Join(to, " "), "ok1@example.com ok2@example.com ok4@example.com"; got != want {
-		t.Errorf("server received for %q, want %q", got, want)
-	}
-	// One session until 421, one until the drop, one after.
-	if sessions, _ := ts.counts(); sessions != 3 {
-		t.Errorf("sessions = %d, want 3 (reuse, redial after 421 and after the drop)", sessions)
 	}
 }
 
