@@ -14,7 +14,7 @@ import (
 
 // browser starts headless Chromium for a test, or skips it with the
 // reason; under BANTIN_TEST_ALL=1 (CI) a missing browser fails instead.
-func browser(t *testing.T) context.Context {
+func browser(t *testing.T) *tab {
 	t.Helper()
 	path := ""
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -44,7 +44,55 @@ func browser(t *testing.T) context.Context {
 	ctx, cancelCtx := chromedp.NewContext(alloc)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	return ctx
+	return &tab{t: t, ctx: ctx}
+}
+
+// tab is a browser tab driven by a test; every step fails the test on error.
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func (b *tab) run(what string, a chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if _, err := chromedp.Run(b.ctx, a); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func (b *tab) text(sel string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return v
+}
+
+func (b *tab) eval(js string) int {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](js))
+	if err != nil {
+		b.t.Fatalf("%s: %v", js, err)
+	}
+	return v
+}
+
+// waitHeading waits for the page a click led to: the one whose heading
+// says want.
+func (b *tab) waitHeading(want string) {
+	b.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("h1")))
+		if err == nil && strings.Contains(h, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("heading %q, want %q", h, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // TestPagesInBrowser opens the home page and an article page in headless
@@ -53,52 +101,29 @@ func browser(t *testing.T) context.Context {
 // the screen sideways, and the feeds are discoverable.
 func TestPagesInBrowser(t *testing.T) {
 	f := newFeedFixture(t, 50)
-	ctx := browser(t)
+	b := browser(t)
 	f.post(t, `{"id":"b1","title":"Thành phố khánh thành cầu mới <script>alert(1)</script>","categories":["Thời sự"],
 		"published_at":"2024-11-04T08:30:00+07:00","author":"Quốc Bảo",
 		"content_html":"<p>(Baomau.vn) - Sáng 4/11, thành phố khánh thành cây cầu mới.</p><p onclick=\"alert(2)\">Công trình dài 200 m.</p>",
 		"image":{"url":"https://baomau.vn/anh/cau.jpg","caption":"Cây cầu mới"}}`)
 
-	run := func(what string, a chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if _, err := chromedp.Run(ctx, a); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return v
-	}
-	eval := func(js string) int {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[int](js))
-		if err != nil {
-			t.Fatalf("%s: %v", js, err)
-		}
-		return v
-	}
-
-	run("open the home page", chromedp.Navigate(f.url+"/"))
-	homeTitle := text("ul.latest li h2 a")
-	link, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("ul.latest li h2 a"), "href"))
+	b.run("open the home page", chromedp.Navigate(f.url+"/"))
+	homeTitle := b.text("ul.latest li h2 a")
+	link, err := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS("ul.latest li h2 a"), "href"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(homeTitle, "Thành phố khánh thành cầu mới") || strings.Contains(homeTitle, "script") {
 		t.Errorf("home page headline %q", homeTitle)
 	}
-	if n := eval(`document.querySelectorAll('link[rel=alternate]').length`); n != 6 { // RSS, Atom, JSON Feed for the site and Thời sự
+	if n := b.eval(`document.querySelectorAll('link[rel=alternate]').length`); n != 6 { // RSS, Atom, JSON Feed for the site and Thời sự
 		t.Errorf("%d autodiscovery links, want 6", n)
 	}
 
-	run("open the article", chromedp.Navigate(f.url+link.Value))
-	eval(`window.alert = () => { window.__alerted = 1 }; 0`)
-	h1, meta, body, author := text("h1"), text("p.meta"), text("div.content"), text("p.author")
-	run("click a paragraph that had an onclick", chromedp.Click(chromedp.CSS("div.content p:nth-child(2)")))
+	b.run("open the article", chromedp.Navigate(f.url+link.Value))
+	b.eval(`window.alert = () => { window.__alerted = 1 }; 0`)
+	h1, meta, body, author := b.text("h1"), b.text("p.meta"), b.text("div.content"), b.text("p.author")
+	b.run("click a paragraph that had an onclick", chromedp.Click(chromedp.CSS("div.content p:nth-child(2)")))
 	if !strings.HasPrefix(h1, "Thành phố khánh thành cầu mới") {
 		t.Errorf("h1 %q", h1)
 	}
@@ -108,14 +133,14 @@ func TestPagesInBrowser(t *testing.T) {
 	if !strings.Contains(body, "Công trình dài 200 m.") || author != "Quốc Bảo" {
 		t.Errorf("body %q, author %q", body, author)
 	}
-	if eval(`window.__alerted || 0`) != 0 {
+	if b.eval(`window.__alerted || 0`) != 0 {
 		t.Error("a script from the article ran in the page")
 	}
-	if w, iw := eval(`document.documentElement.scrollWidth`), eval(`window.innerWidth`); w > iw {
+	if w, iw := b.eval(`document.documentElement.scrollWidth`), b.eval(`window.innerWidth`); w > iw {
 		t.Errorf("the page is %d px wide on a %d px screen", w, iw)
 	}
 	if path := os.Getenv("BANTIN_SCREENSHOT"); path != "" {
-		if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90)); err == nil {
+		if png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(90)); err == nil {
 			_ = os.WriteFile(path, png, 0o644)
 		}
 	}
@@ -126,44 +151,14 @@ func TestPagesInBrowser(t *testing.T) {
 // confirmation, then unsubscribe with the button of a digest's link.
 func TestSignupInBrowser(t *testing.T) {
 	f := newSignupFixture(t, 0)
-	ctx := browser(t)
-	run := func(what string, a chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if _, err := chromedp.Run(ctx, a); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return v
-	}
+	b := browser(t)
 
-	run("open the form", chromedp.Navigate(f.url+"/subscribe"))
-	run("type the address", chromedp.SendKeys(chromedp.CSS("#email"), "nu@example.vn"))
-	run("type the name", chromedp.SendKeys(chromedp.CSS("#name"), "Ngọc Nữ"))
-	run("tick Bản tin sáng", chromedp.Click(chromedp.CSS(`input[value="sang"]`)))
-	// A click starts a navigation; the new page is the one whose heading
-	// changed.
-	waitHeading := func(want string) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			h, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("h1")))
-			if err == nil && strings.Contains(h, want) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("heading %q, want %q", h, want)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	run("send", chromedp.Click(chromedp.CSS(`button[type="submit"]`)))
-	waitHeading("kiểm tra email")
+	b.run("open the form", chromedp.Navigate(f.url+"/subscribe"))
+	b.run("type the address", chromedp.SendKeys(chromedp.CSS("#email"), "nu@example.vn"))
+	b.run("type the name", chromedp.SendKeys(chromedp.CSS("#name"), "Ngọc Nữ"))
+	b.run("tick Bản tin sáng", chromedp.Click(chromedp.CSS(`input[value="sang"]`)))
+	b.run("send", chromedp.Click(chromedp.CSS(`button[type="submit"]`)))
+	b.waitHeading("kiểm tra email")
 
 	f.send(t)
 	mails := f.emails(t)
@@ -171,19 +166,19 @@ func TestSignupInBrowser(t *testing.T) {
 		t.Fatalf("%d emails", len(mails))
 	}
 	link := confirmRe.FindString(mails[0])
-	run("open the confirmation link", chromedp.Navigate(f.url+link))
-	if h, li := text("h1"), text("main ul li"); !strings.Contains(h, "Đã xác nhận") || li != "Bản tin sáng" {
+	b.run("open the confirmation link", chromedp.Navigate(f.url+link))
+	if h, li := b.text("h1"), b.text("main ul li"); !strings.Contains(h, "Đã xác nhận") || li != "Bản tin sáng" {
 		t.Errorf("confirmation page: %q, %q", h, li)
 	}
 
 	sub, _ := f.store.SubscriberByEmail(context.Background(), "nu@example.vn")
 	unsub, _ := f.subs.UnsubscribeLink(sub.ID, "sang")
-	run("open the unsubscribe link", chromedp.Navigate(unsub))
-	if p := text("main p"); !strings.Contains(p, "Bản tin sáng") || !strings.Contains(p, "nu@example.vn") {
+	b.run("open the unsubscribe link", chromedp.Navigate(unsub))
+	if p := b.text("main p"); !strings.Contains(p, "Bản tin sáng") || !strings.Contains(p, "nu@example.vn") {
 		t.Errorf("unsubscribe page says %q", p)
 	}
-	run("press the button", chromedp.Click(chromedp.CSS(`form.box button[type="submit"]`)))
-	waitHeading("Đã hủy đăng ký")
+	b.run("press the button", chromedp.Click(chromedp.CSS(`form.box button[type="submit"]`)))
+	b.waitHeading("Đã hủy đăng ký")
 	if s, _ := f.store.Subscriber(context.Background(), sub.ID); s.Lists["sang"] != store.Unsubscribed {
 		t.Errorf("subscription after the button: %v", s.Lists)
 	}
