@@ -113,6 +113,20 @@ func (sa *subscribersApp) sendDue(ctx context.Context) error {
 	}
 }
 
+// openListSubscribers is openSubscribers for a command about one list: it
+// fails before any work on a list the config does not name.
+func openListSubscribers(ctx context.Context, opts *options, list string, withMail bool) (*subscribersApp, error) {
+	sa, err := openSubscribers(ctx, opts, withMail)
+	if err != nil {
+		return nil, err
+	}
+	if err := sa.checkList(list); err != nil {
+		sa.close()
+		return nil, err
+	}
+	return sa, nil
+}
+
 // checkList fails on a list the config does not name, with the ids it does.
 func (sa *subscribersApp) checkList(list string) error {
 	var ids []string
@@ -185,14 +199,11 @@ agreed to receive the newsletter.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			list, email := a[0], a[1]
 			ctx := cmd.Context()
-			sa, err := openSubscribers(ctx, opts, !confirmed)
+			sa, err := openListSubscribers(ctx, opts, list, !confirmed)
 			if err != nil {
 				return err
 			}
 			defer sa.close()
-			if err := sa.checkList(list); err != nil {
-				return err
-			}
 			clean, err := subscriber.CleanEmail(email)
 			if err != nil {
 				return err
@@ -234,14 +245,11 @@ trace of a person, use bantin subscribers erase.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			list, email := a[0], strings.TrimSpace(a[1])
 			ctx := cmd.Context()
-			sa, err := openSubscribers(ctx, opts, false)
+			sa, err := openListSubscribers(ctx, opts, list, false)
 			if err != nil {
 				return err
 			}
 			defer sa.close()
-			if err := sa.checkList(list); err != nil {
-				return err
-			}
 			prior, err := sa.store.SubscriberByEmail(ctx, email)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("looking up %s: %w", email, err)
@@ -283,14 +291,11 @@ for an address that reached subscribe.bounce_limit and gets no more mail.`,
 				return usageError{fmt.Errorf("--status must be confirmed, pending or unsubscribed, got %q", status)}
 			}
 			ctx := cmd.Context()
-			sa, err := openSubscribers(ctx, opts, false)
+			sa, err := openListSubscribers(ctx, opts, list, false)
 			if err != nil {
 				return err
 			}
 			defer sa.close()
-			if err := sa.checkList(list); err != nil {
-				return err
-			}
 			subs, err := sa.svc.Members(ctx, list, st)
 			if err != nil {
 				return fmt.Errorf("subscribers of %s: %w", list, err)
@@ -371,14 +376,11 @@ who already agreed to receive the newsletter.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			list, file := a[0], a[1]
 			ctx := cmd.Context()
-			sa, err := openSubscribers(ctx, opts, !confirmed)
+			sa, err := openListSubscribers(ctx, opts, list, !confirmed)
 			if err != nil {
 				return err
 			}
 			defer sa.close()
-			if err := sa.checkList(list); err != nil {
-				return err
-			}
 			f, err := os.Open(file)
 			if err != nil {
 				return fmt.Errorf("import: %w", err)
@@ -499,14 +501,11 @@ imports back with bantin subscribers import.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			list := a[0]
 			ctx := cmd.Context()
-			sa, err := openSubscribers(ctx, opts, false)
+			sa, err := openListSubscribers(ctx, opts, list, false)
 			if err != nil {
 				return err
 			}
 			defer sa.close()
-			if err := sa.checkList(list); err != nil {
-				return err
-			}
 			subs, err := sa.svc.Members(ctx, list, store.Confirmed)
 			if err != nil {
 				return fmt.Errorf("subscribers of %s: %w", list, err)
