@@ -81,6 +81,7 @@ type Delivery struct {
 	IssueID      int64
 	SubscriberID int64
 	Email, Name  string
+	Categories   []string  // the subscriber's preferred categories; none means all
 	Attempts     int       // counting this one
 	Claim        time.Time // the lease; identifies the claim on marks
 }
@@ -200,14 +201,34 @@ type Store interface {
 	Issues(ctx context.Context, list string) ([]Issue, error)
 	// LastIssue returns a list's latest issue, ErrNotFound for none.
 	LastIssue(ctx context.Context, list string) (Issue, error)
-	// ClaimDeliveries first skips the queued deliveries of an issue whose
-	// subscriber has left the list or bounced (an unsubscribe takes effect
-	// at once), then claims up to limit due ones for lease, with the
-	// address and name to send to.
+	// Issue returns a list's issue by number, ErrNotFound for none.
+	Issue(ctx context.Context, list string, number int) (Issue, error)
+	// SendingIssues lists the issues of every list still being sent,
+	// oldest first.
+	SendingIssues(ctx context.Context) ([]Issue, error)
+	// FinishIssue marks an issue sent once none of its deliveries is
+	// queued; it reports whether the issue is finished.
+	FinishIssue(ctx context.Context, issueID int64, now time.Time) (bool, error)
+	// CancelIssue stops a list's issue in progress: it is cancelled and its
+	// queued deliveries not claimed at now are skipped (those in flight
+	// finish). It returns the issue and the count dropped; ErrNotFound when
+	// no issue of the list is being sent.
+	CancelIssue(ctx context.Context, list string, now time.Time) (Issue, int, error)
+	// ListStart returns when a list was first seen, recording now the
+	// first time it is asked.
+	ListStart(ctx context.Context, list string, now time.Time) (time.Time, error)
+	// ClaimDeliveries claims up to limit due deliveries of an issue that
+	// is being sent, for lease, with the address, name and categories to
+	// send to. Queued deliveries whose subscriber has left the list or
+	// bounced are skipped on the way (an unsubscribe takes effect at once).
 	ClaimDeliveries(ctx context.Context, issueID int64, now time.Time, limit int, lease time.Duration) ([]Delivery, error)
+	// ExtendDeliveries moves the lease of claimed deliveries to until and
+	// returns them with their new claims; deliveries whose claim was lost
+	// are left out.
+	ExtendDeliveries(ctx context.Context, ds []Delivery, until time.Time) ([]Delivery, error)
 	// MarkDelivery records the outcome of a claimed delivery: sent, failed,
-	// or queued again for next. Only the holder of the claim may mark
-	// (ErrConflict otherwise).
+	// skipped (nothing in it for this subscriber), or queued again for
+	// next. Only the holder of the claim may mark (ErrConflict otherwise).
 	MarkDelivery(ctx context.Context, d Delivery, status DeliveryStatus, next time.Time, reason string, now time.Time) error
 	// DeliveryCounts counts an issue's deliveries by status.
 	DeliveryCounts(ctx context.Context, issueID int64) (map[DeliveryStatus]int, error)

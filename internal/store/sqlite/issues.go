@@ -94,60 +94,202 @@ func (s *Store) LastIssue(ctx context.Context, list string) (store.Issue, error)
 	return is, nil
 }
 
-// ClaimDeliveries skips deliveries to people who left, then claims due ones.
-func (s *Store) ClaimDeliveries(ctx context.Context, issueID int64, now time.Time, limit int, lease time.Duration) ([]store.Delivery, error) {
-	if _, err := s.db.ExecContext(ctx, `UPDATE deliveries SET status = 'skipped', done_at = ?
-		WHERE issue_id = ? AND status = 'queued' AND subscriber_id NOT IN (
-			SELECT s.id FROM subscribers s JOIN list_subscriptions l ON l.subscriber_id = s.id
-			JOIN issues i ON i.list = l.list AND i.id = ?
-			WHERE l.status = 'confirmed' AND s.bounced = 0)`, micro(now), issueID, issueID); err != nil {
-		return nil, fmt.Errorf("skip deliveries of issue %d: %w", issueID, err)
+// Issue returns a list's issue by number.
+func (s *Store) Issue(ctx context.Context, list string, number int) (store.Issue, error) {
+	is, err := scanIssue(s.db.QueryRowContext(ctx, `SELECT `+issueColumns+` FROM issues WHERE list = ? AND number = ?`, list, number))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Issue{}, fmt.Errorf("issue %d of %s: %w", number, list, store.ErrNotFound)
 	}
-	rows, err := s.db.QueryContext(ctx, `UPDATE deliveries SET claimed_until = ?, attempts = attempts + 1
-		WHERE rowid IN (SELECT rowid FROM deliveries WHERE issue_id = ? AND status = 'queued'
-			AND next_attempt_at <= ? AND claimed_until <= ? ORDER BY subscriber_id LIMIT ?)
-		RETURNING subscriber_id, attempts, claimed_until`, micro(now.Add(lease)), issueID, micro(now), micro(now), limit)
 	if err != nil {
-		return nil, fmt.Errorf("claim deliveries of issue %d: %w", issueID, err)
+		return store.Issue{}, fmt.Errorf("issue %d of %s: %w", number, list, err)
 	}
-	var out []store.Delivery
-	for rows.Next() {
-		d := store.Delivery{IssueID: issueID}
-		var claim int64
-		if err := rows.Scan(&d.SubscriberID, &d.Attempts, &claim); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("claim deliveries of issue %d: %w", issueID, err)
-		}
-		d.Claim = fromMicro(claim)
-		out = append(out, d)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, fmt.Errorf("claim deliveries of issue %d: %w", issueID, err)
-	}
-	// Addresses and names in one query, not one per delivery.
-	ids := make([]any, len(out))
-	index := make(map[int64]int, len(out))
-	for i, d := range out {
-		ids[i], index[d.SubscriberID] = d.SubscriberID, i
-	}
-	if len(out) == 0 {
-		return out, nil
-	}
-	rows, err = s.db.QueryContext(ctx, `SELECT id, email, name FROM subscribers WHERE id IN (`+placeholders(len(ids))+`)`, ids...)
+	return is, nil
+}
+
+// SendingIssues lists the issues still being sent, oldest first.
+func (s *Store) SendingIssues(ctx context.Context) ([]store.Issue, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+issueColumns+` FROM issues WHERE status = 'sending' ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("claim deliveries of issue %d: %w", issueID, err)
+		return nil, fmt.Errorf("issues being sent: %w", err)
 	}
 	defer rows.Close()
+	var out []store.Issue
 	for rows.Next() {
-		var id int64
-		var email, name string
-		if err := rows.Scan(&id, &email, &name); err != nil {
+		is, err := scanIssue(rows)
+		if err != nil {
+			return nil, fmt.Errorf("issues being sent: %w", err)
+		}
+		out = append(out, is)
+	}
+	return out, rows.Err()
+}
+
+// FinishIssue marks an issue sent when nothing of it is queued.
+func (s *Store) FinishIssue(ctx context.Context, issueID int64, now time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE issues SET status = 'sent' WHERE id = ? AND status = 'sending'
+		AND NOT EXISTS (SELECT 1 FROM deliveries WHERE issue_id = ? AND status = 'queued')`, issueID, issueID)
+	if err != nil {
+		return false, fmt.Errorf("finish issue %d: %w", issueID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("finish issue %d: %w", issueID, err)
+	}
+	return n == 1, nil
+}
+
+// CancelIssue cancels a list's issue in progress.
+func (s *Store) CancelIssue(ctx context.Context, list string, now time.Time) (store.Issue, int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return store.Issue{}, 0, fmt.Errorf("cancel issue of %s: %w", list, err)
+	}
+	defer tx.Rollback()
+	is, err := scanIssue(tx.QueryRowContext(ctx, `SELECT `+issueColumns+` FROM issues WHERE list = ? AND status = 'sending'
+		ORDER BY number DESC LIMIT 1`, list))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Issue{}, 0, fmt.Errorf("no issue of %s is being sent: %w", list, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Issue{}, 0, fmt.Errorf("cancel issue of %s: %w", list, err)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'skipped', last_error = 'cancelled', done_at = ?
+		WHERE issue_id = ? AND status = 'queued' AND claimed_until <= ?`, micro(now), is.ID, micro(now))
+	if err != nil {
+		return store.Issue{}, 0, fmt.Errorf("cancel issue of %s: %w", list, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return store.Issue{}, 0, fmt.Errorf("cancel issue of %s: %w", list, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE issues SET status = 'cancelled' WHERE id = ?`, is.ID); err != nil {
+		return store.Issue{}, 0, fmt.Errorf("cancel issue of %s: %w", list, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return store.Issue{}, 0, fmt.Errorf("cancel issue of %s: %w", list, err)
+	}
+	is.Status = "cancelled"
+	return is, int(n), nil
+}
+
+// ListStart returns when a list was first seen.
+func (s *Store) ListStart(ctx context.Context, list string, now time.Time) (time.Time, error) {
+	var started int64
+	err := s.db.QueryRowContext(ctx, `INSERT INTO newsletter_lists (list, started_at) VALUES (?, ?)
+		ON CONFLICT (list) DO UPDATE SET started_at = started_at RETURNING started_at`, list, micro(now)).Scan(&started)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("start of list %s: %w", list, err)
+	}
+	return fromMicro(started), nil
+}
+
+// ClaimDeliveries claims due deliveries, skipping people who left.
+func (s *Store) ClaimDeliveries(ctx context.Context, issueID int64, now time.Time, limit int, lease time.Duration) ([]store.Delivery, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries of issue %d: %w", issueID, err)
+	}
+	defer tx.Rollback()
+	var out []store.Delivery
+	for len(out) == 0 {
+		rows, err := tx.QueryContext(ctx, `SELECT d.subscriber_id, s.email, s.name, d.attempts,
+			COALESCE(l.status = 'confirmed' AND s.bounced = 0, 0)
+			FROM issues i JOIN deliveries d ON d.issue_id = i.id
+			JOIN subscribers s ON s.id = d.subscriber_id
+			LEFT JOIN list_subscriptions l ON l.subscriber_id = d.subscriber_id AND l.list = i.list
+			WHERE i.id = ? AND i.status = 'sending' AND d.status = 'queued' AND d.next_attempt_at <= ? AND d.claimed_until <= ?
+			ORDER BY d.subscriber_id LIMIT ?`, issueID, micro(now), micro(now), limit)
+		if err != nil {
 			return nil, fmt.Errorf("claim deliveries of issue %d: %w", issueID, err)
 		}
-		out[index[id]].Email, out[index[id]].Name = email, name
+		var gone []any
+		seen := 0
+		for rows.Next() {
+			d := store.Delivery{IssueID: issueID, Claim: now.Add(lease).UTC()}
+			var ok bool
+			if err := rows.Scan(&d.SubscriberID, &d.Email, &d.Name, &d.Attempts, &ok); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("claim deliveries of issue %d: %w", issueID, err)
+			}
+			seen++
+			if !ok {
+				gone = append(gone, d.SubscriberID)
+				continue
+			}
+			d.Attempts++
+			out = append(out, d)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("claim deliveries of issue %d: %w", issueID, err)
+		}
+		if len(gone) > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'skipped', last_error = 'left the list or bounced', done_at = ?
+				WHERE issue_id = ? AND subscriber_id IN (`+placeholders(len(gone))+`)`,
+				append([]any{micro(now), issueID}, gone...)...); err != nil {
+				return nil, fmt.Errorf("skip deliveries of issue %d: %w", issueID, err)
+			}
+		}
+		if seen < limit {
+			break
+		}
 	}
-	if err := rows.Err(); err != nil {
+	if len(out) > 0 {
+		ids := make([]any, len(out))
+		index := make(map[int64]int, len(out))
+		for i, d := range out {
+			ids[i], index[d.SubscriberID] = d.SubscriberID, i
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET claimed_until = ?, attempts = attempts + 1
+			WHERE issue_id = ? AND subscriber_id IN (`+placeholders(len(ids))+`)`,
+			append([]any{micro(now.Add(lease)), issueID}, ids...)...); err != nil {
+			return nil, fmt.Errorf("claim deliveries of issue %d: %w", issueID, err)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT subscriber_id, category FROM subscriber_categories
+			WHERE subscriber_id IN (`+placeholders(len(ids))+`) ORDER BY subscriber_id, category`, ids...)
+		if err != nil {
+			return nil, fmt.Errorf("claim deliveries of issue %d: %w", issueID, err)
+		}
+		for rows.Next() {
+			var id int64
+			var category string
+			if err := rows.Scan(&id, &category); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("claim deliveries of issue %d: %w", issueID, err)
+			}
+			out[index[id]].Categories = append(out[index[id]].Categories, category)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("claim deliveries of issue %d: %w", issueID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("claim deliveries of issue %d: %w", issueID, err)
+	}
+	return out, nil
+}
+
+// ExtendDeliveries renews the lease of claimed deliveries.
+func (s *Store) ExtendDeliveries(ctx context.Context, ds []store.Delivery, until time.Time) ([]store.Delivery, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("extend deliveries: %w", err)
+	}
+	defer tx.Rollback()
+	var out []store.Delivery
+	for _, d := range ds {
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET claimed_until = ?
+			WHERE issue_id = ? AND subscriber_id = ? AND claimed_until = ? AND status = 'queued'`,
+			micro(until), d.IssueID, d.SubscriberID, micro(d.Claim))
+		if err != nil {
+			return nil, fmt.Errorf("extend delivery %d/%d: %w", d.IssueID, d.SubscriberID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			d.Claim = until.UTC()
+			out = append(out, d)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("extend deliveries: %w", err)
 	}
 	return out, nil
 }
@@ -161,7 +303,7 @@ func (s *Store) MarkDelivery(ctx context.Context, d store.Delivery, status store
 		res, err = s.db.ExecContext(ctx, `UPDATE deliveries SET claimed_until = 0, next_attempt_at = ?, last_error = ?
 			WHERE issue_id = ? AND subscriber_id = ? AND claimed_until = ? AND status = 'queued'`,
 			micro(next), reason, d.IssueID, d.SubscriberID, micro(d.Claim))
-	case store.DeliverySent, store.DeliveryFailed:
+	case store.DeliverySent, store.DeliveryFailed, store.DeliverySkipped:
 		res, err = s.db.ExecContext(ctx, `UPDATE deliveries SET status = ?, claimed_until = 0, last_error = ?, done_at = ?
 			WHERE issue_id = ? AND subscriber_id = ? AND claimed_until = ? AND status = 'queued'`,
 			string(status), reason, micro(now), d.IssueID, d.SubscriberID, micro(d.Claim))

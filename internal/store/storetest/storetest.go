@@ -66,6 +66,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, h) })
 	t.Run("WindowArticles", func(t *testing.T) { testWindowArticles(t, h) })
 	t.Run("Issues", func(t *testing.T) { testIssues(t, h) })
+	t.Run("IssueLifecycle", func(t *testing.T) { testIssueLifecycle(t, h) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := h.New(t).Ping(context.Background()); err != nil {
 			t.Fatalf("Ping on a migrated store: %v", err)
@@ -818,5 +819,135 @@ func testIssues(t *testing.T, h Harness) {
 	}
 	if counts, _ := s.DeliveryCounts(ctx, is.ID); len(counts) != 0 {
 		t.Errorf("deliveries of an erased subscriber remain: %v", counts)
+	}
+}
+
+// testIssueLifecycle follows an issue from creation to sent or cancelled:
+// claims carry the subscriber's categories, leases can be extended by
+// their holder only, and an issue is finished once nothing is queued.
+func testIssueLifecycle(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := h.New(t)
+	start, err := s.ListStart(ctx, "sang", t0)
+	if err != nil || !start.Equal(t0) {
+		t.Fatalf("ListStart first time = %v, %v; want %v", start, err, t0)
+	}
+	if again, err := s.ListStart(ctx, "sang", t0.Add(time.Hour)); err != nil || !again.Equal(t0) {
+		t.Errorf("ListStart later = %v, %v; want the first %v", again, err, t0)
+	}
+	var ids []int64
+	for i := range 5 {
+		sub, err := s.SaveSubscriber(ctx, store.Subscriber{Email: fmt.Sprintf("s%d@example.vn", i), Name: fmt.Sprintf("Người %d", i)}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetListStatus(ctx, sub.ID, "sang", store.Confirmed, t0); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, sub.ID)
+	}
+	if err := s.SetCategories(ctx, ids[0], []string{"the-thao", "kinh-te"}); err != nil {
+		t.Fatal(err)
+	}
+	is, n, err := s.CreateIssue(ctx, store.Issue{List: "sang", WindowStart: t0, WindowEnd: t0.Add(time.Hour), Subject: "1", HTML: "h", Text: "t", CreatedAt: t0})
+	if err != nil || n != 5 {
+		t.Fatalf("CreateIssue: %d deliveries, %v", n, err)
+	}
+	if got, err := s.Issue(ctx, "sang", 1); err != nil || got.ID != is.ID || got.Status != "sending" {
+		t.Errorf("Issue(sang, 1) = %+v, %v", got, err)
+	}
+	if _, err := s.Issue(ctx, "sang", 2); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Issue(sang, 2) = %v, want ErrNotFound", err)
+	}
+	if sending, err := s.SendingIssues(ctx); err != nil || len(sending) != 1 || sending[0].ID != is.ID {
+		t.Errorf("SendingIssues = %+v, %v", sending, err)
+	}
+	now := t0.Add(time.Hour)
+	claimed, err := s.ClaimDeliveries(ctx, is.ID, now, 2, time.Minute)
+	if err != nil || len(claimed) != 2 {
+		t.Fatalf("claimed %+v, %v; want 2", claimed, err)
+	}
+	if c := claimed[0]; c.SubscriberID != ids[0] || c.Name != "Người 0" || strings.Join(c.Categories, ",") != "kinh-te,the-thao" || len(claimed[1].Categories) != 0 {
+		t.Errorf("claims carry %+v and %+v; want s0 with kinh-te,the-thao and s1 with none", c, claimed[1])
+	}
+	// The holder extends its lease; an old claim can no longer mark.
+	extended, err := s.ExtendDeliveries(ctx, claimed, now.Add(5*time.Minute))
+	if err != nil || len(extended) != 2 || !extended[0].Claim.Equal(now.Add(5*time.Minute)) {
+		t.Fatalf("ExtendDeliveries = %+v, %v", extended, err)
+	}
+	if err := s.MarkDelivery(ctx, claimed[0], store.DeliverySent, time.Time{}, "", now); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("mark with the claim before the extension: %v, want ErrConflict", err)
+	}
+	if stale, _ := s.ExtendDeliveries(ctx, claimed, now.Add(time.Hour)); len(stale) != 0 {
+		t.Errorf("an old claim was extended: %+v", stale)
+	}
+	// Past the first lease but within the extension: not claimable.
+	inFlight, err := s.ClaimDeliveries(ctx, is.ID, now.Add(2*time.Minute), 2, time.Minute)
+	if err != nil || len(inFlight) != 2 || inFlight[0].SubscriberID != ids[2] {
+		t.Fatalf("claim after the first lease: %+v, %v; want s2 and s3", inFlight, err)
+	}
+	if err := s.MarkDelivery(ctx, inFlight[0], store.DeliverySent, time.Time{}, "", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkDelivery(ctx, extended[0], store.DeliverySent, time.Time{}, "", now); err != nil {
+		t.Errorf("mark with the extended claim: %v", err)
+	}
+	if err := s.MarkDelivery(ctx, extended[1], store.DeliverySkipped, time.Time{}, "no articles in their categories", now); err != nil {
+		t.Errorf("mark skipped: %v", err)
+	}
+	if done, err := s.FinishIssue(ctx, is.ID, now); err != nil || done {
+		t.Errorf("FinishIssue with deliveries queued = %v, %v; want false", done, err)
+	}
+	// Cancel: s4, queued and not in flight, is dropped at once; s3, in
+	// flight, may still be marked by its sender.
+	cancelled, dropped, err := s.CancelIssue(ctx, "sang", now.Add(2*time.Minute))
+	if err != nil || cancelled.ID != is.ID || cancelled.Status != "cancelled" || dropped != 1 {
+		t.Errorf("CancelIssue = %+v, %d dropped, %v; want issue 1 cancelled, 1 dropped", cancelled, dropped, err)
+	}
+	counts, _ := s.DeliveryCounts(ctx, is.ID)
+	if counts[store.DeliverySent] != 2 || counts[store.DeliverySkipped] != 2 || counts[store.DeliveryQueued] != 1 {
+		t.Errorf("counts after cancel: %v; want 2 sent, 2 skipped, 1 queued (in flight)", counts)
+	}
+	if err := s.MarkDelivery(ctx, inFlight[1], store.DeliverySent, time.Time{}, "", now.Add(2*time.Minute)); err != nil {
+		t.Errorf("the send in flight at the cancel could not be marked: %v", err)
+	}
+	if got, _ := s.ClaimDeliveries(ctx, is.ID, now.Add(time.Hour), 10, time.Minute); len(got) != 0 {
+		t.Errorf("a cancelled issue's deliveries were claimed: %+v", got)
+	}
+	if _, _, err := s.CancelIssue(ctx, "sang", now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("cancel with nothing being sent: %v, want ErrNotFound", err)
+	}
+	if sending, _ := s.SendingIssues(ctx); len(sending) != 0 {
+		t.Errorf("a cancelled issue is still being sent: %+v", sending)
+	}
+	if got, _ := s.Issue(ctx, "sang", 1); got.Status != "cancelled" {
+		t.Errorf("status after cancel %q", got.Status)
+	}
+
+	// A second issue runs to the end and is finished.
+	is2, n, err := s.CreateIssue(ctx, store.Issue{List: "sang", WindowStart: t0.Add(time.Hour), WindowEnd: t0.Add(2 * time.Hour), Subject: "2", HTML: "h", Text: "t", CreatedAt: t0})
+	if err != nil || n != 5 {
+		t.Fatal(n, err)
+	}
+	later := now.Add(2 * time.Hour)
+	for {
+		got, err := s.ClaimDeliveries(ctx, is2.ID, later, 2, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 {
+			break
+		}
+		for _, d := range got {
+			if err := s.MarkDelivery(ctx, d, store.DeliverySent, time.Time{}, "", later); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if done, err := s.FinishIssue(ctx, is2.ID, later); err != nil || !done {
+		t.Errorf("FinishIssue after every delivery = %v, %v; want true", done, err)
+	}
+	if got, _ := s.Issue(ctx, "sang", 2); got.Status != "sent" {
+		t.Errorf("status after finishing %q, want sent", got.Status)
 	}
 }
