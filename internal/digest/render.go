@@ -60,6 +60,12 @@ func (is Issue) ArchiveURL() string {
 	return fmt.Sprintf("%s/newsletters/%s/%d", is.BaseURL, url.PathEscape(is.List.ID), is.Number)
 }
 
+// SubscribeURL is the list's sign-up page, shown in the archive copy
+// where a subscriber's copy has their own links.
+func (is Issue) SubscribeURL() string {
+	return is.BaseURL + "/subscribe?list=" + url.QueryEscape(is.List.ID)
+}
+
 // SubjectLine renders the list's subject template: {{.List.Title}},
 // {{.Date}}, {{.Count}} and {{(index .Articles 0).Title}} are there.
 func (is Issue) SubjectLine() (string, error) {
@@ -72,7 +78,8 @@ func (is Issue) SubjectLine() (string, error) {
 	return b.String(), nil
 }
 
-// Render makes one subscriber's copy.
+// Render makes one subscriber's copy; with a zero Recipient, the copy the
+// archive shows, without personal links.
 func (is Issue) Render(emails Emails, to Recipient) (Copy, error) {
 	subject, err := is.SubjectLine()
 	if err != nil {
@@ -97,7 +104,7 @@ func (is Issue) Render(emails Emails, to Recipient) (Copy, error) {
 	text, html, err := emails.RenderEmail(name, map[string]any{
 		"Lang": is.Lang, "List": is.List, "Date": locale.LongDate(is.Date.In(is.Location), is.Lang), "Subject": subject,
 		"Articles": views, "Name": to.Name, "Email": to.Email, "Site": is.Site, "Sender": is.Sender,
-		"ArchiveURL": is.ArchiveURL(), "UnsubscribeURL": to.UnsubscribeURL, "PreferencesURL": to.PreferencesURL,
+		"ArchiveURL": is.ArchiveURL(), "SubscribeURL": is.SubscribeURL(), "UnsubscribeURL": to.UnsubscribeURL, "PreferencesURL": to.PreferencesURL,
 	})
 	if err != nil {
 		return Copy{}, err

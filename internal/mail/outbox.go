@@ -218,14 +218,19 @@ func (o *Outbox) claimed(err error) error {
 	return err
 }
 
-// backoff is the wait after the attempt-th failure: doubling from
-// RetryBase up to RetryMax, ±20%.
+// backoff is the wait after the attempt-th failure.
 func (o *Outbox) backoff(attempt int) time.Duration {
-	d := o.opts.RetryBase
-	for i := 1; i < attempt && d < o.opts.RetryMax; i++ {
+	return Backoff(o.opts.RetryBase, o.opts.RetryMax, attempt)
+}
+
+// Backoff is the wait after the attempt-th temporary failure: base,
+// doubling up to limit, ±20% so that retries of a busy relay spread out.
+func Backoff(base, limit time.Duration, attempt int) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < limit; i++ {
 		d *= 2
 	}
-	d = min(d, o.opts.RetryMax)
+	d = min(d, limit)
 	jitter := 0.8 + 0.4*rand.Float64()
 	return time.Duration(float64(d) * jitter)
 }

@@ -1,0 +1,326 @@
+package digest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	netmail "net/mail"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/mail"
+	"github.com/bantin/bantin/internal/store"
+)
+
+// Report counts what a delivery run did.
+type Report struct {
+	Sent, Failed, Skipped, Retry int
+}
+
+func (r *Report) add(o Report) {
+	r.Sent += o.Sent
+	r.Failed += o.Failed
+	r.Skipped += o.Skipped
+	r.Retry += o.Retry
+}
+
+// Progress is told the running totals after every batch.
+type Progress func(Report)
+
+// DeliverDue sends the due deliveries of every issue being sent, until
+// none is left to claim now (retries wait for their time), and finishes
+// the issues with nothing queued.
+func (s *Service) DeliverDue(ctx context.Context, progress Progress) (Report, error) {
+	issues, err := s.opts.Store.SendingIssues(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	var total Report
+	for _, is := range issues {
+		r, err := s.DeliverIssue(ctx, is, progress)
+		total.add(r)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// DeliverIssue sends the due deliveries of one issue with Workers batches
+// at a time.
+func (s *Service) DeliverIssue(ctx context.Context, is store.Issue, progress Progress) (Report, error) {
+	n, err := s.Newsletter(is.List)
+	if err != nil {
+		// The list left the config with an issue under way: keep its
+		// deliveries for when it comes back.
+		s.opts.Logger.Warn("digest: issue of a list no longer configured is not sent", "list", is.List, "issue", is.Number)
+		return Report{}, nil
+	}
+	issue, err := s.stored(ctx, n, is)
+	if err != nil {
+		return Report{}, err
+	}
+	var (
+		mu    sync.Mutex
+		total Report
+		errs  []error
+		wg    sync.WaitGroup
+	)
+	for range s.opts.Workers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				ds, err := s.opts.Store.ClaimDeliveries(ctx, is.ID, s.opts.Now(), s.opts.Batch, s.opts.Lease)
+				if err != nil || len(ds) == 0 {
+					if err != nil && ctx.Err() == nil {
+						mu.Lock()
+						errs = append(errs, err)
+						mu.Unlock()
+					}
+					return
+				}
+				r, err := s.sendBatch(ctx, issue, ds)
+				mu.Lock()
+				total.add(r)
+				if err != nil {
+					errs = append(errs, err)
+				}
+				now := total
+				mu.Unlock()
+				if progress != nil {
+					progress(now)
+				}
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return total, fmt.Errorf("deliver issue %d of %s: %w", is.Number, is.List, err)
+	}
+	if ctx.Err() == nil {
+		done, err := s.opts.Store.FinishIssue(ctx, is.ID, s.opts.Now())
+		if err != nil {
+			return total, err
+		}
+		if done {
+			s.opts.Logger.Info("digest: issue sent", "list", is.List, "issue", is.Number)
+		}
+	}
+	return total, nil
+}
+
+// stored rebuilds the render data of a stored issue from its articles. An
+// article deleted since is left out.
+func (s *Service) stored(ctx context.Context, n Newsletter, is store.Issue) (Issue, error) {
+	arts := make([]article.Article, 0, len(is.ArticleIDs))
+	for _, id := range is.ArticleIDs {
+		a, err := s.opts.Store.Article(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return Issue{}, fmt.Errorf("issue %d of %s: %w", is.Number, is.List, err)
+		}
+		arts = append(arts, a)
+	}
+	return s.issue(n, is.Number, is.WindowEnd, arts), nil
+}
+
+// MessageID is the Message-ID of a subscriber's copy of an issue: the same
+// every time it is sent, so a copy sent twice is known as one.
+func (s *Service) MessageID(is Issue, subscriberID int64) string {
+	domain := s.opts.From.Address[strings.LastIndexByte(s.opts.From.Address, '@')+1:]
+	return fmt.Sprintf("%s.%d.%d@%s", is.List.ID, is.Number, subscriberID, domain)
+}
+
+// message renders one subscriber's copy.
+func (s *Service) message(is Issue, to Recipient, messageID string) (mail.Message, error) {
+	c, err := is.Render(s.opts.Emails, to)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	return mail.Message{
+		From: s.opts.From, ReplyTo: s.opts.ReplyTo, To: netmail.Address{Name: to.Name, Address: to.Email},
+		Subject: c.Subject, Text: c.Text, HTML: c.HTML, MessageID: messageID, Date: s.opts.Now(), Headers: c.Headers,
+	}, nil
+}
+
+// recipient makes a subscriber's personal links.
+func (s *Service) recipient(list string, id int64, email, name string) (Recipient, error) {
+	unsub, err := s.opts.Links.UnsubscribeLink(id, list)
+	if err != nil {
+		return Recipient{}, err
+	}
+	prefs, err := s.opts.Links.PreferencesLink(id)
+	if err != nil {
+		return Recipient{}, err
+	}
+	return Recipient{Email: email, Name: name, UnsubscribeURL: unsub, PreferencesURL: prefs}, nil
+}
+
+// sendBatch renders, sends and marks one claimed batch. The claims are
+// renewed while the batch is in flight.
+func (s *Service) sendBatch(ctx context.Context, is Issue, ds []store.Delivery) (Report, error) {
+	var r Report
+	mark, cancelMark := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancelMark()
+	var msgs []mail.Message
+	var sending []store.Delivery
+	for _, d := range ds {
+		own := is
+		own.Articles = narrow(is.Articles, d.Categories)
+		if len(own.Articles) == 0 {
+			if err := s.claimed(s.opts.Store.MarkDelivery(mark, d, store.DeliverySkipped, time.Time{}, "nothing in the subscriber's categories", s.opts.Now())); err != nil {
+				return r, err
+			}
+			r.Skipped++
+			continue
+		}
+		to, err := s.recipient(is.List.ID, d.SubscriberID, d.Email, d.Name)
+		if err != nil {
+			return r, err
+		}
+		m, err := s.message(own, to, s.MessageID(is, d.SubscriberID))
+		if err != nil {
+			// A template that fails for one reader fails for this
+			// delivery only; the admin reads why in the counts.
+			if err := s.claimed(s.opts.Store.MarkDelivery(mark, d, store.DeliveryFailed, time.Time{}, err.Error(), s.opts.Now())); err != nil {
+				return r, err
+			}
+			r.Failed++
+			continue
+		}
+		msgs = append(msgs, m)
+		sending = append(sending, d)
+	}
+	if len(msgs) == 0 {
+		return r, nil
+	}
+
+	// Renew the claims while the relay works; stop before marking.
+	var mu sync.Mutex
+	renewCtx, stopRenew := context.WithCancel(context.WithoutCancel(ctx))
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		tick := time.NewTicker(s.opts.Lease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-renewCtx.Done():
+				return
+			case <-tick.C:
+			}
+			mu.Lock()
+			held := sending
+			mu.Unlock()
+			kept, err := s.opts.Store.ExtendDeliveries(renewCtx, held, s.opts.Now().Add(s.opts.Lease))
+			if err != nil {
+				s.opts.Logger.Warn("digest: renewing claims", "err", err)
+				continue
+			}
+			byID := make(map[int64]store.Delivery, len(kept))
+			for _, d := range kept {
+				byID[d.SubscriberID] = d
+			}
+			mu.Lock()
+			for i, d := range sending {
+				if k, ok := byID[d.SubscriberID]; ok {
+					sending[i] = k
+				}
+			}
+			mu.Unlock()
+		}
+	}()
+
+	// The batch is sent under a context that ends StopGrace after ctx.
+	sendCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(s.opts.StopGrace, cancel) })
+	defer stop()
+	results := s.opts.Transport.Send(sendCtx, msgs)
+	stopRenew()
+	<-renewed
+
+	for i, res := range results {
+		d := sending[i]
+		o, err := s.record(mark, d, res)
+		if err != nil {
+			return r, err
+		}
+		r.add(o)
+	}
+	return r, nil
+}
+
+// record marks one outcome, as the outbox does.
+func (s *Service) record(ctx context.Context, d store.Delivery, res mail.Result) (Report, error) {
+	now := s.opts.Now()
+	reason := ""
+	if res.Err != nil {
+		reason = res.Err.Error()
+	}
+	switch {
+	case res.Status == mail.Sent:
+		return Report{Sent: 1}, s.claimed(s.opts.Store.MarkDelivery(ctx, d, store.DeliverySent, time.Time{}, "", now))
+	case res.Status == mail.Permanent:
+		s.opts.Logger.Warn("digest: delivery failed", "issue", d.IssueID, "subscriber", d.SubscriberID, "code", res.Code, "recipient_refused", res.Rejected)
+		if err := s.claimed(s.opts.Store.MarkDelivery(ctx, d, store.DeliveryFailed, time.Time{}, reason, now)); err != nil {
+			return Report{}, err
+		}
+		if res.Rejected {
+			bounced, err := s.opts.Store.RecordBounce(ctx, d.SubscriberID, s.opts.BounceLimit)
+			if err != nil {
+				s.opts.Logger.Warn("digest: bounce not recorded", "subscriber", d.SubscriberID, "err", err)
+			} else if bounced {
+				s.opts.Logger.Info("subscriber bounced: no more mail", "subscriber", d.SubscriberID, "code", res.Code)
+			}
+		}
+		return Report{Failed: 1}, nil
+	case d.Attempts >= s.opts.MaxAttempts:
+		s.opts.Logger.Warn("digest: delivery given up", "issue", d.IssueID, "subscriber", d.SubscriberID, "attempts", d.Attempts, "code", res.Code)
+		return Report{Failed: 1}, s.claimed(s.opts.Store.MarkDelivery(ctx, d, store.DeliveryFailed, time.Time{},
+			fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, reason), now))
+	}
+	next := now.Add(mail.Backoff(s.opts.RetryBase, s.opts.RetryMax, d.Attempts))
+	return Report{Retry: 1}, s.claimed(s.opts.Store.MarkDelivery(ctx, d, store.DeliveryQueued, next, reason, now))
+}
+
+// claimed turns a lost claim into a log line: the delivery was taken over
+// after this sender's lease ran out, and the other sender's outcome stands.
+func (s *Service) claimed(err error) error {
+	if errors.Is(err, store.ErrConflict) {
+		s.opts.Logger.Warn("digest: a send outlived its claim; the delivery was taken over", "err", err)
+		return nil
+	}
+	return err
+}
+
+// SendTest sends one copy of the issue list would send now to email,
+// recorded nowhere (digest send --to). A subscriber gets their own links;
+// anyone else gets links to the sign-up page.
+func (s *Service) SendTest(ctx context.Context, list, email string) (mail.Result, Issue, error) {
+	is, err := s.Preview(ctx, list, time.Time{})
+	if err != nil {
+		return mail.Result{}, is, err
+	}
+	if len(is.Articles) == 0 {
+		return mail.Result{}, is, fmt.Errorf("nothing to send: %s has no new articles since its last issue", list)
+	}
+	to := Recipient{Email: email, UnsubscribeURL: is.SubscribeURL(), PreferencesURL: is.SubscribeURL()}
+	if sub, err := s.opts.Store.SubscriberByEmail(ctx, email); err == nil {
+		if to, err = s.recipient(list, sub.ID, sub.Email, sub.Name); err != nil {
+			return mail.Result{}, is, err
+		}
+	}
+	m, err := s.message(is, to, "")
+	if err != nil {
+		return mail.Result{}, is, err
+	}
+	res := s.opts.Transport.Send(ctx, []mail.Message{m})
+	return res[0], is, res[0].Err
+}

@@ -1,0 +1,479 @@
+package digest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	netmail "net/mail"
+	"strings"
+	"sync"
+	"testing"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/mail"
+	"github.com/bantin/bantin/internal/mail/smtptest"
+	"github.com/bantin/bantin/internal/store"
+	"github.com/bantin/bantin/internal/store/sqlite"
+	"github.com/bantin/bantin/internal/store/sqlite/sqlitetest"
+	"github.com/bantin/bantin/templates"
+)
+
+// clock is a settable time for the service under test.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// links makes recognisable personal links.
+type links struct{}
+
+func (links) UnsubscribeLink(id int64, list string) (string, error) {
+	return fmt.Sprintf("https://baomau.vn/unsubscribe/u%d-%s", id, list), nil
+}
+
+func (links) PreferencesLink(id int64) (string, error) {
+	return fmt.Sprintf("https://baomau.vn/preferences/p%d", id), nil
+}
+
+// recorder is a transport that keeps what it is given.
+type recorder struct {
+	mu   sync.Mutex
+	msgs []mail.Message
+}
+
+func (r *recorder) Send(_ context.Context, msgs []mail.Message) []mail.Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]mail.Result, len(msgs))
+	for i, m := range msgs {
+		r.msgs = append(r.msgs, m)
+		out[i] = mail.Result{MessageID: m.MessageID, Status: mail.Sent}
+	}
+	return out
+}
+
+func (r *recorder) Close() error { return nil }
+
+func (r *recorder) sent() []mail.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]mail.Message(nil), r.msgs...)
+}
+
+type fixture struct {
+	store *sqlite.Store
+	clock *clock
+	svc   *Service
+	opts  Options
+}
+
+func newsletter(t *testing.T, id, schedule, zone string, categories ...string) Newsletter {
+	t.Helper()
+	loc := mustZone(t, zone)
+	sched, err := ParseSchedule(schedule, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Newsletter{ID: id, Title: "Bản tin " + id, Schedule: sched, Location: loc, Categories: categories,
+		MaxArticles: 20, MaxAge: 7 * 24 * time.Hour, Template: "digest",
+		Subject: texttemplate.Must(texttemplate.New("s").Parse(`{{.List.Title}} — {{.Date}}`))}
+}
+
+func mustZone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+func newFixture(t *testing.T, start time.Time, transport mail.Transport, lists ...Newsletter) *fixture {
+	t.Helper()
+	tmpl, err := templates.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{store: sqlitetest.Open(t), clock: &clock{t: start}}
+	f.opts = Options{
+		Store: f.store, Newsletters: lists, Emails: tmpl, Transport: transport, Links: links{},
+		From: netmail.Address{Name: "Báo Mẫu", Address: "bantin@baomau.vn"}, Site: "Báo Mẫu", BaseURL: "https://baomau.vn",
+		Lang: "vi", Now: f.clock.Now, BounceLimit: 1, Workers: 4, Batch: 10, Lease: 30 * time.Second,
+		RetryBase: time.Minute, RetryMax: 10 * time.Minute, MaxAttempts: 8, Logger: discard(),
+	}
+	f.svc = New(f.opts)
+	return f
+}
+
+// article stores an article first seen at stored.
+func (f *fixture) article(t *testing.T, id, category string, published, stored time.Time) {
+	t.Helper()
+	a := article.Article{ID: id, GUID: "tag:baomau.vn,2024:" + id, Title: "Bài " + id, Slug: id, Summary: "Tóm tắt " + id, ContentHTML: "<p>" + id + "</p>", InputHash: id,
+		URL: "https://baomau.vn/" + id + ".html", PublishedAt: published}
+	if category != "" {
+		a.Categories = []article.Category{{Slug: category, Title: category}}
+	}
+	if _, err := f.store.SaveArticles(context.Background(), stored, []article.Article{a}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// subscribe adds confirmed subscribers to list.
+func (f *fixture) subscribe(t *testing.T, list string, emails ...string) []int64 {
+	t.Helper()
+	ctx := context.Background()
+	var ids []int64
+	for _, e := range emails {
+		sub, err := f.store.SaveSubscriber(ctx, store.Subscriber{Email: e, Name: "Bạn " + e[:strings.IndexByte(e, '@')]}, f.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.store.SetListStatus(ctx, sub.ID, list, store.Confirmed, f.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, sub.ID)
+	}
+	return ids
+}
+
+func articleIDs(is store.Issue) string { return strings.Join(is.ArticleIDs, ",") }
+
+// TestScheduleMakesOneIssuePerRun drives the clock through a new list's
+// first run, a run with nothing new, days the daemon was down, and
+// scheduled and back-dated articles.
+func TestScheduleMakesOneIssuePerRun(t *testing.T) {
+	ctx := context.Background()
+	hcm := mustZone(t, "Asia/Ho_Chi_Minh")
+	day := func(d, h, m int) time.Time { return time.Date(2024, 3, d, h, m, 0, 0, hcm) }
+	sang := newsletter(t, "sang", "0 6 * * *", "Asia/Ho_Chi_Minh")
+	sport := newsletter(t, "the-thao", "0 6 * * *", "Asia/Ho_Chi_Minh", "the-thao")
+	f := newFixture(t, day(10, 5, 0), &recorder{}, sang, sport)
+	tick := func(at time.Time) []Made {
+		t.Helper()
+		f.clock.Set(at)
+		made, err := f.svc.Tick(ctx, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return made
+	}
+
+	f.article(t, "old-news", "xa-hoi", day(9, 5, 0), day(9, 5, 0)) // before the list's first period
+	f.article(t, "a1", "xa-hoi", day(10, 4, 0), day(10, 4, 0))     // in the first period
+	f.article(t, "s1", "the-thao", day(10, 4, 30), day(10, 4, 30)) // sport
+	f.article(t, "later", "xa-hoi", day(10, 7, 0), day(10, 4, 0))  // scheduled for after the run
+	if made := tick(day(10, 5, 0)); len(made) != 0 {               // first seen: nothing due yet
+		t.Fatalf("a new list made an issue before its first run: %+v", made)
+	}
+	made := tick(day(10, 6, 0))
+	if len(made) != 2 {
+		t.Fatalf("first run made %d issues, want one per list", len(made))
+	}
+	first, sportFirst := made[0].Issue, made[1].Issue
+	if first.Number != 1 || articleIDs(first) != "s1,a1" || !first.WindowStart.Equal(day(9, 6, 0)) || !first.WindowEnd.Equal(day(10, 6, 0)) {
+		t.Errorf("first issue %d: articles %q window %v–%v; want s1,a1 over one day to 06:00", first.Number, articleIDs(first), first.WindowStart, first.WindowEnd)
+	}
+	if articleIDs(sportFirst) != "s1" {
+		t.Errorf("the sport list's issue holds %q, want only s1", articleIDs(sportFirst))
+	}
+	if made := tick(day(10, 6, 0).Add(time.Second)); len(made) != 0 {
+		t.Errorf("a second tick of the same run made %d issues", len(made))
+	}
+
+	// Down from the 11th 05:00 to the 13th 08:00: one issue, not three.
+	f.article(t, "a2", "xa-hoi", day(11, 9, 0), day(11, 9, 0))
+	f.article(t, "a3", "xa-hoi", day(12, 9, 0), day(12, 9, 0))
+	made = tick(day(13, 8, 0))
+	if len(made) != 1 || made[0].Issue.List != "sang" {
+		t.Fatalf("after missed runs: %+v; want one issue of sang (nothing new in sport)", made)
+	}
+	if is := made[0].Issue; articleIDs(is) != "a3,a2,later" || !is.WindowEnd.Equal(day(13, 6, 0)) || is.Number != 2 {
+		t.Errorf("catch-up issue %d holds %q up to %v; want a3,a2,later up to the 13th 06:00", is.Number, articleIDs(is), is.WindowEnd)
+	}
+	if made := tick(day(14, 6, 0)); len(made) != 0 {
+		t.Errorf("a run with no new articles made %+v", made)
+	}
+
+	// A back-dated page ingested now is news now; one from last month is
+	// history (max_age).
+	f.article(t, "backdated", "xa-hoi", day(12, 12, 0), day(14, 9, 0))
+	f.article(t, "history", "xa-hoi", time.Date(2024, 2, 1, 9, 0, 0, 0, hcm), day(14, 9, 0))
+	made = tick(day(15, 6, 0))
+	if len(made) != 1 || articleIDs(made[0].Issue) != "backdated" {
+		t.Errorf("issue after a back-dated ingest: %+v; want backdated only", made)
+	}
+	issues, err := f.store.Issues(ctx, "sang")
+	if err != nil || len(issues) != 3 {
+		t.Fatalf("sang has %d issues, %v; want 3", len(issues), err)
+	}
+	// The stored copy is the one the archive shows: no personal links.
+	if strings.Contains(issues[0].HTML, "/unsubscribe/") || !strings.Contains(issues[0].HTML, "/subscribe?list=sang") {
+		t.Errorf("the archived copy has personal links or lacks the sign-up link")
+	}
+}
+
+// TestScheduleAcrossDaylightSaving: a list at 02:30 in New York sends once
+// on the day without 02:30 and once on the day with two.
+func TestScheduleAcrossDaylightSaving(t *testing.T) {
+	ctx := context.Background()
+	ny := mustZone(t, "America/New_York")
+	n := newsletter(t, "night", "30 2 * * *", "America/New_York")
+	f := newFixture(t, time.Date(2024, 3, 9, 0, 0, 0, 0, ny), &recorder{}, n)
+	if _, err := f.svc.Tick(ctx, f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var ends []string
+	for at := time.Date(2024, 3, 9, 0, 0, 0, 0, ny); at.Before(time.Date(2024, 3, 12, 0, 0, 0, 0, ny)); at = at.Add(10 * time.Minute) {
+		f.article(t, fmt.Sprintf("a%d", at.Unix()), "", at, at)
+		made, err := f.svc.Tick(ctx, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range made {
+			ends = append(ends, m.Issue.WindowEnd.In(ny).Format("01-02 15:04 MST"))
+		}
+	}
+	want := "03-09 02:30 EST,03-10 03:00 EDT,03-11 02:30 EDT"
+	if got := strings.Join(ends, ","); got != want {
+		t.Errorf("issues at %s; want %s", got, want)
+	}
+	f2 := newFixture(t, time.Date(2024, 11, 2, 0, 0, 0, 0, ny), &recorder{}, newsletter(t, "fall", "30 1 * * *", "America/New_York"))
+	if _, err := f2.svc.Tick(ctx, f2.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ends = nil
+	for at := time.Date(2024, 11, 2, 0, 0, 0, 0, ny); at.Before(time.Date(2024, 11, 4, 0, 0, 0, 0, ny)); at = at.Add(10 * time.Minute) {
+		f2.article(t, fmt.Sprintf("a%d", at.Unix()), "", at, at)
+		made, err := f2.svc.Tick(ctx, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range made {
+			ends = append(ends, m.Issue.WindowEnd.In(ny).Format("01-02 15:04 MST"))
+		}
+	}
+	if got, want := strings.Join(ends, ","), "11-02 01:30 EDT,11-03 01:30 EDT"; got != want {
+		t.Errorf("fall-back issues at %s; want %s (01:30 happens twice on 11-03, one issue)", got, want)
+	}
+}
+
+// TestDeliveryNarrowsAndStops: category preferences narrow a copy (or
+// skip it), an unsubscribe before a subscriber's turn stops their copy,
+// and each copy carries its reader's links and a stable Message-ID.
+func TestDeliveryNarrowsAndStops(t *testing.T) {
+	ctx := context.Background()
+	hcm := mustZone(t, "Asia/Ho_Chi_Minh")
+	now := time.Date(2024, 3, 28, 6, 0, 0, 0, hcm)
+	rec := &recorder{}
+	f := newFixture(t, now, rec, newsletter(t, "sang", "0 6 * * *", "Asia/Ho_Chi_Minh"))
+	f.article(t, "kinh-te-1", "kinh-te", now.Add(-3*time.Hour), now.Add(-3*time.Hour))
+	f.article(t, "the-thao-1", "the-thao", now.Add(-2*time.Hour), now.Add(-2*time.Hour))
+	ids := f.subscribe(t, "sang", "all@example.vn", "sport@example.vn", "culture@example.vn", "leaver@example.vn")
+	if err := f.store.SetCategories(ctx, ids[1], []string{"the-thao"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.SetCategories(ctx, ids[2], []string{"van-hoa"}); err != nil {
+		t.Fatal(err)
+	}
+	made, err := f.svc.SendNow(ctx, "sang")
+	if err != nil || made.Deliveries != 4 {
+		t.Fatalf("SendNow: %+v, %v", made, err)
+	}
+	if err := f.store.SetListStatus(ctx, ids[3], "sang", store.Unsubscribed, now); err != nil {
+		t.Fatal(err)
+	}
+	report, err := f.svc.DeliverDue(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report.Sent != 2 || report.Skipped != 1 {
+		t.Errorf("report %+v; want 2 sent, 1 skipped (no articles in their categories)", report)
+	}
+	sent := rec.sent()
+	byTo := map[string]mail.Message{}
+	for _, m := range sent {
+		byTo[m.To.Address] = m
+	}
+	if len(sent) != 2 || byTo["all@example.vn"].Text == "" || byTo["sport@example.vn"].Text == "" {
+		t.Fatalf("sent to %v; want all@ and sport@ only", byTo)
+	}
+	if all := byTo["all@example.vn"]; !strings.Contains(all.Text, "Bài kinh-te-1") || !strings.Contains(all.Text, "Bài the-thao-1") {
+		t.Errorf("the copy without preferences lacks an article:\n%s", all.Text)
+	}
+	sport := byTo["sport@example.vn"]
+	if strings.Contains(sport.Text, "kinh-te-1") || !strings.Contains(sport.Text, "Bài the-thao-1") {
+		t.Errorf("the sport reader's copy is not narrowed:\n%s", sport.Text)
+	}
+	wantUnsub := fmt.Sprintf("https://baomau.vn/unsubscribe/u%d-sang", ids[1])
+	if sport.Headers["List-Unsubscribe"] != "<"+wantUnsub+">" || !strings.Contains(sport.HTML, wantUnsub) || !strings.Contains(sport.Text, fmt.Sprintf("/preferences/p%d", ids[1])) {
+		t.Errorf("the sport reader's copy lacks their own links: %v", sport.Headers)
+	}
+	if want := fmt.Sprintf("sang.1.%d@baomau.vn", ids[1]); sport.MessageID != want {
+		t.Errorf("Message-ID %q, want %q", sport.MessageID, want)
+	}
+	is, _ := f.store.LastIssue(ctx, "sang")
+	counts, _ := f.store.DeliveryCounts(ctx, is.ID)
+	if is.Status != "sent" || counts[store.DeliverySent] != 2 || counts[store.DeliverySkipped] != 2 {
+		t.Errorf("issue %s with %v; want sent, 2 sent and 2 skipped", is.Status, counts)
+	}
+	// Nothing new: no second issue, no email.
+	if made, err := f.svc.SendNow(ctx, "sang"); err != nil || made.Issue.ID != 0 || made.Reason == "" {
+		t.Errorf("SendNow with nothing new: %+v, %v", made, err)
+	}
+}
+
+// TestCancelDropsUnsent: a cancelled issue sends nothing more.
+func TestCancelDropsUnsent(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2024, 3, 28, 6, 0, 0, 0, time.UTC)
+	rec := &recorder{}
+	f := newFixture(t, now, rec, newsletter(t, "sang", "0 6 * * *", "UTC"))
+	f.article(t, "a1", "", now.Add(-time.Hour), now.Add(-time.Hour))
+	f.subscribe(t, "sang", "a@example.vn", "b@example.vn")
+	if _, err := f.svc.SendNow(ctx, "sang"); err != nil {
+		t.Fatal(err)
+	}
+	is, dropped, err := f.svc.Cancel(ctx, "sang")
+	if err != nil || dropped != 2 || is.Number != 1 {
+		t.Fatalf("Cancel = %+v, %d, %v", is, dropped, err)
+	}
+	if r, err := f.svc.DeliverDue(ctx, nil); err != nil || r.Sent != 0 || len(rec.sent()) != 0 {
+		t.Errorf("after cancel: %+v, %v, %d sent", r, err, len(rec.sent()))
+	}
+	if _, _, err := f.svc.Cancel(ctx, "nope"); err == nil || !strings.Contains(err.Error(), "configured: sang") {
+		t.Errorf("cancel of an unknown list: %v", err)
+	}
+}
+
+// TestDeliveryThroughFaultySMTP sends an issue to 300 subscribers through a
+// real SMTP server that answers 5% of RCPTs with 451, drops some
+// connections in DATA and some after accepting, is slow, and refuses two
+// addresses for good. Every other subscriber ends with exactly one
+// accepted copy, except those whose acceptance was lost on the wire.
+func TestDeliveryThroughFaultySMTP(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	tries := map[string]int{}
+	lostAfterData := 0
+	srv := smtptest.Start(t, smtptest.Options{Delay: time.Millisecond, Policy: func(rcpt string, seq int) smtptest.Fault {
+		mu.Lock()
+		defer mu.Unlock()
+		tries[rcpt]++
+		switch {
+		case strings.HasPrefix(rcpt, "gone"):
+			return smtptest.PermRcpt
+		case seq%20 == 0:
+			return smtptest.TempRcpt
+		case seq%37 == 0:
+			return smtptest.DropInData
+		case seq%53 == 0 && tries[rcpt] == 1:
+			lostAfterData++
+			return smtptest.DropAfterData
+		}
+		return smtptest.Accept
+	}})
+	transport, err := mail.NewSMTPTransport(mail.SMTPOptions{Host: "127.0.0.1", Port: srv.Port, TLS: "none", Connections: 4, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { transport.Close() })
+	now := time.Date(2024, 3, 28, 6, 0, 0, 0, time.UTC)
+	f := newFixture(t, now, transport, newsletter(t, "sang", "0 6 * * *", "UTC"))
+	f.article(t, "a1", "", now.Add(-time.Hour), now.Add(-time.Hour))
+	var emails []string
+	for i := range 300 {
+		emails = append(emails, fmt.Sprintf("doc-gia-%03d@example.vn", i))
+	}
+	emails = append(emails, "gone-1@example.vn", "gone-2@example.vn")
+	f.subscribe(t, "sang", emails...)
+	if _, err := f.svc.SendNow(ctx, "sang"); err != nil {
+		t.Fatal(err)
+	}
+	var total Report
+	for round := 0; round < 20; round++ {
+		r, err := f.svc.DeliverDue(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total.add(r)
+		if sending, _ := f.store.SendingIssues(ctx); len(sending) == 0 {
+			break
+		}
+		f.clock.Add(15 * time.Minute) // retries come due
+	}
+	if sending, _ := f.store.SendingIssues(ctx); len(sending) != 0 {
+		t.Fatalf("the issue is still being sent after 20 rounds: %+v", total)
+	}
+	counts := srv.Counts()
+	dups := 0
+	for _, e := range emails[:300] {
+		switch n := counts[e]; {
+		case n == 0:
+			t.Errorf("%s got nothing", e)
+		case n > 1:
+			dups += n - 1
+		}
+	}
+	if dups > lostAfterData {
+		t.Errorf("%d duplicates; at most %d acceptances were lost on the wire", dups, lostAfterData)
+	}
+	if counts["gone-1@example.vn"]+counts["gone-2@example.vn"] != 0 || total.Failed != 2 {
+		t.Errorf("refused addresses: %d accepted, %d failed; want 0 and 2", counts["gone-1@example.vn"]+counts["gone-2@example.vn"], total.Failed)
+	}
+	gone, _ := f.store.SubscriberByEmail(ctx, "gone-1@example.vn")
+	if !gone.Bounced {
+		t.Errorf("a subscriber refused with 550 is not bounced (bounce limit 1): %+v", gone)
+	}
+	if total.Retry == 0 || lostAfterData == 0 {
+		t.Errorf("the faults did not happen: %+v retries, %d lost after DATA", total, lostAfterData)
+	}
+	t.Logf("report %+v; %d duplicates from %d acceptances lost on the wire", total, dups, lostAfterData)
+
+	// One accepted copy, parsed as a mail client does.
+	var msg smtptest.Message
+	for _, m := range srv.Messages() {
+		if m.To == "doc-gia-007@example.vn" {
+			msg = m
+		}
+	}
+	parsed, err := netmail.ReadMessage(bytes.NewReader(msg.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"List-Id", "List-Unsubscribe", "List-Unsubscribe-Post", "Message-Id", "Date"} {
+		if parsed.Header.Get(h) == "" {
+			t.Errorf("the accepted copy lacks %s", h)
+		}
+	}
+	if !strings.HasPrefix(parsed.Header.Get("Message-Id"), "<sang.1.") {
+		t.Errorf("Message-ID %q", parsed.Header.Get("Message-Id"))
+	}
+	body, _ := io.ReadAll(parsed.Body)
+	if !bytes.Contains(body, []byte("unsubscribe/u")) {
+		t.Error("the accepted copy has no unsubscribe link in its body")
+	}
+}
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
