@@ -88,7 +88,46 @@ func (s *Set) loadEmail(overrideDir string) error {
 			return fmt.Errorf("templates: parse %s: %w", from, err)
 		}
 	}
+	return s.loadCustomEmail(overrideDir)
+}
+
+// loadCustomEmail parses the template sets of overrideDir/email that the
+// binary does not have: a newsletter's template key names them.
+func (s *Set) loadCustomEmail(overrideDir string) error {
+	if overrideDir == "" {
+		return nil
+	}
+	paths, err := filepath.Glob(filepath.Join(overrideDir, "email", "*.*"))
+	if err != nil {
+		return fmt.Errorf("templates: %w", err)
+	}
+	sort.Strings(paths)
+	for _, path := range paths {
+		base := filepath.Base(path)
+		ext := filepath.Ext(base)
+		if (ext != ".html" && ext != ".txt") || s.emailHTML.Lookup(base) != nil || s.emailText.Lookup(base) != nil {
+			continue
+		}
+		text, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("templates: read %s: %w", path, err)
+		}
+		if ext == ".txt" {
+			_, err = s.emailText.New(base).Parse(string(text))
+		} else {
+			_, err = s.emailHTML.New(base).Parse(string(text))
+		}
+		if err != nil {
+			return fmt.Errorf("templates: parse %s: %w", path, err)
+		}
+	}
 	return nil
+}
+
+// HasEmail reports whether the email template set name (name.txt and
+// name.html) exists.
+func (s *Set) HasEmail(name string) bool {
+	return !strings.ContainsAny(name, `/\.`) && s.emailText.Lookup(name+".txt") != nil && s.emailHTML.Lookup(name+".html") != nil
 }
 
 // RenderEmail executes the email templates name.txt and name.html and

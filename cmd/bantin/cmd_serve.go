@@ -26,10 +26,12 @@ const shutdownGrace = 10 * time.Second
 func newServeCmd(opts *options) *cobra.Command {
 	return &cobra.Command{
 		Use:   "serve",
-		Short: "Run the daemon: feeds, pages, admin API and the watch folder",
+		Short: "Run the daemon: feeds, pages, admin API, the watch folder and the newsletters",
 		Long: `Run the daemon on the config's defaults or file: the HTTP server on
 server.listen (the home page, feeds, article pages, /healthz, /readyz, and
-the admin API when server.admin_token is set) and, when ingest.watch_dir is set, the watch folder.
+the admin API when server.admin_token is set), the watch folder when
+ingest.watch_dir is set, and the newsletters: each list's issue is made on
+its schedule and delivered to its confirmed subscribers.
 SIGTERM or SIGINT stops it gracefully; a second signal stops it at once.`,
 		Example: `  bantin serve
   BANTIN_SERVER_ADMIN_TOKEN=$(openssl rand -hex 32) bantin serve
@@ -70,6 +72,10 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	defer transport.Close()
 	outbox := a.outbox(transport, logger)
 	subs, err := a.subscribers(ctx, outbox, tmpl)
+	if err != nil {
+		return err
+	}
+	digests, err := a.digestService(tmpl, transport, subs)
 	if err != nil {
 		return err
 	}
@@ -124,7 +130,11 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
-	wg.Add(3)
+	wg.Add(4)
+	go func() {
+		defer wg.Done()
+		digests.Run(workCtx)
+	}()
 	go func() {
 		defer wg.Done()
 		feeds.Run(workCtx)

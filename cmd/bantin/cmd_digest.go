@@ -1,0 +1,401 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	netmail "net/mail"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bantin/bantin/internal/digest"
+	"github.com/bantin/bantin/internal/mail"
+	"github.com/bantin/bantin/internal/store"
+	"github.com/bantin/bantin/internal/subscriber"
+	"github.com/bantin/bantin/templates"
+)
+
+// digestService builds the newsletters' digest service on a transport.
+func (a *app) digestService(tmpl *templates.Set, transport mail.Transport, links digest.Links) (*digest.Service, error) {
+	cfg := a.cfg
+	var lists []digest.Newsletter
+	for i, n := range cfg.Newsletters {
+		loc := n.Location()
+		sched, err := digest.ParseSchedule(n.Schedule, loc)
+		if err != nil {
+			return nil, fmt.Errorf("newsletters[%d].schedule: %w", i, err)
+		}
+		subject, err := digestSubject(n.Subject)
+		if err != nil {
+			return nil, fmt.Errorf("newsletters[%d].subject: %w", i, err)
+		}
+		if !tmpl.HasEmail(n.Template) {
+			return nil, fmt.Errorf("newsletters[%d].template: no email template set %q: add %s.html and %s.txt under templates_dir/email/, or remove the key for the built-in \"digest\"",
+				i, n.Template, n.Template, n.Template)
+		}
+		lists = append(lists, digest.Newsletter{
+			ID: n.ID, Title: n.Title, Description: n.Description, Schedule: sched, Location: loc,
+			Categories: n.Categories, MaxArticles: n.MaxArticles, MaxAge: n.MaxAge, Subject: subject, Template: n.Template,
+		})
+	}
+	from, err := netmail.ParseAddress(cfg.Mail.From)
+	if err != nil {
+		return nil, fmt.Errorf("mail.from %q: %w", cfg.Mail.From, err)
+	}
+	var replyTo *netmail.Address
+	if cfg.Mail.ReplyTo != "" && cfg.Mail.ReplyTo != cfg.Mail.From {
+		if replyTo, err = netmail.ParseAddress(cfg.Mail.ReplyTo); err != nil {
+			return nil, fmt.Errorf("mail.reply_to %q: %w", cfg.Mail.ReplyTo, err)
+		}
+	}
+	workers := 1
+	if cfg.Mail.Transport == "smtp" {
+		workers = max(1, cfg.Mail.SMTP.Connections)
+	}
+	sender := cfg.Site.Title
+	if from.Name != "" && from.Name != sender {
+		sender = from.Name + " · " + sender
+	}
+	sender += " · " + cfg.Site.BaseURL
+	return digest.New(digest.Options{
+		Store: a.store, Newsletters: lists, Emails: tmpl, Transport: transport, Links: links,
+		From: *from, ReplyTo: replyTo, Site: cfg.Site.Title, Sender: sender, BaseURL: cfg.Site.BaseURL, Lang: cfg.Site.Language,
+		Logger: a.logger, Now: a.now, BounceLimit: cfg.Subscribe.BounceLimit, Workers: workers, Batch: digestBatch(cfg.Mail.SMTP.Rate, workers),
+	}), nil
+}
+
+// digestBatch sizes a claim so that a batch is sent well within its lease
+// even at a slow rate limit: a claim is renewed while its batch is sent,
+// but one that takes minutes would keep deliveries from the other workers.
+func digestBatch(rate float64, workers int) int {
+	const batch = 20
+	if rate <= 0 {
+		return batch
+	}
+	return max(1, min(batch, int(rate*10/float64(workers))))
+}
+
+// digestApp is what the digest commands work with.
+type digestApp struct {
+	*app
+	svc       *digest.Service
+	transport mail.Transport
+	tmpl      *templates.Set
+}
+
+// openDigest opens the app, the templates, the transport and the digest
+// service, and checks that list is configured.
+func openDigest(ctx context.Context, opts *options, list string) (*digestApp, error) {
+	a, err := openApp(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	da := &digestApp{app: a}
+	fail := func(err error) (*digestApp, error) {
+		da.close()
+		return nil, err
+	}
+	if da.tmpl, err = templates.Load(a.cfg.TemplatesDir); err != nil {
+		return fail(fmt.Errorf("templates: %w", err))
+	}
+	if da.transport, err = a.transport(); err != nil {
+		return fail(fmt.Errorf("mail transport: %w", err))
+	}
+	subs, err := a.subscribers(ctx, noMailer{}, da.tmpl)
+	if err != nil {
+		return fail(fmt.Errorf("subscriber service: %w", err))
+	}
+	if da.svc, err = a.digestService(da.tmpl, da.transport, subs); err != nil {
+		return fail(err)
+	}
+	if _, err := da.svc.Newsletter(list); err != nil {
+		return fail(err)
+	}
+	return da, nil
+}
+
+func (da *digestApp) close() error {
+	var terr error
+	if da.transport != nil {
+		terr = da.transport.Close()
+	}
+	return errors.Join(terr, da.app.close())
+}
+
+func newDigestCmd(opts *options) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "digest",
+		Short: "Preview, send or cancel a newsletter's issue",
+		Long: `Work with the issues of the newsletters named in the config (newsletters:).
+serve makes and sends issues on each list's schedule; these commands preview
+the next one, send it now, or stop one in progress.`,
+		Example: `  bantin digest preview ban-tin-sang --format text
+  bantin digest send ban-tin-sang --to editor@example.vn
+  bantin digest send ban-tin-sang
+  bantin digest cancel ban-tin-sang`,
+		Args: cobra.ArbitraryArgs,
+		RunE: needsSubcommand,
+	}
+	cmd.AddCommand(newDigestPreviewCmd(opts), newDigestSendCmd(opts), newDigestCancelCmd(opts))
+	return cmd
+}
+
+func newDigestPreviewCmd(opts *options) *cobra.Command {
+	var format, since string
+	cmd := &cobra.Command{
+		Use:   "preview LIST",
+		Short: "Render the issue LIST would send now, without sending or storing it",
+		Long: `Render the issue LIST would send now: the articles that became visible
+since its last issue (or since --since), as the HTML part, the text part, or
+the whole message (eml) an example reader would get. Nothing is stored.`,
+		Example: `  bantin digest preview ban-tin-sang > preview.html
+  bantin digest preview ban-tin-sang --format text
+  bantin digest preview ban-tin-sang --format eml --since 2024-03-27T06:00:00+07:00`,
+		Args: args(1, 1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if format != "html" && format != "text" && format != "eml" {
+				return usageError{fmt.Errorf("--format %q: use html, text or eml", format)}
+			}
+			ctx := cmd.Context()
+			da, err := openDigest(ctx, opts, a[0])
+			if err != nil {
+				return err
+			}
+			defer da.close()
+			var from time.Time
+			if since != "" {
+				if from, err = parseSince(since, da.cfg.Location(), da.now()); err != nil {
+					return usageError{err}
+				}
+			}
+			is, err := da.svc.Preview(ctx, a[0], from)
+			if err != nil {
+				return err
+			}
+			if len(is.Articles) == 0 {
+				fmt.Fprintf(opts.stderr, "%s has no new articles: its next issue would not be sent (try --since)\n", a[0])
+				return failedError{"nothing to preview"}
+			}
+			to := digest.Recipient{Email: "ban-doc@example.com", Name: "Bạn đọc",
+				UnsubscribeURL: da.cfg.Site.BaseURL + "/unsubscribe/PREVIEW", PreferencesURL: da.cfg.Site.BaseURL + "/preferences/PREVIEW"}
+			if da.cfg.Site.Language == "en" {
+				to.Name = "Reader"
+			}
+			c, err := is.Render(da.tmpl, to)
+			if err != nil {
+				return err
+			}
+			switch format {
+			case "html":
+				_, err = io.WriteString(opts.stdout, c.HTML)
+			case "text":
+				_, err = io.WriteString(opts.stdout, c.Text)
+			case "eml":
+				from, perr := netmail.ParseAddress(da.cfg.Mail.From)
+				if perr != nil {
+					return fmt.Errorf("mail.from: %w", perr)
+				}
+				var raw []byte
+				raw, err = mail.Render(mail.Message{From: *from, To: netmail.Address{Name: to.Name, Address: to.Email},
+					Subject: c.Subject, Text: c.Text, HTML: c.HTML, Date: da.now(), Headers: c.Headers}, da.cfg.Location())
+				if err == nil {
+					_, err = opts.stdout.Write(raw)
+				}
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(opts.stderr, "preview of %s issue %d: %d articles\n", a[0], is.Number, len(is.Articles))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "html", "html, text or eml")
+	cmd.Flags().StringVar(&since, "since", "", "start of the window instead of the last issue: RFC 3339, a date (2024-03-27), or a duration ago (24h)")
+	return cmd
+}
+
+// parseSince reads --since: an RFC 3339 time, a date or date and time in
+// the site's zone, or a duration before now.
+func parseSince(s string, loc *time.Location, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("--since %q: write an RFC 3339 time (2024-03-27T06:00:00+07:00), a date (2024-03-27) or a duration ago (24h)", s)
+}
+
+func newDigestSendCmd(opts *options) *cobra.Command {
+	var dryRun bool
+	var to string
+	cmd := &cobra.Command{
+		Use:   "send LIST",
+		Short: "Make LIST's issue now and send it",
+		Long: `Make the issue of LIST now, out of schedule (the articles since its last
+issue), and send it to every confirmed subscriber. An issue already in
+progress (its sending was interrupted) is sent on. Deliveries are claimed one
+by one in the store, so this is safe while serve runs: nobody gets two copies.
+Temporary failures stay queued for serve to retry.
+
+--dry-run says what would be sent. --to sends one test copy to an address and
+records nothing.`,
+		Example: `  bantin digest send ban-tin-sang --dry-run
+  bantin digest send ban-tin-sang --to editor@example.vn
+  bantin digest send ban-tin-sang`,
+		Args: args(1, 1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			ctx := cmd.Context()
+			list := a[0]
+			da, err := openDigest(ctx, opts, list)
+			if err != nil {
+				return err
+			}
+			defer da.close()
+			switch {
+			case to != "":
+				if _, err := netmail.ParseAddress(to); err != nil || strings.ContainsAny(to, "<>\r\n") {
+					return usageError{fmt.Errorf("--to %q is not an email address", to)}
+				}
+				res, is, err := da.svc.SendTest(ctx, list, to)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(opts.stdout, "test copy of %s issue %d (%d articles) sent to %s (Message-ID %s); nothing recorded\n",
+					list, is.Number, len(is.Articles), to, res.MessageID)
+				return nil
+			case dryRun:
+				is, err := da.svc.Preview(ctx, list, time.Time{})
+				if err != nil {
+					return err
+				}
+				subs, err := da.store.ListSubscribers(ctx, list, store.Confirmed)
+				if err != nil {
+					return err
+				}
+				if len(is.Articles) == 0 {
+					fmt.Fprintf(opts.stdout, "%s: no new articles since its last issue; nothing would be sent\n", list)
+					return nil
+				}
+				fmt.Fprintf(opts.stdout, "%s issue %d would hold %d articles for %d confirmed subscribers:\n", list, is.Number, len(is.Articles), len(subs))
+				for _, art := range is.Articles {
+					fmt.Fprintf(opts.stdout, "  %s  %s\n", art.PublishedAt.In(da.cfg.Location()).Format("2006-01-02 15:04"), art.Title)
+				}
+				return nil
+			}
+			made, err := da.svc.SendNow(ctx, list)
+			if err != nil {
+				return err
+			}
+			if made.Issue.ID != 0 {
+				fmt.Fprintf(opts.stderr, "issue %d of %s made: %d articles, %d deliveries\n", made.Issue.Number, list, len(made.Issue.ArticleIDs), made.Deliveries)
+			} else {
+				fmt.Fprintf(opts.stderr, "%s\n", made.Reason)
+			}
+			return da.deliver(ctx, opts, list)
+		},
+	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be sent; send and store nothing")
+	cmd.Flags().StringVar(&to, "to", "", "send one test copy to this address; record nothing")
+	return cmd
+}
+
+// deliver sends every issue of list in progress, with a progress bar on a
+// terminal and a summary at the end.
+func (da *digestApp) deliver(ctx context.Context, opts *options, list string) error {
+	issues, err := da.store.SendingIssues(ctx)
+	if err != nil {
+		return err
+	}
+	var total digest.Report
+	var any bool
+	for _, is := range issues {
+		if is.List != list {
+			continue
+		}
+		any = true
+		counts, err := da.store.DeliveryCounts(ctx, is.ID)
+		if err != nil {
+			return err
+		}
+		bar := newProgress(opts.stderr, int64(counts[store.DeliveryQueued]), fmt.Sprintf("%s #%d", list, is.Number), "emails")
+		var last int
+		r, err := da.svc.DeliverIssue(ctx, is, func(r digest.Report) {
+			n := r.Sent + r.Failed + r.Skipped + r.Retry
+			bar.add(n - last)
+			last = n
+		})
+		bar.finish()
+		total.Sent += r.Sent
+		total.Failed += r.Failed
+		total.Skipped += r.Skipped
+		total.Retry += r.Retry
+		if err != nil {
+			return err
+		}
+	}
+	if !any {
+		fmt.Fprintf(opts.stdout, "%s: no issue to send\n", list)
+		return nil
+	}
+	fmt.Fprintf(opts.stdout, "%s: %d sent, %d failed, %d skipped, %d queued for retry by serve\n", list, total.Sent, total.Failed, total.Skipped, total.Retry)
+	if total.Failed > 0 {
+		return failedError{"some deliveries failed"}
+	}
+	return nil
+}
+
+func newDigestCancelCmd(opts *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cancel LIST",
+		Short: "Stop LIST's issue in progress: its unsent deliveries are dropped",
+		Long: `Stop the issue of LIST that is being sent: every delivery not yet sent is
+dropped at once (one in the middle of its SMTP transaction finishes). The
+issue stays in the archive for those who got it.`,
+		Example: `  bantin digest cancel ban-tin-sang`,
+		Args:    args(1, 1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			ctx := cmd.Context()
+			da, err := openDigest(ctx, opts, a[0])
+			if err != nil {
+				return err
+			}
+			defer da.close()
+			is, dropped, err := da.svc.Cancel(ctx, a[0])
+			if errors.Is(err, store.ErrNotFound) {
+				fmt.Fprintf(opts.stderr, "%s: no issue is being sent\n", a[0])
+				return failedError{"nothing to cancel"}
+			}
+			if err != nil {
+				return err
+			}
+			counts, err := da.store.DeliveryCounts(ctx, is.ID)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(opts.stdout, "%s issue %d cancelled: %d deliveries dropped, %d already sent\n", a[0], is.Number, dropped, counts[store.DeliverySent])
+			return nil
+		},
+	}
+}
+
+// The subscriber service makes the digest's personal links.
+var _ digest.Links = (*subscriber.Service)(nil)
+
+// digestSubject parses a newsletter's subject template.
+func digestSubject(s string) (*texttemplate.Template, error) {
+	t, err := texttemplate.New("subject").Option("missingkey=error").Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("subject template %q: %w", s, err)
+	}
+	return t, nil
+}
