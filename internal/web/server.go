@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/microcosm-cc/bluemonday"
+
 	"github.com/bantin/bantin/internal/article"
 	"github.com/bantin/bantin/internal/feed"
 	"github.com/bantin/bantin/internal/locale"
@@ -62,6 +64,11 @@ type Options struct {
 	Subscriptions Subscriptions
 	// SubscriberAdmin serves /api/v1/subscribers; nil answers 404.
 	SubscriberAdmin SubscriberAdmin
+	// Archive serves /newsletters/ and the issues API for the lists of
+	// Subscriptions; nil answers 404.
+	Archive Archive
+	// Newsletters sends issues on the admin API's request; nil answers 404.
+	Newsletters Newsletters
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// SignupLimit and SignupPeriod bound sign-ups per client address
@@ -83,6 +90,9 @@ type Server struct {
 	handler    http.Handler
 	requestIDs *requestIDs
 	signups    *limiter
+	// issuePolicy cleans an issue's HTML for the archive feed; see
+	// newIssuePolicy.
+	issuePolicy *bluemonday.Policy
 }
 
 // DefaultMaxBodyBytes bounds a request body: room for a batch of a few
@@ -101,7 +111,8 @@ func New(opts Options) *Server {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	opts.Site.BaseURL = strings.TrimRight(opts.Site.BaseURL, "/")
-	s := &Server{opts: opts, requestIDs: newRequestIDs(), signups: newLimiter(opts.SignupLimit, opts.SignupPeriod)}
+	s := &Server{opts: opts, requestIDs: newRequestIDs(), signups: newLimiter(opts.SignupLimit, opts.SignupPeriod),
+		issuePolicy: newIssuePolicy()}
 	s.handler = s.logRequests(s.Routes())
 	return s
 }
@@ -125,6 +136,10 @@ func (s *Server) Routes() http.Handler {
 		mux.Handle("GET /websub", s.opts.WebSub)
 		mux.Handle("POST /websub", s.opts.WebSub)
 	}
+	mux.Handle("GET /newsletters/{list}", s.handle(s.archiveRedirect))
+	mux.Handle("GET /newsletters/{list}/{$}", s.handle(s.archivePage))
+	mux.Handle("GET /newsletters/{list}/atom.xml", s.handle(s.archiveFeed))
+	mux.Handle("GET /newsletters/{list}/{number}", s.handle(s.issuePage))
 	mux.Handle("GET /feeds/{file}", s.handle(s.feedHandler))
 	mux.Handle("GET /feeds/page/{n}/{file}", s.handle(s.feedHandler))
 	mux.Handle("GET /feeds/{category}/{file}", s.handle(s.feedHandler))
@@ -137,6 +152,8 @@ func (s *Server) Routes() http.Handler {
 	mux.Handle("GET /api/v1/subscribers", s.admin(s.apiListSubscribers))
 	mux.Handle("POST /api/v1/subscribers", s.admin(s.apiAddSubscriber))
 	mux.Handle("DELETE /api/v1/subscribers/{list}/{email}", s.admin(s.apiRemoveSubscriber))
+	mux.Handle("POST /api/v1/newsletters/{list}/send", s.admin(s.apiSendNewsletter))
+	mux.Handle("GET /api/v1/newsletters/{list}/issues", s.admin(s.apiListIssues))
 	mux.Handle("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Message: "no such API route: " + r.Method + " " + r.URL.Path}
 	}))
