@@ -201,8 +201,12 @@ func (s *Service) sendBatch(ctx context.Context, is Issue, ds []store.Delivery) 
 		return r, nil
 	}
 
-	// Renew the claims while the relay works; stop before marking.
+	// Each copy is its own SMTP transaction, marked as soon as it ends: a
+	// crash repeats at most the transactions in flight, one per worker.
+	// Meanwhile the claims on the rest of the batch are renewed; mu keeps
+	// a renewal and a mark from crossing.
 	var mu sync.Mutex
+	done := make([]bool, len(sending))
 	renewCtx, stopRenew := context.WithCancel(context.WithoutCancel(ctx))
 	renewed := make(chan struct{})
 	go func() {
@@ -216,39 +220,40 @@ func (s *Service) sendBatch(ctx context.Context, is Issue, ds []store.Delivery) 
 			case <-tick.C:
 			}
 			mu.Lock()
-			held := sending
-			mu.Unlock()
-			kept, err := s.opts.Store.ExtendDeliveries(renewCtx, held, s.opts.Now().Add(s.opts.Lease))
-			if err != nil {
-				s.opts.Logger.Warn("digest: renewing claims", "err", err)
-				continue
-			}
-			byID := make(map[int64]store.Delivery, len(kept))
-			for _, d := range kept {
-				byID[d.SubscriberID] = d
-			}
-			mu.Lock()
-			for i, d := range sending {
-				if k, ok := byID[d.SubscriberID]; ok {
-					sending[i] = k
-				}
-			}
+			s.renew(renewCtx, sending, done)
 			mu.Unlock()
 		}
 	}()
+	defer func() {
+		stopRenew()
+		<-renewed
+	}()
 
-	// The batch is sent under a context that ends StopGrace after ctx.
+	// Sends go on StopGrace after ctx ends, so that a stop does not cut a
+	// transaction in the middle.
 	sendCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(s.opts.StopGrace, cancel) })
 	defer stop()
-	results := s.opts.Transport.Send(sendCtx, msgs)
-	stopRenew()
-	<-renewed
-
-	for i, res := range results {
-		d := sending[i]
-		o, err := s.record(mark, d, res)
+	for i, m := range msgs {
+		if ctx.Err() != nil {
+			// Stopping: give the rest back for the next sender, now.
+			mu.Lock()
+			for j := i; j < len(sending); j++ {
+				if err := s.release(sending[j]); err != nil {
+					mu.Unlock()
+					return r, err
+				}
+				done[j] = true
+			}
+			mu.Unlock()
+			break
+		}
+		res := s.opts.Transport.Send(sendCtx, []mail.Message{m})[0]
+		mu.Lock()
+		o, err := s.record(ctx, sending[i], res)
+		done[i] = true
+		mu.Unlock()
 		if err != nil {
 			return r, err
 		}
@@ -257,8 +262,45 @@ func (s *Service) sendBatch(ctx context.Context, is Issue, ds []store.Delivery) 
 	return r, nil
 }
 
+// renew extends the claims of the deliveries of a batch not yet done.
+func (s *Service) renew(ctx context.Context, sending []store.Delivery, done []bool) {
+	var held []store.Delivery
+	for i, d := range sending {
+		if !done[i] {
+			held = append(held, d)
+		}
+	}
+	if len(held) == 0 {
+		return
+	}
+	kept, err := s.opts.Store.ExtendDeliveries(ctx, held, s.opts.Now().Add(s.opts.Lease))
+	if err != nil {
+		s.opts.Logger.Warn("digest: renewing claims", "err", err)
+		return
+	}
+	byID := make(map[int64]store.Delivery, len(kept))
+	for _, d := range kept {
+		byID[d.SubscriberID] = d
+	}
+	for i, d := range sending {
+		if k, ok := byID[d.SubscriberID]; ok && !done[i] {
+			sending[i] = k
+		}
+	}
+}
+
+// release gives a claimed delivery back unsent, due at once.
+func (s *Service) release(d store.Delivery) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.claimed(s.opts.Store.MarkDelivery(ctx, d, store.DeliveryQueued, s.opts.Now(), "stopped before sending", s.opts.Now()))
+}
+
 // record marks one outcome, as the outbox does.
 func (s *Service) record(ctx context.Context, d store.Delivery, res mail.Result) (Report, error) {
+	// A copy that went out is marked even when the daemon is stopping.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	now := s.opts.Now()
 	reason := ""
 	if res.Err != nil {

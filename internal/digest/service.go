@@ -74,7 +74,7 @@ type Options struct {
 	// Workers is how many batches are sent at once (mail.smtp.connections);
 	// Batch how many deliveries one claim takes (default 20).
 	Workers, Batch int
-	// Lease is how long a claim holds its deliveries (default 30 s). The
+	// Lease is how long a claim holds its deliveries (default 15 s). The
 	// holder renews it while it sends, so a live sender never loses its
 	// claim and a dead one's deliveries are taken over one lease later.
 	Lease time.Duration
@@ -109,7 +109,7 @@ func New(opts Options) *Service {
 		opts.Batch = 20
 	}
 	if opts.Lease <= 0 {
-		opts.Lease = 30 * time.Second
+		opts.Lease = 15 * time.Second
 	}
 	if opts.RetryBase <= 0 {
 		opts.RetryBase = time.Minute

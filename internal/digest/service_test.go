@@ -477,3 +477,58 @@ func TestDeliveryThroughFaultySMTP(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// slowTransport takes its time over every message.
+type slowTransport struct {
+	recorder
+	delay time.Duration
+}
+
+func (s *slowTransport) Send(ctx context.Context, msgs []mail.Message) []mail.Result {
+	time.Sleep(s.delay)
+	return s.recorder.Send(ctx, msgs)
+}
+
+// TestClaimsRenewedWhileSending: a batch that takes longer than the lease
+// keeps its claims, so a second sender on the same store (another
+// process) finds nothing to take; a stop gives the rest of the batch back.
+func TestClaimsRenewedWhileSending(t *testing.T) {
+	ctx := context.Background()
+	slow := &slowTransport{delay: 400 * time.Millisecond}
+	now := time.Now()
+	f := newFixture(t, now, slow, newsletter(t, "sang", "0 6 * * *", "UTC"))
+	f.article(t, "a1", "", now.Add(-time.Hour), now.Add(-time.Hour))
+	f.subscribe(t, "sang", "a@example.vn", "b@example.vn", "c@example.vn", "d@example.vn")
+	opts := f.opts
+	opts.Now, opts.Lease, opts.Workers, opts.Batch = time.Now, 300*time.Millisecond, 1, 4
+	first := New(opts)
+	if _, err := first.SendNow(ctx, "sang"); err != nil {
+		t.Fatal(err)
+	}
+	is, _ := f.store.LastIssue(ctx, "sang")
+	stopCtx, stop := context.WithCancel(ctx)
+	done := make(chan Report)
+	go func() {
+		r, _ := first.DeliverIssue(stopCtx, is, nil)
+		done <- r
+	}()
+	time.Sleep(1000 * time.Millisecond) // three leases: the claims live on only if renewed
+	other := &recorder{}
+	opts2 := opts
+	opts2.Transport = other
+	if r, err := New(opts2).DeliverIssue(ctx, is, nil); err != nil || r.Sent != 0 {
+		t.Errorf("a second sender took %+v (%v) from a batch still being sent", r, err)
+	}
+	stop() // the third message is in flight: it finishes; the fourth is given back
+	r := <-done
+	if r.Sent != 3 {
+		t.Errorf("the stopped sender sent %d, want 3 (two before the stop, one in flight)", r.Sent)
+	}
+	counts, _ := f.store.DeliveryCounts(ctx, is.ID)
+	if counts[store.DeliveryQueued] != 1 {
+		t.Errorf("counts %v; want the unsent one queued again", counts)
+	}
+	if r, err := New(opts2).DeliverIssue(ctx, is, nil); err != nil || r.Sent != 1 || len(other.sent()) != 1 {
+		t.Errorf("after the stop, another sender sent %+v (%v); want the one given back", r, err)
+	}
+}
