@@ -109,6 +109,8 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		// The subscription pages serve the config's newsletters.
 		Subscriptions:   subs,
 		SubscriberAdmin: subs,
+		Archive:         a.store,
+		Newsletters:     digests,
 		TrustedProxies:  proxies,
 		SignupLimit:     signupLimit,
 		SignupPeriod:    signupPeriod,

@@ -6,6 +6,7 @@ package smtptest
 import (
 	"errors"
 	"io"
+	"log"
 	"net"
 	"sync"
 	"testing"
@@ -76,6 +77,8 @@ func Start(tb testing.TB, opts Options) *Server {
 	srv.WriteTimeout = 30 * time.Second
 	srv.MaxMessageBytes = 10 << 20
 	srv.MaxRecipients = 50
+	// Faults and kills make the clients hang up: not worth a log line.
+	srv.ErrorLog = log.New(io.Discard, "", 0)
 	go srv.Serve(l)
 	tb.Cleanup(func() { srv.Close() })
 	return s

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bantin/bantin/internal/mail/smtptest"
+)
+
+// digestDir writes a config that sends through the SMTP server at port,
+// with one newsletter, and an article to send.
+func digestDir(t *testing.T, addr string, port int) string {
+	t.Helper()
+	dir := t.TempDir()
+	config := fmt.Sprintf(`site:
+  title: Báo Mẫu
+  base_url: http://%s
+server:
+  listen: %s
+  admin_token: digest-token
+newsletters:
+  - {id: sang, title: "Bản tin sáng", schedule: "0 6 * * *"}
+mail:
+  from: "Báo Mẫu <news@baomau.vn>"
+  transport: smtp
+  smtp: {host: 127.0.0.1, port: %d, tls: none, connections: 4}
+`, addr, addr, port)
+	if err := os.MkdirAll(filepath.Join(dir, "config"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config", "bantin.yaml"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	page := `{"id": "bai-1", "title": "Công tác dân vận góp phần gắn kết", "author": "Ngọc Nữ",
+"summary": "Ngày 19/3, đoàn cán bộ đã có buổi khảo sát.", "content_html": "<p>Nội dung.</p>", "categories": ["xa-hoi"]}`
+	if err := os.WriteFile(filepath.Join(dir, "bai-1.json"), []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, dir, 0, "ingest", "bai-1.json")
+	return dir
+}
+
+// daemon is one serve process.
+type daemon struct {
+	cmd    *exec.Cmd
+	logs   *syncBuffer
+	exited chan error
+}
+
+func startServe(t *testing.T, dir, addr string) *daemon {
+	t.Helper()
+	d := &daemon{cmd: exec.Command(binary(t), "serve"), logs: &syncBuffer{}, exited: make(chan error, 1)}
+	d.cmd.Dir = dir
+	d.cmd.Env = cleanEnv()
+	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.exited <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = d.cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("serve log:\n%s", d.logs.String())
+		}
+	})
+	waitFor(t, 10*time.Second, "serve to answer /healthz", func() bool {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return d
+}
+
+func (d *daemon) kill(t *testing.T) {
+	t.Helper()
+	if err := d.cmd.Process.Signal(os.Kill); err != nil {
+		t.Fatal(err)
+	}
+	<-d.exited
+}
+
+// api calls the admin API and decodes its JSON answer.
+func api(t *testing.T, method, url string, into any) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	req.Header.Set("Authorization", "Bearer digest-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if into != nil {
+		if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
+			t.Fatalf("%s %s: %v", method, url, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func received(counts map[string]int) (total, distinct int) {
+	for _, n := range counts {
+		total += n
+		distinct++
+	}
+	return total, distinct
+}
+
+// TestDigestSurvivesKills sends an issue to 3,000 subscribers through
+// serve, kills serve with SIGKILL three times while the SMTP server has
+// some but not all of the copies, and restarts it each time. At the end
+// every subscriber has the issue, and the only copies sent twice are
+// transactions in flight at a kill: at most kills × connections.
+func TestDigestSurvivesKills(t *testing.T) {
+	const subscribers, kills, connections = 3000, 3, 4
+	srv := smtptest.Start(t, smtptest.Options{Delay: 2 * time.Millisecond})
+	addr := freeAddr(t)
+	dir := digestDir(t, addr, srv.Port)
+	var csv bytes.Buffer
+	for i := range subscribers {
+		fmt.Fprintf(&csv, "doc-gia-%04d@example.vn,Độc giả %d\n", i, i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "subs.csv"), csv.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, dir, 0, "subscribers", "import", "sang", "subs.csv", "--confirmed")
+
+	d := startServe(t, dir, addr)
+	var made struct {
+		Issue struct {
+			Number int `json:"number"`
+		} `json:"issue"`
+		Deliveries int `json:"deliveries"`
+	}
+	if code := api(t, "POST", "http://"+addr+"/api/v1/newsletters/sang/send", &made); code != http.StatusCreated || made.Deliveries != subscribers {
+		t.Fatalf("send: %d %+v", code, made)
+	}
+	// Kill at random moments while the copies go out.
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 0))
+	var at []int
+	for k := range kills {
+		at = append(at, (k*subscribers)/(kills+1)+rng.IntN(subscribers/(kills+1)/2)+50)
+	}
+	t.Logf("seed %d: kills after %v copies", seed, at)
+	for _, n := range at {
+		waitFor(t, 60*time.Second, fmt.Sprintf("%d copies at the SMTP server", n), func() bool {
+			total, _ := received(srv.Counts())
+			return total >= n
+		})
+		d.kill(t)
+		if total, _ := received(srv.Counts()); total >= subscribers {
+			t.Fatalf("every copy was out before kill at %d: the test proves nothing", n)
+		}
+		d = startServe(t, dir, addr)
+	}
+	// Claims of a killed process run out after their lease (15 s); then the
+	// last daemon sends them.
+	waitFor(t, 90*time.Second, "every subscriber to have the issue", func() bool {
+		_, distinct := received(srv.Counts())
+		return distinct >= subscribers
+	})
+	waitFor(t, 10*time.Second, "the issue to be marked sent", func() bool {
+		var list struct {
+			Issues []struct {
+				Status string         `json:"status"`
+				Counts map[string]int `json:"counts"`
+			} `json:"issues"`
+		}
+		api(t, "GET", "http://"+addr+"/api/v1/newsletters/sang/issues", &list)
+		return len(list.Issues) == 1 && list.Issues[0].Status == "sent" && list.Issues[0].Counts["sent"] == subscribers
+	})
+	counts := srv.Counts()
+	total, distinct := received(counts)
+	dups := total - distinct
+	t.Logf("%d copies to %d subscribers: %d duplicates after %d kills with %d connections", total, distinct, dups, kills, connections)
+	for i := range subscribers {
+		if e := fmt.Sprintf("doc-gia-%04d@example.vn", i); counts[e] == 0 {
+			t.Errorf("%s got nothing", e)
+		}
+	}
+	if dups > kills*connections {
+		t.Errorf("%d duplicates; at most %d transactions were in flight at the kills", dups, kills*connections)
+	}
+	// SIGTERM stops the last daemon cleanly.
+	if err := d.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-d.exited:
+		if err != nil {
+			t.Errorf("serve after SIGINT: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("serve did not stop within 20 s of SIGINT")
+	}
+	if !strings.Contains(d.logs.String(), "digest: issue sent") {
+		t.Error("the log does not say the issue was sent")
+	}
+}
