@@ -1,8 +1,10 @@
 package mail
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/textproto"
 	"time"
 
@@ -10,12 +12,13 @@ import (
 	"github.com/wneessen/go-mail/smtp"
 )
 
-// go-mail's Client can only send a Msg it renders itself, and writing a DKIM
-// signature in front of those bytes is exactly what its own (broken) signer
-// does. So signed messages go out through the go-mail smtp.Client under the
-// session instead: the same NOOP, MAIL, RCPT, DATA and RSET that
-// Client.SendWithSMTPClient issues, with our bytes as the DATA. Unsigned
-// messages still go through SendWithSMTPClient, on the same session.
+// go-mail's Client can only send a Msg it renders itself, writing it into
+// the DATA stream a few bytes at a time, and a DKIM signature in front of
+// those bytes is exactly what its own (broken) signer does. So messages go
+// out through the go-mail smtp.Client under the session instead: the same
+// NOOP, MAIL, RCPT, DATA and RSET that Client.SendWithSMTPClient issues,
+// with our bytes, rendered in memory and signed when DKIM is on, as the
+// DATA.
 
 // errRawConnCheck means the session died while idle, before the message
 // began: nothing was sent (go-mail's ErrConnCheck).
@@ -45,7 +48,8 @@ func (e *rawError) code() int {
 	return 0
 }
 
-// sendRaw sends data, the signed rendering of msg, to msg's envelope over sc.
+// sendRaw sends data, the rendering of msg (signed or not), to msg's
+// envelope over sc.
 func sendRaw(sc *smtp.Client, msg *gomail.Msg, data []byte, timeout time.Duration) error {
 	if sc == nil || !sc.HasConnection() || sc.Noop() != nil {
 		return errRawConnCheck
@@ -73,7 +77,7 @@ func sendRaw(sc *smtp.Client, msg *gomail.Msg, data []byte, timeout time.Duratio
 	if err != nil {
 		return &rawError{Step: "DATA", Err: err}
 	}
-	if _, err := w.Write(data); err != nil {
+	if err := writeData(sc, w, data); err != nil {
 		w.Close()
 		return &rawError{Step: "message data", Err: err}
 	}
@@ -84,6 +88,44 @@ func sendRaw(sc *smtp.Client, msg *gomail.Msg, data []byte, timeout time.Duratio
 		return fmt.Errorf("%w: %w", errRawReset, err)
 	}
 	return nil
+}
+
+// writeData writes a message (CRLF line endings) as the DATA of a
+// transaction. textproto's dot writer, which w is, looks at every byte on
+// its own; here the lines that start with a dot are found with
+// bytes.Index, the message goes to the connection's buffer in large
+// writes, and only its last line break goes through w, which leaves w in
+// the state in which its Close ends the data with ".".
+func writeData(sc *smtp.Client, w io.Writer, data []byte) error {
+	if !bytes.HasSuffix(data, []byte("\r\n")) {
+		data = append(data[:len(data):len(data)], '\r', '\n')
+	}
+	body, last := data[:len(data)-2], data[len(data)-2:]
+	out := sc.Text.W
+	if len(body) > 0 && body[0] == '.' {
+		if err := out.WriteByte('.'); err != nil {
+			return err
+		}
+	}
+	for {
+		i := bytes.Index(body, []byte("\n."))
+		if i < 0 {
+			break
+		}
+		// A line that starts with a dot gets a second one (RFC 5321 4.5.2).
+		if _, err := out.Write(body[:i+2]); err != nil {
+			return err
+		}
+		if err := out.WriteByte('.'); err != nil {
+			return err
+		}
+		body = body[i+2:]
+	}
+	if _, err := out.Write(body); err != nil {
+		return err
+	}
+	_, err := w.Write(last)
+	return err
 }
 
 // resetAfter aborts the transaction after a refused MAIL or RCPT, so the

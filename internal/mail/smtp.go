@@ -181,13 +181,14 @@ func (t *SMTPTransport) sendOne(ctx context.Context, c *smtpConn, m Message, dia
 	temporary := func(err error) Result {
 		return Result{MessageID: id, Status: Temporary, Err: fmt.Errorf("send %s to %s: %w", id, m.To.Address, err)}
 	}
-	var signed []byte // nil: send msg through go-mail
-	if t.opts.DKIM != nil {
-		// A signing failure is the sender's key, not the recipient:
-		// Temporary, so it never counts as a bounce.
-		if signed, err = encode(msg, t.opts.DKIM); err != nil {
-			return temporary(err), dialErr
-		}
+	// The message is rendered into memory once (and signed when DKIM is
+	// on) and its bytes sent in one write: go-mail would write it into the
+	// DATA stream a few bytes at a time.
+	data, err := encode(msg, t.opts.DKIM)
+	if err != nil {
+		// A rendering or signing failure is the sender's, not the
+		// recipient's: Temporary, so it never counts as a bounce.
+		return temporary(err), dialErr
 	}
 	if err := ctx.Err(); err != nil {
 		return temporary(err), dialErr
@@ -210,12 +211,7 @@ func (t *SMTPTransport) sendOne(ctx context.Context, c *smtpConn, m Message, dia
 		}
 		raw := c.raw
 		stop := context.AfterFunc(ctx, func() { raw.Close() })
-		var err error
-		if signed != nil {
-			err = sendRaw(c.smtp, msg, signed, t.opts.Timeout)
-		} else {
-			err = c.client.SendWithSMTPClient(c.smtp, msg)
-		}
+		err := sendRaw(c.smtp, msg, data, t.opts.Timeout)
 		stop()
 		if err == nil {
 			return Result{MessageID: id, Status: Sent}, nil
@@ -225,11 +221,6 @@ func (t *SMTPTransport) sendOne(ctx context.Context, c *smtpConn, m Message, dia
 			return temporary(errors.Join(ctx.Err(), err)), nil
 		}
 		connCheck, resetFailed := errors.Is(err, errRawConnCheck), errors.Is(err, errRawReset)
-		var se *gomail.SendError
-		if errors.As(err, &se) {
-			connCheck = se.Reason == gomail.ErrConnCheck
-			resetFailed = se.Reason == gomail.ErrSMTPReset
-		}
 		switch {
 		case connCheck:
 			// The idle session died before this message began: nothing

@@ -1,8 +1,12 @@
 package mail
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"mime/quotedprintable"
+	netmail "net/mail"
 	"strings"
 	"sync"
 	"testing"
@@ -48,9 +52,37 @@ func TestSMTPDeliversIntact(t *testing.T) {
 	checkMessage(t, got[0].data, "a@example.com", time.UTC)
 }
 
+// TestSMTPDotStuffing: lines that start with a dot arrive as written, and
+// the message is not cut short by a line holding a lone dot.
+func TestSMTPDotStuffing(t *testing.T) {
+	ts := newTestServer(t)
+	st := newSMTP(t, ts, nil)
+	m := vietnamese("a@example.com")
+	m.Text = ".dòng đầu có dấu chấm\n..hai dấu chấm\n.\ngiữa\n."
+	m.HTML = ""
+	if r := st.Send(context.Background(), []Message{m})[0]; r.Status != Sent {
+		t.Fatalf("result = %+v", r)
+	}
+	got := ts.messages()
+	if len(got) != 1 {
+		t.Fatalf("server received %d messages", len(got))
+	}
+	parsed, err := netmail.ReadMessage(bytes.NewReader(got[0].data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(quotedprintable.NewReader(parsed.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.ReplaceAll(m.Text, "\n", "\r\n") + "\r\n"; string(body) != want {
+		t.Errorf("body arrived as %q, want %q", body, want)
+	}
+}
+
 // TestSMTPClassifies checks the outcome of every kind of failure, for
-// unsigned messages (sent by go-mail) and DKIM-signed ones (which bypass
-// go-mail's Send) alike, over one pooled session redialled as needed.
+// unsigned messages and DKIM-signed ones alike, over one pooled session
+// redialled as needed.
 func TestSMTPClassifies(t *testing.T) {
 	for _, signed := range []bool{false, true} {
 		t.Run(map[bool]string{false: "unsigned", true: "DKIM"}[signed], func(t *testing.T) {

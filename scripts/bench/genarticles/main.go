@@ -68,12 +68,17 @@ type input struct {
 func main() {
 	n := flag.Int("n", 100000, "number of articles")
 	seed := flag.Uint64("seed", 1, "random seed")
+	from := flag.String("start", "2024-01-01T06:00:00+07:00", "publication time of the first article (RFC 3339); the others follow 5 minutes apart")
 	flag.Parse()
+	start, err := time.Parse(time.RFC3339, *from)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "-start: %v\n", err)
+		os.Exit(2)
+	}
 	r := rand.New(rand.NewPCG(*seed, 2))
 	w := bufio.NewWriterSize(os.Stdout, 1<<20)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	start := time.Date(2024, 1, 1, 6, 0, 0, 0, time.FixedZone("ICT", 7*3600))
 	for i := range *n {
 		lead := "(Baomau.vn) - " + paragraph(r, 3)
 		var body strings.Builder
