@@ -63,6 +63,7 @@ func (s *Service) DeliverIssue(ctx context.Context, is store.Issue, progress Pro
 		return Report{}, err
 	}
 	var (
+		cache variants
 		mu    sync.Mutex
 		total Report
 		errs  []error
@@ -80,7 +81,7 @@ func (s *Service) DeliverIssue(ctx context.Context, is store.Issue, progress Pro
 					}
 					return
 				}
-				r, err := s.sendBatch(ctx, issue, ds)
+				r, err := s.sendBatch(ctx, &cache, issue, ds)
 				mu.Lock()
 				total.add(r)
 				if err != nil {
@@ -164,7 +165,7 @@ func (s *Service) recipient(list string, id int64, email, name string) (Recipien
 
 // sendBatch renders, sends and marks one claimed batch. The claims are
 // renewed while the batch is in flight.
-func (s *Service) sendBatch(ctx context.Context, is Issue, ds []store.Delivery) (Report, error) {
+func (s *Service) sendBatch(ctx context.Context, cache *variants, is Issue, ds []store.Delivery) (Report, error) {
 	var r Report
 	mark, cancelMark := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancelMark()
@@ -184,7 +185,7 @@ func (s *Service) sendBatch(ctx context.Context, is Issue, ds []store.Delivery) 
 		if err != nil {
 			return r, err
 		}
-		m, err := s.message(own, to, s.MessageID(is, d.SubscriberID))
+		m, err := s.copyOf(s.variant(cache, own, d.Name != ""), to, s.MessageID(is, d.SubscriberID), s.opts.Now())
 		if err != nil {
 			// A template that fails for one reader fails for this
 			// delivery only; the admin reads why in the counts.

@@ -67,8 +67,10 @@ type Options struct {
 	Sender      string // the sender's identity in the footer; From when empty
 	BaseURL     string
 	Lang        string
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// Location is the zone of the Date header (site.timezone).
+	Location *time.Location
+	Logger   *slog.Logger
+	Now      func() time.Time
 	// BounceLimit is subscribe.bounce_limit.
 	BounceLimit int
 	// Workers is how many batches are sent at once (mail.smtp.connections);
@@ -92,6 +94,7 @@ type Options struct {
 type Service struct {
 	opts Options
 	wake chan struct{}
+	keys [4]string // placeholders of a reader's values (bulk.go)
 }
 
 // New builds a Service.
@@ -130,7 +133,7 @@ func New(opts Options) *Service {
 		opts.Sender = opts.From.String()
 	}
 	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
-	return &Service{opts: opts, wake: make(chan struct{}, 1)}
+	return &Service{opts: opts, wake: make(chan struct{}, 1), keys: personalKeys()}
 }
 
 // Newsletter returns the configured list with id.

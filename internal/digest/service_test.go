@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
+	"mime/multipart"
 	netmail "net/mail"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +24,7 @@ import (
 	"github.com/bantin/bantin/internal/store/sqlite"
 	"github.com/bantin/bantin/internal/store/sqlite/sqlitetest"
 	"github.com/bantin/bantin/templates"
+	"golang.org/x/text/unicode/norm"
 )
 
 // clock is a settable time for the service under test.
@@ -68,10 +73,44 @@ func (r *recorder) Send(_ context.Context, msgs []mail.Message) []mail.Result {
 	defer r.mu.Unlock()
 	out := make([]mail.Result, len(msgs))
 	for i, m := range msgs {
+		if m.Raw != nil {
+			m = decode(m)
+		}
 		r.msgs = append(r.msgs, m)
 		out[i] = mail.Result{MessageID: m.MessageID, Status: mail.Sent}
 	}
 	return out
+}
+
+// decode reads a message made by mail.Bulk back into its fields, as a
+// mail client would, so that tests look at every copy the same way.
+func decode(m mail.Message) mail.Message {
+	parsed, err := netmail.ReadMessage(bytes.NewReader(m.Raw))
+	if err != nil {
+		panic(err)
+	}
+	var dec mime.WordDecoder
+	m.Subject, _ = dec.DecodeHeader(parsed.Header.Get("Subject"))
+	m.Headers = map[string]string{}
+	for _, h := range []string{"List-Id", "List-Unsubscribe", "List-Unsubscribe-Post"} {
+		m.Headers[h], _ = dec.DecodeHeader(parsed.Header.Get(h))
+	}
+	_, params, _ := mime.ParseMediaType(parsed.Header.Get("Content-Type"))
+	mr := multipart.NewReader(parsed.Body, params["boundary"])
+	for i := 0; ; i++ {
+		part, err := mr.NextPart()
+		if err != nil {
+			break
+		}
+		b, _ := io.ReadAll(part)
+		body := strings.ReplaceAll(string(b), "\r\n", "\n")
+		if i == 0 {
+			m.Text = body
+		} else {
+			m.HTML = body
+		}
+	}
+	return m
 }
 
 func (r *recorder) Close() error { return nil }
@@ -530,5 +569,74 @@ func TestClaimsRenewedWhileSending(t *testing.T) {
 	}
 	if r, err := New(opts2).DeliverIssue(ctx, is, nil); err != nil || r.Sent != 1 || len(other.sent()) != 1 {
 		t.Errorf("after the stop, another sender sent %+v (%v); want the one given back", r, err)
+	}
+}
+
+// TestBulkCopiesAreRenderedCopies: a copy made by substitution reads, in
+// a mail client, exactly as the copy rendered in full for the same
+// reader, whatever their name and address hold; and a template that shows
+// a name where substitution would be wrong makes every copy in full.
+func TestBulkCopiesAreRenderedCopies(t *testing.T) {
+	tmpl, err := templates.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "email"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A name in a URL query is escaped for URLs, not for HTML.
+	custom := `<p><a href="https://baomau.vn/hello?name={{.Name}}">{{.Name}}</a> {{range .Articles}}{{.Title}}{{end}} <a href="{{.UnsubscribeURL}}">x</a></p>`
+	for name, text := range map[string]string{"query.html": custom, "query.txt": "{{.Name}} {{.UnsubscribeURL}}\n"} {
+		if err := os.WriteFile(filepath.Join(dir, "email", name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withCustom, err := templates.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name     string
+		emails   Emails
+		template string
+		bulk     bool
+	}{{"built-in", tmpl, "digest", true}, {"name in a URL", withCustom, "query", false}} {
+		t.Run(c.name, func(t *testing.T) {
+			is := testIssue(t, "vi")
+			is.TemplateID = c.template
+			s := New(Options{Emails: c.emails, BaseURL: "https://baomau.vn", From: netmail.Address{Name: "Báo Mẫu", Address: "bantin@baomau.vn"}, Logger: discard()})
+			var cache variants
+			for _, to := range []Recipient{
+				{Email: "nu+tin@example.vn", Name: `Nguyễn "Nữ" & Co <b>+1</b>`, UnsubscribeURL: "https://baomau.vn/unsubscribe/AB-c_d", PreferencesURL: "https://baomau.vn/preferences/EF-g_h"},
+				{Email: "an@example.vn", UnsubscribeURL: "https://baomau.vn/unsubscribe/XY", PreferencesURL: "https://baomau.vn/preferences/ZW"},
+			} {
+				v := s.variant(&cache, is, to.Name != "")
+				// Without a name, there is nothing to escape wrongly.
+				if wantBulk := c.bulk || to.Name == ""; (v.bulk != nil) != wantBulk {
+					t.Fatalf("bulk = %v for name %q, want %v", v.bulk != nil, to.Name, wantBulk)
+				}
+				date := time.Date(2024, 3, 28, 6, 0, 0, 0, time.UTC)
+				got, err := s.copyOf(v, to, "sang.7.1@baomau.vn", date)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Raw != nil {
+					got = decode(got)
+				}
+				want, err := s.message(is, to, "sang.7.1@baomau.vn")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Subject != want.Subject || got.Text != want.Text || got.HTML != norm.NFC.String(want.HTML) {
+					t.Errorf("copy for %q differs from the rendered one:\n%s\n---\n%s", to.Name, got.HTML, want.HTML)
+				}
+				for k, v := range want.Headers {
+					if got.Headers[k] != v {
+						t.Errorf("%s = %q, want %q", k, got.Headers[k], v)
+					}
+				}
+			}
+		})
 	}
 }

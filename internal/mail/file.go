@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -62,16 +63,16 @@ func (t *FileTransport) write(m Message) Result {
 	if m.Date.IsZero() {
 		m.Date = now
 	}
-	msg, id, err := build(m, t.loc)
-	if err != nil {
+	p, err := prepare(m, t.loc, t.DKIM)
+	if errors.Is(err, ErrInvalid) {
 		return Result{Status: Permanent, Err: fmt.Errorf("build message to %s: %w", m.To.Address, err)}
 	}
+	id, data := p.id, p.data
 	fail := func(err error) Result {
 		return Result{MessageID: id, Status: Temporary, Err: fmt.Errorf("write message %s: %w", id, err)}
 	}
 	// A signing failure is the sender's key, not the recipient: Temporary,
 	// so it never counts as a bounce.
-	data, err := encode(msg, t.DKIM)
 	if err != nil {
 		return fail(err)
 	}

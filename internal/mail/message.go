@@ -48,6 +48,50 @@ type Message struct {
 	// Headers are extra headers such as List-Id, List-Unsubscribe and
 	// List-Unsubscribe-Post. Headers that Build sets itself are refused.
 	Headers map[string]string
+	// Raw, when set, is the whole message as Bulk.Copy made it: it is sent
+	// as it is (signed when DKIM is on); From and To are its envelope and
+	// MessageID its Message-ID, and the other fields are not read.
+	Raw []byte
+}
+
+// prepared is a message ready for a transport: its bytes, signed when
+// DKIM is on, and its envelope.
+type prepared struct {
+	data     []byte
+	from, to string
+	id       string
+}
+
+// prepare renders m (or takes its Raw bytes) and signs it with d when d is
+// not nil. An error wrapping ErrInvalid is the message's fault; any other
+// (a signing failure) is the sender's.
+func prepare(m Message, loc *time.Location, d *DKIM) (prepared, error) {
+	from, err := cleanAddress("From", m.From)
+	if err != nil {
+		return prepared{}, err
+	}
+	to, err := cleanAddress("To", m.To)
+	if err != nil {
+		return prepared{}, err
+	}
+	p := prepared{from: from.Address, to: to.Address}
+	if m.Raw != nil {
+		if p.id, err = messageID(m.MessageID, from.Address); err != nil {
+			return prepared{}, err
+		}
+		p.data = m.Raw
+		if d != nil {
+			p.data, err = d.Sign(m.Raw)
+		}
+		return p, err
+	}
+	msg, id, err := build(m, loc)
+	if err != nil {
+		return prepared{}, err
+	}
+	p.id = id
+	p.data, err = encode(msg, d)
+	return p, err
 }
 
 // reserved are the headers Build writes; a caller cannot override them

@@ -8,7 +8,6 @@ import (
 	"net/textproto"
 	"time"
 
-	gomail "github.com/wneessen/go-mail"
 	"github.com/wneessen/go-mail/smtp"
 )
 
@@ -23,10 +22,6 @@ import (
 // errRawConnCheck means the session died while idle, before the message
 // began: nothing was sent (go-mail's ErrConnCheck).
 var errRawConnCheck = errors.New("smtp session is no longer usable")
-
-// errRawReset means the relay accepted the message and only the RSET after
-// it failed (go-mail's ErrSMTPReset).
-var errRawReset = errors.New("RSET after the message failed")
 
 // rawError is a failed step of a raw SMTP transaction; Err is usually a
 // *textproto.Error carrying the relay's reply code.
@@ -48,30 +43,29 @@ func (e *rawError) code() int {
 	return 0
 }
 
-// sendRaw sends data, the rendering of msg (signed or not), to msg's
-// envelope over sc.
-func sendRaw(sc *smtp.Client, msg *gomail.Msg, data []byte, timeout time.Duration) error {
-	if sc == nil || !sc.HasConnection() || sc.Noop() != nil {
+// sendRaw sends data, a whole message (signed or not), from from to rcpt
+// over sc. A session idle for a while is checked with NOOP first; one in
+// steady use is not, and a connection found dead at MAIL FROM is reported
+// as errRawConnCheck all the same: no part of the message was sent. No
+// RSET follows a message the relay accepted: the end of DATA ends the
+// transaction (RFC 5321 4.1.1.4), and RSET would cost a round trip per
+// message.
+func sendRaw(sc *smtp.Client, from, rcpt string, data []byte, timeout time.Duration, idle bool) error {
+	if sc == nil || !sc.HasConnection() || (idle && sc.Noop() != nil) {
 		return errRawConnCheck
 	}
 	if err := sc.UpdateDeadline(timeout); err != nil {
 		return fmt.Errorf("%w: %w", errRawConnCheck, err)
 	}
-	from, err := msg.GetSender(false)
-	if err != nil {
-		return fmt.Errorf("%w: envelope sender: %w", ErrInvalid, err)
-	}
-	rcpts, err := msg.GetRecipients()
-	if err != nil {
-		return fmt.Errorf("%w: envelope recipients: %w", ErrInvalid, err)
-	}
 	if err := sc.Mail(from); err != nil {
+		var te *textproto.Error
+		if !errors.As(err, &te) {
+			return fmt.Errorf("%w: MAIL FROM: %w", errRawConnCheck, err)
+		}
 		return resetAfter(sc, &rawError{Step: "MAIL FROM", Err: err})
 	}
-	for _, rcpt := range rcpts {
-		if err := sc.Rcpt(rcpt); err != nil {
-			return resetAfter(sc, &rawError{Step: "RCPT TO " + rcpt, Err: err})
-		}
+	if err := sc.Rcpt(rcpt); err != nil {
+		return resetAfter(sc, &rawError{Step: "RCPT TO " + rcpt, Err: err})
 	}
 	w, err := sc.Data()
 	if err != nil {
@@ -83,9 +77,6 @@ func sendRaw(sc *smtp.Client, msg *gomail.Msg, data []byte, timeout time.Duratio
 	}
 	if err := w.Close(); err != nil {
 		return &rawError{Step: "end of data", Err: err}
-	}
-	if err := sc.Reset(); err != nil {
-		return fmt.Errorf("%w: %w", errRawReset, err)
 	}
 	return nil
 }

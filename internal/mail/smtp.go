@@ -68,7 +68,12 @@ type smtpConn struct {
 	client *gomail.Client
 	smtp   *smtp.Client
 	raw    net.Conn
+	used   time.Time // the end of the last transaction
 }
+
+// idleCheck is how long a session may sit unused before a NOOP checks it
+// ahead of the next message.
+const idleCheck = 2 * time.Second
 
 // NewSMTPTransport checks opts and returns a transport. It does not dial:
 // sessions open on the first Send.
@@ -174,20 +179,20 @@ func (t *SMTPTransport) sendOne(ctx context.Context, c *smtpConn, m Message, dia
 	if m.Date.IsZero() {
 		m.Date = t.opts.Now()
 	}
-	msg, id, err := build(m, t.opts.Location)
-	if err != nil {
+	// The message is rendered into memory once (and signed when DKIM is
+	// on) and its bytes sent in large writes: go-mail would write it into
+	// the DATA stream a few bytes at a time.
+	p, err := prepare(m, t.opts.Location, t.opts.DKIM)
+	if errors.Is(err, ErrInvalid) {
 		return Result{Status: Permanent, Err: fmt.Errorf("build message to %s: %w", m.To.Address, err)}, dialErr
 	}
+	id := p.id
 	temporary := func(err error) Result {
 		return Result{MessageID: id, Status: Temporary, Err: fmt.Errorf("send %s to %s: %w", id, m.To.Address, err)}
 	}
-	// The message is rendered into memory once (and signed when DKIM is
-	// on) and its bytes sent in one write: go-mail would write it into the
-	// DATA stream a few bytes at a time.
-	data, err := encode(msg, t.opts.DKIM)
 	if err != nil {
-		// A rendering or signing failure is the sender's, not the
-		// recipient's: Temporary, so it never counts as a bounce.
+		// A signing failure is the sender's key, not the recipient's:
+		// Temporary, so it never counts as a bounce.
 		return temporary(err), dialErr
 	}
 	if err := ctx.Err(); err != nil {
@@ -211,8 +216,9 @@ func (t *SMTPTransport) sendOne(ctx context.Context, c *smtpConn, m Message, dia
 		}
 		raw := c.raw
 		stop := context.AfterFunc(ctx, func() { raw.Close() })
-		err := sendRaw(c.smtp, msg, data, t.opts.Timeout)
+		err := sendRaw(c.smtp, p.from, p.to, p.data, t.opts.Timeout, time.Since(c.used) > idleCheck)
 		stop()
+		c.used = time.Now()
 		if err == nil {
 			return Result{MessageID: id, Status: Sent}, nil
 		}
@@ -220,20 +226,13 @@ func (t *SMTPTransport) sendOne(ctx context.Context, c *smtpConn, m Message, dia
 			c.drop()
 			return temporary(errors.Join(ctx.Err(), err)), nil
 		}
-		connCheck, resetFailed := errors.Is(err, errRawConnCheck), errors.Is(err, errRawReset)
-		switch {
-		case connCheck:
-			// The idle session died before this message began: nothing
-			// was sent, so redial and try once more.
+		if errors.Is(err, errRawConnCheck) {
+			// The session died before this message began: nothing was
+			// sent, so redial and try once more.
 			c.drop()
 			if attempt == 0 {
 				continue
 			}
-		case resetFailed:
-			// The relay accepted the message; only the RSET after it
-			// failed. The session is suspect, the message is sent.
-			c.drop()
-			return Result{MessageID: id, Status: Sent}, nil
 		}
 		status, code := classify(err)
 		if code == 0 || code == 421 {

@@ -1,0 +1,109 @@
+package mail
+
+import (
+	"bytes"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/mail"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// bulkOf is vietnamese(to) with its personal parts as placeholders.
+func bulkOf(t *testing.T, loc *time.Location) *Bulk {
+	t.Helper()
+	m := vietnamese("")
+	b, err := NewBulk(BulkMessage{
+		From: m.From, ReplyTo: m.ReplyTo, Subject: m.Subject,
+		Text: norm.NFD.String("Xin chào,\nBản tin ZZWORD hôm nay.\n"),
+		HTML: norm.NFD.String("<p>Xin chào,</p>\n<p>Bản tin <b>ZZHTML</b> hôm nay.</p>\n"),
+		Headers: map[string]string{
+			"List-Id":               m.Headers["List-Id"],
+			"List-Unsubscribe":      "<ZZLINK>",
+			"List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+		},
+	}, []string{"ZZWORD", "ZZHTML", "ZZLINK"}, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestBulkCopyIsTheMessage: a copy with its values in place is, read by a
+// mail parser, the message Render makes of the same content.
+func TestBulkCopyIsTheMessage(t *testing.T) {
+	for _, loc := range []*time.Location{time.UTC, mustLoad(t, "Asia/Ho_Chi_Minh")} {
+		b := bulkOf(t, loc)
+		to := vietnamese("a@example.com").To
+		values := []string{norm.NFD.String("sáng"), "", "https://example.vn/unsubscribe/abc123"}
+		html := []string{"", norm.NFD.String("sáng"), "https://example.vn/unsubscribe/abc123"}
+		raw, err := b.Copy(to, "issue-7.sub-3@example.vn", time.Date(2024, 3, 28, 0, 30, 0, 0, time.UTC), values, html)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkMessage(t, raw, "a@example.com", loc)
+	}
+}
+
+// TestBulkPersonalLines: long personal lines, characters QP must encode
+// and values with line breaks or control characters.
+func TestBulkPersonalLines(t *testing.T) {
+	long := strings.Repeat("Nguyễn Thị Ngọc Nữ = ", 8)
+	b, err := NewBulk(BulkMessage{
+		From: mail.Address{Address: "news@example.vn"}, Subject: "Bản tin",
+		Text: "Đầu\nXin chào ZZNAME, cuối dòng có khoảng trắng \n.dòng chấm\nCuối",
+		HTML: "<p>Xin chào ZZNAME</p>",
+	}, []string{"ZZNAME"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	date := time.Date(2024, 3, 28, 0, 30, 0, 0, time.UTC)
+	raw, err := b.Copy(mail.Address{Name: long, Address: "nu@example.vn"}, "", date, []string{long}, []string{long})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\r\n") {
+		if len(line) > 998 {
+			t.Errorf("a line of %d bytes", len(line))
+		}
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	toAddr, err := mail.ParseAddress(msg.Header.Get("To"))
+	if err != nil || toAddr.Name != long {
+		t.Errorf("To = %q (%v); want the long name back", msg.Header.Get("To"), err)
+	}
+	_, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	part, err := mr.NextPart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(part)
+	if want := "Đầu\r\nXin chào " + long + ", cuối dòng có khoảng trắng \r\n.dòng chấm\r\nCuối"; string(text) != want {
+		t.Errorf("text part = %q\nwant %q", text, want)
+	}
+	for _, bad := range []string{"a\r\nBcc: x@example.com", "a\x00b"} {
+		if _, err := b.Copy(mail.Address{Address: "nu@example.vn"}, "", date, []string{bad}, []string{bad}); err == nil {
+			t.Errorf("a value with %q was accepted", bad)
+		}
+	}
+	if _, err := b.Copy(mail.Address{Address: "nu@example.vn\r\nBcc: x@example.com"}, "", date, []string{""}, []string{""}); err == nil {
+		t.Error("a recipient with CRLF was accepted")
+	}
+}
+
+func mustLoad(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
