@@ -62,6 +62,8 @@ func (s *Service) DeliverIssue(ctx context.Context, is store.Issue, progress Pro
 	if err != nil {
 		return Report{}, err
 	}
+	mk := s.newMarker()
+	defer mk.stop()
 	var (
 		cache variants
 		mu    sync.Mutex
@@ -81,7 +83,7 @@ func (s *Service) DeliverIssue(ctx context.Context, is store.Issue, progress Pro
 					}
 					return
 				}
-				r, err := s.sendBatch(ctx, &cache, issue, ds)
+				r, err := s.sendBatch(ctx, mk, &cache, issue, ds)
 				mu.Lock()
 				total.add(r)
 				if err != nil {
@@ -165,17 +167,15 @@ func (s *Service) recipient(list string, id int64, email, name string) (Recipien
 
 // sendBatch renders, sends and marks one claimed batch. The claims are
 // renewed while the batch is in flight.
-func (s *Service) sendBatch(ctx context.Context, cache *variants, is Issue, ds []store.Delivery) (Report, error) {
+func (s *Service) sendBatch(ctx context.Context, mk *marker, cache *variants, is Issue, ds []store.Delivery) (Report, error) {
 	var r Report
-	mark, cancelMark := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancelMark()
 	var msgs []mail.Message
 	var sending []store.Delivery
 	for _, d := range ds {
 		own := is
 		own.Articles = narrow(is.Articles, d.Categories)
 		if len(own.Articles) == 0 {
-			if err := s.claimed(s.opts.Store.MarkDelivery(mark, d, store.DeliverySkipped, time.Time{}, "nothing in the subscriber's categories", s.opts.Now())); err != nil {
+			if err := s.claimed(mk.mark(d, store.DeliverySkipped, time.Time{}, "nothing in the subscriber's categories")); err != nil {
 				return r, err
 			}
 			r.Skipped++
@@ -189,7 +189,7 @@ func (s *Service) sendBatch(ctx context.Context, cache *variants, is Issue, ds [
 		if err != nil {
 			// A template that fails for one reader fails for this
 			// delivery only; the admin reads why in the counts.
-			if err := s.claimed(s.opts.Store.MarkDelivery(mark, d, store.DeliveryFailed, time.Time{}, err.Error(), s.opts.Now())); err != nil {
+			if err := s.claimed(mk.mark(d, store.DeliveryFailed, time.Time{}, err.Error())); err != nil {
 				return r, err
 			}
 			r.Failed++
@@ -241,7 +241,7 @@ func (s *Service) sendBatch(ctx context.Context, cache *variants, is Issue, ds [
 			// Stopping: give the rest back for the next sender, now.
 			mu.Lock()
 			for j := i; j < len(sending); j++ {
-				if err := s.release(sending[j]); err != nil {
+				if err := s.release(mk, sending[j]); err != nil {
 					mu.Unlock()
 					return r, err
 				}
@@ -252,7 +252,7 @@ func (s *Service) sendBatch(ctx context.Context, cache *variants, is Issue, ds [
 		}
 		res := s.opts.Transport.Send(sendCtx, []mail.Message{m})[0]
 		mu.Lock()
-		o, err := s.record(ctx, sending[i], res)
+		o, err := s.record(ctx, mk, sending[i], res)
 		done[i] = true
 		mu.Unlock()
 		if err != nil {
@@ -291,15 +291,12 @@ func (s *Service) renew(ctx context.Context, sending []store.Delivery, done []bo
 }
 
 // release gives a claimed delivery back unsent, due at once.
-func (s *Service) release(d store.Delivery) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return s.claimed(s.opts.Store.MarkDelivery(ctx, d, store.DeliveryQueued, s.opts.Now(), "stopped before sending", s.opts.Now()))
+func (s *Service) release(mk *marker, d store.Delivery) error {
+	return s.claimed(mk.mark(d, store.DeliveryQueued, s.opts.Now(), "stopped before sending"))
 }
 
 // record marks one outcome, as the outbox does.
-func (s *Service) record(ctx context.Context, d store.Delivery, res mail.Result) (Report, error) {
-	// A copy that went out is marked even when the daemon is stopping.
+func (s *Service) record(ctx context.Context, mk *marker, d store.Delivery, res mail.Result) (Report, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	now := s.opts.Now()
@@ -309,10 +306,10 @@ func (s *Service) record(ctx context.Context, d store.Delivery, res mail.Result)
 	}
 	switch {
 	case res.Status == mail.Sent:
-		return Report{Sent: 1}, s.claimed(s.opts.Store.MarkDelivery(ctx, d, store.DeliverySent, time.Time{}, "", now))
+		return Report{Sent: 1}, s.claimed(mk.mark(d, store.DeliverySent, time.Time{}, ""))
 	case res.Status == mail.Permanent:
 		s.opts.Logger.Warn("digest: delivery failed", "issue", d.IssueID, "subscriber", d.SubscriberID, "code", res.Code, "recipient_refused", res.Rejected)
-		if err := s.claimed(s.opts.Store.MarkDelivery(ctx, d, store.DeliveryFailed, time.Time{}, reason, now)); err != nil {
+		if err := s.claimed(mk.mark(d, store.DeliveryFailed, time.Time{}, reason)); err != nil {
 			return Report{}, err
 		}
 		if res.Rejected {
@@ -326,11 +323,11 @@ func (s *Service) record(ctx context.Context, d store.Delivery, res mail.Result)
 		return Report{Failed: 1}, nil
 	case d.Attempts >= s.opts.MaxAttempts:
 		s.opts.Logger.Warn("digest: delivery given up", "issue", d.IssueID, "subscriber", d.SubscriberID, "attempts", d.Attempts, "code", res.Code)
-		return Report{Failed: 1}, s.claimed(s.opts.Store.MarkDelivery(ctx, d, store.DeliveryFailed, time.Time{},
-			fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, reason), now))
+		return Report{Failed: 1}, s.claimed(mk.mark(d, store.DeliveryFailed, time.Time{},
+			fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, reason)))
 	}
 	next := now.Add(mail.Backoff(s.opts.RetryBase, s.opts.RetryMax, d.Attempts))
-	return Report{Retry: 1}, s.claimed(s.opts.Store.MarkDelivery(ctx, d, store.DeliveryQueued, next, reason, now))
+	return Report{Retry: 1}, s.claimed(mk.mark(d, store.DeliveryQueued, next, reason))
 }
 
 // claimed turns a lost claim into a log line: the delivery was taken over
@@ -366,4 +363,73 @@ func (s *Service) SendTest(ctx context.Context, list, email string) (mail.Result
 	}
 	res := s.opts.Transport.Send(ctx, []mail.Message{m})
 	return res[0], is, res[0].Err
+}
+
+// marker records the outcomes of one issue's deliveries. Workers whose
+// transactions end at the same moment share one store transaction (group
+// commit), and each waits for its own mark before its next message: a
+// crash still repeats at most one accepted message per worker.
+type marker struct {
+	s    *Service
+	reqs chan markReq
+	done chan struct{}
+}
+
+type markReq struct {
+	mark  store.DeliveryMark
+	reply chan error
+}
+
+func (s *Service) newMarker() *marker {
+	mk := &marker{s: s, reqs: make(chan markReq), done: make(chan struct{})}
+	go mk.run()
+	return mk
+}
+
+func (mk *marker) run() {
+	defer close(mk.done)
+	for req := range mk.reqs {
+		batch := []markReq{req}
+	more:
+		for {
+			select {
+			case r, ok := <-mk.reqs:
+				if !ok {
+					break more
+				}
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		marks := make([]store.DeliveryMark, len(batch))
+		for i, r := range batch {
+			marks[i] = r.mark
+		}
+		// Marks are written even when the daemon is stopping: the copies
+		// went out.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs, err := mk.s.opts.Store.MarkDeliveries(ctx, marks, mk.s.opts.Now())
+		cancel()
+		for i, r := range batch {
+			if err != nil {
+				r.reply <- err
+			} else {
+				r.reply <- errs[i]
+			}
+		}
+	}
+}
+
+// mark records one outcome and returns when it is stored.
+func (mk *marker) mark(d store.Delivery, status store.DeliveryStatus, next time.Time, reason string) error {
+	reply := make(chan error, 1)
+	mk.reqs <- markReq{mark: store.DeliveryMark{Delivery: d, Status: status, Next: next, Reason: reason}, reply: reply}
+	return <-reply
+}
+
+// stop ends the marker once every worker is done.
+func (mk *marker) stop() {
+	close(mk.reqs)
+	<-mk.done
 }

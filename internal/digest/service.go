@@ -43,7 +43,7 @@ type Store interface {
 	CancelIssue(ctx context.Context, list string, now time.Time) (store.Issue, int, error)
 	ClaimDeliveries(ctx context.Context, issueID int64, now time.Time, limit int, lease time.Duration) ([]store.Delivery, error)
 	ExtendDeliveries(ctx context.Context, ds []store.Delivery, until time.Time) ([]store.Delivery, error)
-	MarkDelivery(ctx context.Context, d store.Delivery, status store.DeliveryStatus, next time.Time, reason string, now time.Time) error
+	MarkDeliveries(ctx context.Context, marks []store.DeliveryMark, now time.Time) ([]error, error)
 	RecordBounce(ctx context.Context, subscriberID int64, limit int) (bool, error)
 	SubscriberByEmail(ctx context.Context, email string) (store.Subscriber, error)
 }

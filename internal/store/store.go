@@ -97,6 +97,14 @@ const (
 	DeliverySkipped DeliveryStatus = "skipped" // unsubscribed or bounced before their turn
 )
 
+// DeliveryMark is the outcome of one claimed delivery.
+type DeliveryMark struct {
+	Delivery Delivery
+	Status   DeliveryStatus
+	Next     time.Time // when a delivery queued again is due
+	Reason   string
+}
+
 // WindowQuery selects the articles of one issue of a newsletter.
 type WindowQuery struct {
 	After, Until   time.Time // the window of visibility: (After, Until]
@@ -230,6 +238,10 @@ type Store interface {
 	// skipped (nothing in it for this subscriber), or queued again for
 	// next. Only the holder of the claim may mark (ErrConflict otherwise).
 	MarkDelivery(ctx context.Context, d Delivery, status DeliveryStatus, next time.Time, reason string, now time.Time) error
+	// MarkDeliveries records several outcomes in one transaction, as
+	// MarkDelivery would one by one: one error per mark (ErrConflict for
+	// a lost claim), and an error for the whole when nothing was written.
+	MarkDeliveries(ctx context.Context, marks []DeliveryMark, now time.Time) ([]error, error)
 	// DeliveryCounts counts an issue's deliveries by status.
 	DeliveryCounts(ctx context.Context, issueID int64) (map[DeliveryStatus]int, error)
 

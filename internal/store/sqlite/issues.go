@@ -296,27 +296,62 @@ func (s *Store) ExtendDeliveries(ctx context.Context, ds []store.Delivery, until
 
 // MarkDelivery records a claimed delivery's outcome.
 func (s *Store) MarkDelivery(ctx context.Context, d store.Delivery, status store.DeliveryStatus, next time.Time, reason string, now time.Time) error {
-	var res sql.Result
-	var err error
-	switch status {
-	case store.DeliveryQueued:
-		res, err = s.db.ExecContext(ctx, `UPDATE deliveries SET claimed_until = 0, next_attempt_at = ?, last_error = ?
-			WHERE issue_id = ? AND subscriber_id = ? AND claimed_until = ? AND status = 'queued'`,
-			micro(next), reason, d.IssueID, d.SubscriberID, micro(d.Claim))
-	case store.DeliverySent, store.DeliveryFailed, store.DeliverySkipped:
-		res, err = s.db.ExecContext(ctx, `UPDATE deliveries SET status = ?, claimed_until = 0, last_error = ?, done_at = ?
-			WHERE issue_id = ? AND subscriber_id = ? AND claimed_until = ? AND status = 'queued'`,
-			string(status), reason, micro(now), d.IssueID, d.SubscriberID, micro(d.Claim))
-	default:
-		return fmt.Errorf("mark delivery: status %q", status)
-	}
+	errs, err := s.MarkDeliveries(ctx, []store.DeliveryMark{{Delivery: d, Status: status, Next: next, Reason: reason}}, now)
 	if err != nil {
-		return fmt.Errorf("mark delivery %d/%d: %w", d.IssueID, d.SubscriberID, err)
+		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("mark delivery %d/%d: the claim was lost: %w", d.IssueID, d.SubscriberID, store.ErrConflict)
+	return errs[0]
+}
+
+// MarkDeliveries records claimed deliveries' outcomes in one transaction:
+// senders that finish at the same moment share one commit.
+func (s *Store) MarkDeliveries(ctx context.Context, marks []store.DeliveryMark, now time.Time) ([]error, error) {
+	for _, m := range marks {
+		switch m.Status {
+		case store.DeliveryQueued, store.DeliverySent, store.DeliveryFailed, store.DeliverySkipped:
+		default:
+			return nil, fmt.Errorf("mark delivery: status %q", m.Status)
+		}
 	}
-	return nil
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("mark deliveries: %w", err)
+	}
+	defer tx.Rollback()
+	// Prepared once per batch: parsing the statements cost more than
+	// running them.
+	requeue, err := tx.PrepareContext(ctx, `UPDATE deliveries SET claimed_until = 0, next_attempt_at = ?, last_error = ?
+		WHERE issue_id = ? AND subscriber_id = ? AND claimed_until = ? AND status = 'queued'`)
+	if err != nil {
+		return nil, fmt.Errorf("mark deliveries: %w", err)
+	}
+	defer requeue.Close()
+	finish, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = ?, claimed_until = 0, last_error = ?, done_at = ?
+		WHERE issue_id = ? AND subscriber_id = ? AND claimed_until = ? AND status = 'queued'`)
+	if err != nil {
+		return nil, fmt.Errorf("mark deliveries: %w", err)
+	}
+	defer finish.Close()
+	errs := make([]error, len(marks))
+	for i, m := range marks {
+		d := m.Delivery
+		var res sql.Result
+		if m.Status == store.DeliveryQueued {
+			res, err = requeue.ExecContext(ctx, micro(m.Next), m.Reason, d.IssueID, d.SubscriberID, micro(d.Claim))
+		} else {
+			res, err = finish.ExecContext(ctx, string(m.Status), m.Reason, micro(now), d.IssueID, d.SubscriberID, micro(d.Claim))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("mark delivery %d/%d: %w", d.IssueID, d.SubscriberID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			errs[i] = fmt.Errorf("mark delivery %d/%d: the claim was lost: %w", d.IssueID, d.SubscriberID, store.ErrConflict)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("mark deliveries: %w", err)
+	}
+	return errs, nil
 }
 
 // DeliveryCounts counts an issue's deliveries by status.

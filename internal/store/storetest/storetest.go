@@ -938,9 +938,22 @@ func testIssueLifecycle(t *testing.T, h Harness) {
 		if len(got) == 0 {
 			break
 		}
+		// One transaction for the batch; a stale claim among them fails
+		// alone.
+		marks := []store.DeliveryMark{{Delivery: store.Delivery{IssueID: is2.ID, SubscriberID: got[0].SubscriberID, Claim: later}, Status: store.DeliverySent}}
 		for _, d := range got {
-			if err := s.MarkDelivery(ctx, d, store.DeliverySent, time.Time{}, "", later); err != nil {
-				t.Fatal(err)
+			marks = append(marks, store.DeliveryMark{Delivery: d, Status: store.DeliverySent})
+		}
+		errs, err := s.MarkDeliveries(ctx, marks, later)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !errors.Is(errs[0], store.ErrConflict) {
+			t.Errorf("a mark with a stale claim in a batch: %v, want ErrConflict", errs[0])
+		}
+		for i, err := range errs[1:] {
+			if err != nil {
+				t.Errorf("mark %d of the batch: %v", i+1, err)
 			}
 		}
 	}
