@@ -412,6 +412,10 @@ func isCollapsed(s string) bool {
 	return !prevSpace || s == ""
 }
 
+// TruncateWords cuts s to at most max runes at a word boundary, marking the
+// cut with an ellipsis.
+func TruncateWords(s string, max int) string { return truncateWords(s, max) }
+
 // truncateWords cuts s to at most max runes at a word boundary, marking the
 // cut with an ellipsis.
 func truncateWords(s string, max int) string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/url"
+	"strings"
 	texttemplate "text/template"
 	"time"
 
@@ -52,6 +53,28 @@ type Recipient struct {
 
 type articleView struct {
 	Title, Link, Date, Author, Summary, Image, ImageAlt string
+	// Excerpt is the opening of the article's text, shown when the issue
+	// holds few articles: a short issue reads better with more of each,
+	// and a lone image with a few lines of text is what spam filters
+	// look for (SpamAssassin's HTML_IMAGE_ONLY_*).
+	Excerpt string
+}
+
+// An issue of at most shortIssue articles shows an excerpt of each, of
+// at most excerptRunes.
+const (
+	shortIssue   = 3
+	excerptRunes = 1000
+)
+
+// excerpt is the opening of a's text after its summary.
+func excerpt(a article.Article) string {
+	text := article.HTMLToText(a.ContentHTML)
+	text = strings.TrimSpace(strings.TrimPrefix(text, strings.TrimSuffix(a.Summary, "…")))
+	if text == "" {
+		return ""
+	}
+	return article.TruncateWords(text, excerptRunes)
 }
 
 // ArchiveURL is where an issue is read in a browser (the "view in browser"
@@ -89,6 +112,9 @@ func (is Issue) Render(emails Emails, to Recipient) (Copy, error) {
 	for _, a := range is.Articles {
 		v := articleView{Title: a.Title, Link: a.Link(is.BaseURL), Date: locale.LongDate(a.PublishedAt.In(is.Location), is.Lang),
 			Author: a.Author, Summary: a.Summary}
+		if len(is.Articles) <= shortIssue {
+			v.Excerpt = excerpt(a)
+		}
 		if a.Image != nil && a.Image.URL != "" {
 			v.Image, v.ImageAlt = a.Image.URL, a.Image.Caption
 			if v.ImageAlt == "" {

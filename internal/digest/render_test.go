@@ -2,6 +2,7 @@ package digest
 
 import (
 	"flag"
+	netmail "net/mail"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +28,7 @@ func testIssue(t *testing.T, lang string) Issue {
 		Articles: []article.Article{
 			{ID: "a1", Slug: "cong-tac-dan-van", Title: "Công tác dân vận <góp phần> gắn kết", URL: "https://baomau.vn/a1.html",
 				Author: "Ngọc Nữ", Summary: "Ngày 19/3, đoàn cán bộ đã có buổi khảo sát & làm việc.",
+				ContentHTML: "<p>Ngày 19/3, đoàn cán bộ đã có buổi khảo sát &amp; làm việc.</p><p>Đoàn đã đến <b>ba xã</b> vùng sâu để nghe bà con nói về đường sá, trường học và giá lúa.</p>",
 				Image:       &article.Image{URL: "https://baomau.vn/anh/a1.jpg", Caption: "Trưởng ban phát biểu"},
 				PublishedAt: time.Date(2024, 3, 28, 5, 0, 0, 0, hcm)},
 			{ID: "a2", Slug: "gia-lua-tang", Title: "Giá lúa tăng nhẹ", Summary: "Giá lúa tăng 200 đồng/kg.",
@@ -80,6 +82,45 @@ func TestRenderGolden(t *testing.T) {
 			}
 			if strings.Contains(c.HTML, "<góp phần>") {
 				t.Error("the HTML part has an unescaped title")
+			}
+		})
+	}
+}
+
+// TestMessageGolden compares whole messages, as they go to the relay
+// (headers, MIME layout, quoted-printable parts), with reviewed files.
+func TestMessageGolden(t *testing.T) {
+	tmpl, err := templates.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range []string{"vi", "en"} {
+		t.Run(lang, func(t *testing.T) {
+			is := testIssue(t, lang)
+			s := New(Options{Emails: tmpl, BaseURL: "https://baomau.vn", Location: is.Location, Logger: discard(),
+				From: netmail.Address{Name: "Báo Mẫu", Address: "bantin@baomau.vn"}})
+			to := Recipient{Email: "nu@example.vn", Name: "Ngọc Nữ",
+				UnsubscribeURL: "https://baomau.vn/unsubscribe/TOKEN-U", PreferencesURL: "https://baomau.vn/preferences/TOKEN-P"}
+			v := s.variant(&variants{}, is, true)
+			if v.bulk == nil {
+				t.Fatal("the built-in templates should allow copies by substitution")
+			}
+			m, err := s.copyOf(v, to, s.MessageID(is, 42), time.Date(2024, 3, 28, 6, 0, 5, 0, is.Location))
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", "digest."+lang+".eml")
+			if *update {
+				if err := os.WriteFile(golden, m.Raw, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (go test ./internal/digest/ -update creates it)", err)
+			}
+			if diff := cmp.Diff(string(want), string(m.Raw)); diff != "" {
+				t.Errorf("%s differs (-want +got):\n%s", golden, diff)
 			}
 		})
 	}

@@ -116,9 +116,15 @@ func NewBulk(m BulkMessage, keys []string, loc *time.Location) (*Bulk, error) {
 		html = body(m.HTML)
 		b.bodyParts = append(b.bodyParts, b.chunks(html))
 	}
-	// The boundary depends on the shared content only: it cannot occur in
-	// the parts, and the same issue gets the same one.
-	sum := sha256.Sum256([]byte(subject + "\x00" + text + "\x00" + html))
+	// The boundary is a hash of the content with the placeholders named by
+	// their position: it cannot occur in the parts, and the same issue
+	// gets the same one whatever placeholders stood in it.
+	pairs := make([]string, 0, 2*len(keys))
+	for i, k := range keys {
+		pairs = append(pairs, k, fmt.Sprintf("\x00%d\x00", i))
+	}
+	named := strings.NewReplacer(pairs...)
+	sum := sha256.Sum256([]byte(subject + "\x00" + named.Replace(text) + "\x00" + named.Replace(html)))
 	b.boundary = "bantin-" + hex.EncodeToString(sum[:16])
 	return b, nil
 }
