@@ -88,8 +88,8 @@ type digestApp struct {
 }
 
 // openDigest opens the app, the templates, the transport and the digest
-// service, and checks that list is configured.
-func openDigest(ctx context.Context, opts *options, list string) (*digestApp, error) {
+// service, and (with configured) checks that list is in the config.
+func openDigest(ctx context.Context, opts *options, list string, configured bool) (*digestApp, error) {
 	a, err := openApp(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -112,7 +112,7 @@ func openDigest(ctx context.Context, opts *options, list string) (*digestApp, er
 	if da.svc, err = a.digestService(da.tmpl, da.transport, subs); err != nil {
 		return fail(err)
 	}
-	if _, err := da.svc.Newsletter(list); err != nil {
+	if _, err := da.svc.Newsletter(list); err != nil && configured {
 		return fail(err)
 	}
 	return da, nil
@@ -161,7 +161,7 @@ the whole message (eml) an example reader would get. Nothing is stored.`,
 				return usageError{fmt.Errorf("--format %q: use html, text or eml", format)}
 			}
 			ctx := cmd.Context()
-			da, err := openDigest(ctx, opts, a[0])
+			da, err := openDigest(ctx, opts, a[0], true)
 			if err != nil {
 				return err
 			}
@@ -256,7 +256,7 @@ records nothing.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			ctx := cmd.Context()
 			list := a[0]
-			da, err := openDigest(ctx, opts, list)
+			da, err := openDigest(ctx, opts, list, true)
 			if err != nil {
 				return err
 			}
@@ -348,8 +348,14 @@ func (da *digestApp) deliver(ctx context.Context, opts *options, list string) er
 		return nil
 	}
 	fmt.Fprintf(opts.stdout, "%s: %d sent, %d failed, %d skipped, %d queued for retry by serve\n", list, total.Sent, total.Failed, total.Skipped, total.Retry)
-	if total.Failed > 0 {
+	switch {
+	case total.Failed > 0:
 		return failedError{"some deliveries failed"}
+	case total.Retry > 0 && total.Sent == 0:
+		// Nothing got through (a relay that is down): say so with the
+		// status, so that a script does not take it for a send.
+		fmt.Fprintf(opts.stderr, "nothing was sent: every delivery is queued for a retry; is the relay (mail.smtp.*) up, and is serve running to retry?\n")
+		return failedError{"nothing sent"}
 	}
 	return nil
 }
@@ -365,7 +371,9 @@ issue stays in the archive for those who got it.`,
 		Args:    args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			ctx := cmd.Context()
-			da, err := openDigest(ctx, opts, a[0])
+			// A list taken out of the config can still have its issue
+			// in progress cancelled.
+			da, err := openDigest(ctx, opts, a[0], false)
 			if err != nil {
 				return err
 			}

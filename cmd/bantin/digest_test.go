@@ -209,3 +209,59 @@ func TestDigestSurvivesKills(t *testing.T) {
 		t.Error("the log does not say the issue was sent")
 	}
 }
+
+// TestDigestCommands drives preview, send (dry run, test copy, real) and
+// cancel as an editor would, with mail written to files.
+func TestDigestCommands(t *testing.T) {
+	dir := subscribersDir(t)
+	page := `{"id": "bai-1", "title": "Giá lúa tăng nhẹ", "summary": "Giá lúa tăng 200 đồng/kg.", "content_html": "<p>Giá lúa tăng 200 đồng/kg.</p><p>Nông dân vui mừng.</p>"}`
+	if err := os.WriteFile(filepath.Join(dir, "bai-1.json"), []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, dir, 0, "ingest", "bai-1.json")
+	mustRun(t, dir, 0, "subscribers", "add", "ban-tin-sang", "an@example.vn", "--name", "An", "--confirmed")
+	mustRun(t, dir, 0, "subscribers", "add", "ban-tin-sang", "binh@example.vn", "--confirmed")
+
+	out, _ := mustRun(t, dir, 0, "digest", "preview", "ban-tin-sang", "--format", "text")
+	if !strings.Contains(out, "Giá lúa tăng nhẹ") || !strings.Contains(out, "Xem trên trình duyệt") || !strings.Contains(out, "Nông dân vui mừng.") {
+		t.Errorf("text preview:\n%s", out)
+	}
+	mustRun(t, dir, 2, "digest", "preview", "ban-tin-sang", "--format", "pdf")
+	out, _ = mustRun(t, dir, 0, "digest", "send", "ban-tin-sang", "--dry-run")
+	if !strings.Contains(out, "issue 1 would hold 1 articles for 2 confirmed subscribers") || len(emlFiles(t, filepath.Join(dir, "data", "outbox"))) != 0 {
+		t.Errorf("dry run: %s", out)
+	}
+	out, _ = mustRun(t, dir, 0, "digest", "send", "ban-tin-sang", "--to", "editor@example.vn")
+	if !strings.Contains(out, "test copy of ban-tin-sang issue 1") || len(emlFiles(t, filepath.Join(dir, "data", "outbox"))) != 1 {
+		t.Errorf("test copy: %s", out)
+	}
+	out, _ = mustRun(t, dir, 0, "digest", "send", "ban-tin-sang")
+	if !strings.Contains(out, "ban-tin-sang: 2 sent, 0 failed, 0 skipped") {
+		t.Errorf("send: %s", out)
+	}
+	emls := emlFiles(t, filepath.Join(dir, "data", "outbox"))
+	if len(emls) != 3 {
+		t.Fatalf("%d messages written, want the test copy and two issues", len(emls))
+	}
+	var toAn string
+	for _, e := range emls {
+		if strings.Contains(e, "To: \"An\" <an@example.vn>") {
+			toAn = e
+		}
+	}
+	if !strings.Contains(toAn, "Message-ID: <ban-tin-sang.1.") || !strings.Contains(toAn, "List-Unsubscribe: <http://baomau.example/unsubscribe/") {
+		t.Errorf("An's copy lacks its headers:\n%.600s", toAn)
+	}
+	out, _ = mustRun(t, dir, 0, "digest", "send", "ban-tin-sang")
+	if !strings.Contains(out, "no issue to send") {
+		t.Errorf("a second send with nothing new: %s", out)
+	}
+	_, errOut := mustRun(t, dir, 1, "digest", "cancel", "ban-tin-sang")
+	if !strings.Contains(errOut, "no issue is being sent") {
+		t.Errorf("cancel with nothing in progress: %s", errOut)
+	}
+	_, errOut = mustRun(t, dir, 1, "digest", "send", "khong-co")
+	if !strings.Contains(errOut, `newsletter "khong-co"`) || !strings.Contains(errOut, "ban-tin-sang, ban-tin-toi") {
+		t.Errorf("unknown list: %s", errOut)
+	}
+}

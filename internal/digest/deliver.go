@@ -38,14 +38,15 @@ func (s *Service) DeliverDue(ctx context.Context, progress Progress) (Report, er
 		return Report{}, err
 	}
 	var total Report
+	var errs []error
 	for _, is := range issues {
 		r, err := s.DeliverIssue(ctx, is, progress)
 		total.add(r)
 		if err != nil {
-			return total, err
+			errs = append(errs, err)
 		}
 	}
-	return total, nil
+	return total, errors.Join(errs...)
 }
 
 // DeliverIssue sends the due deliveries of one issue with Workers batches
@@ -54,8 +55,11 @@ func (s *Service) DeliverIssue(ctx context.Context, is store.Issue, progress Pro
 	n, err := s.Newsletter(is.List)
 	if err != nil {
 		// The list left the config with an issue under way: keep its
-		// deliveries for when it comes back.
-		s.opts.Logger.Warn("digest: issue of a list no longer configured is not sent", "list", is.List, "issue", is.Number)
+		// deliveries for when it comes back (or a cancel).
+		if _, seen := s.orphans.LoadOrStore(is.ID, true); !seen {
+			s.opts.Logger.Warn("digest: an issue of a list no longer in the config is not sent; bantin digest cancel drops it",
+				"list", is.List, "issue", is.Number)
+		}
 		return Report{}, nil
 	}
 	issue, err := s.stored(ctx, n, is)
@@ -205,9 +209,12 @@ func (s *Service) sendBatch(ctx context.Context, mk *marker, cache *variants, is
 	// Each copy is its own SMTP transaction, marked as soon as it ends: a
 	// crash repeats at most the transactions in flight, one per worker.
 	// Meanwhile the claims on the rest of the batch are renewed; mu keeps
-	// a renewal and a mark from crossing.
+	// a renewal and a mark from crossing. A delivery whose claim could not
+	// be renewed (another sender took it over, or the issue was cancelled)
+	// is dropped from the batch.
 	var mu sync.Mutex
 	done := make([]bool, len(sending))
+	flying := -1 // the copy in its SMTP transaction
 	renewCtx, stopRenew := context.WithCancel(context.WithoutCancel(ctx))
 	renewed := make(chan struct{})
 	go func() {
@@ -221,7 +228,7 @@ func (s *Service) sendBatch(ctx context.Context, mk *marker, cache *variants, is
 			case <-tick.C:
 			}
 			mu.Lock()
-			s.renew(renewCtx, sending, done)
+			s.renew(renewCtx, mk, sending, done, flying)
 			mu.Unlock()
 		}
 	}()
@@ -236,35 +243,68 @@ func (s *Service) sendBatch(ctx context.Context, mk *marker, cache *variants, is
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(s.opts.StopGrace, cancel) })
 	defer stop()
+	// giveBack releases the rest of the batch, due at next.
+	giveBack := func(from int, next time.Time, why string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for j := from; j < len(sending); j++ {
+			if done[j] {
+				continue
+			}
+			if err := s.claimed(mk.mark(sending[j], store.DeliveryQueued, next, why)); err != nil {
+				return err
+			}
+			done[j] = true
+		}
+		return nil
+	}
 	for i, m := range msgs {
 		if ctx.Err() != nil {
 			// Stopping: give the rest back for the next sender, now.
-			mu.Lock()
-			for j := i; j < len(sending); j++ {
-				if err := s.release(mk, sending[j]); err != nil {
-					mu.Unlock()
-					return r, err
-				}
-				done[j] = true
-			}
-			mu.Unlock()
-			break
+			return r, giveBack(i, s.opts.Now(), "stopped before sending")
+		}
+		mu.Lock()
+		skip := done[i] || !sending[i].Claim.After(s.opts.Now())
+		done[i] = done[i] || skip
+		if !skip {
+			flying = i
+		}
+		mu.Unlock()
+		if skip {
+			continue // the claim was lost or the issue cancelled
 		}
 		res := s.opts.Transport.Send(sendCtx, []mail.Message{m})[0]
 		mu.Lock()
 		o, err := s.record(ctx, mk, sending[i], res)
-		done[i] = true
+		done[i], flying = true, -1
 		mu.Unlock()
 		if err != nil {
 			return r, err
 		}
 		r.add(o)
+		if res.Status == mail.Temporary && res.Code == 0 && ctx.Err() == nil {
+			// The relay could not be reached or dropped us: the rest of
+			// the batch waits as this one does, rather than each copy
+			// spending its own timeout on a relay that is down.
+			next := s.opts.Now().Add(mail.Backoff(s.opts.RetryBase, s.opts.RetryMax, 1))
+			if err := giveBack(i+1, next, "not tried: the relay failed on an earlier copy"); err != nil {
+				return r, err
+			}
+			for j := i + 1; j < len(sending); j++ {
+				r.Retry++
+			}
+			return r, nil
+		}
 	}
 	return r, nil
 }
 
-// renew extends the claims of the deliveries of a batch not yet done.
-func (s *Service) renew(ctx context.Context, sending []store.Delivery, done []bool) {
+// renew extends the claims of the deliveries of a batch not yet done. A
+// delivery whose claim was not extended is done for this batch: another
+// sender took it over, or its issue was cancelled, in which case it is
+// marked skipped while its claim still holds; the copy in flight is left
+// to finish and be marked with its outcome.
+func (s *Service) renew(ctx context.Context, mk *marker, sending []store.Delivery, done []bool, flying int) {
 	var held []store.Delivery
 	for i, d := range sending {
 		if !done[i] {
@@ -276,6 +316,8 @@ func (s *Service) renew(ctx context.Context, sending []store.Delivery, done []bo
 	}
 	kept, err := s.opts.Store.ExtendDeliveries(ctx, held, s.opts.Now().Add(s.opts.Lease))
 	if err != nil {
+		// The claims stand until their lease ends; the next tick tries
+		// again, and a copy is not sent on an expired claim.
 		s.opts.Logger.Warn("digest: renewing claims", "err", err)
 		return
 	}
@@ -284,15 +326,22 @@ func (s *Service) renew(ctx context.Context, sending []store.Delivery, done []bo
 		byID[d.SubscriberID] = d
 	}
 	for i, d := range sending {
-		if k, ok := byID[d.SubscriberID]; ok && !done[i] {
+		if done[i] {
+			continue
+		}
+		if k, ok := byID[d.SubscriberID]; ok {
 			sending[i] = k
+			continue
+		}
+		if i == flying {
+			continue
+		}
+		done[i] = true
+		// A claim that still matches belongs to a cancelled issue.
+		if err := mk.mark(d, store.DeliverySkipped, time.Time{}, "cancelled"); err != nil && !errors.Is(err, store.ErrConflict) {
+			s.opts.Logger.Warn("digest: marking a cancelled delivery", "err", err)
 		}
 	}
-}
-
-// release gives a claimed delivery back unsent, due at once.
-func (s *Service) release(mk *marker, d store.Delivery) error {
-	return s.claimed(mk.mark(d, store.DeliveryQueued, s.opts.Now(), "stopped before sending"))
 }
 
 // record marks one outcome, as the outbox does.
@@ -407,10 +456,21 @@ func (mk *marker) run() {
 			marks[i] = r.mark
 		}
 		// Marks are written even when the daemon is stopping: the copies
-		// went out.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		errs, err := mk.s.opts.Store.MarkDeliveries(ctx, marks, mk.s.opts.Now())
-		cancel()
+		// went out. A store that fails (busy past its timeout) is tried
+		// again for a while: a mark not written means a copy sent again.
+		var errs []error
+		var err error
+		for attempt, wait := 0, 100*time.Millisecond; ; attempt++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			errs, err = mk.s.opts.Store.MarkDeliveries(ctx, marks, mk.s.opts.Now())
+			cancel()
+			if err == nil || attempt == 5 {
+				break
+			}
+			mk.s.opts.Logger.Warn("digest: recording deliveries failed; trying again", "err", err)
+			time.Sleep(wait)
+			wait *= 2
+		}
 		for i, r := range batch {
 			if err != nil {
 				r.reply <- err

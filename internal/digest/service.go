@@ -8,6 +8,7 @@ import (
 	netmail "net/mail"
 	"slices"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 	"time"
 
@@ -95,6 +96,11 @@ type Service struct {
 	opts Options
 	wake chan struct{}
 	keys [4]string // placeholders of a reader's values (bulk.go)
+	// making serialises the making of issues in this process: a tick and
+	// a send-now never build on the same last issue (the store refuses
+	// the second across processes).
+	making  sync.Mutex
+	orphans sync.Map // ids of issues of lists no longer configured, logged once
 }
 
 // New builds a Service.
@@ -303,6 +309,8 @@ func (s *Service) make(ctx context.Context, n Newsletter, w Window) (Made, error
 func (s *Service) Tick(ctx context.Context, now time.Time) ([]Made, error) {
 	var made []Made
 	var errs []error
+	s.making.Lock()
+	defer s.making.Unlock()
 	for _, n := range s.opts.Newsletters {
 		w, due, err := s.Due(ctx, n, now)
 		if err != nil {
@@ -334,6 +342,8 @@ func (s *Service) SendNow(ctx context.Context, list string) (Made, error) {
 	if err != nil {
 		return Made{}, err
 	}
+	s.making.Lock()
+	defer s.making.Unlock()
 	w, err := s.NowWindow(ctx, n, s.opts.Now())
 	if err != nil {
 		return Made{}, err
@@ -341,12 +351,16 @@ func (s *Service) SendNow(ctx context.Context, list string) (Made, error) {
 	return s.make(ctx, n, w)
 }
 
-// Cancel stops the issue of list in progress.
+// Cancel stops the issue of list in progress; a list no longer in the
+// config can still have its last issue cancelled.
 func (s *Service) Cancel(ctx context.Context, list string) (store.Issue, int, error) {
-	if _, err := s.Newsletter(list); err != nil {
-		return store.Issue{}, 0, err
+	is, n, err := s.opts.Store.CancelIssue(ctx, list, s.opts.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		if _, lerr := s.Newsletter(list); lerr != nil {
+			return store.Issue{}, 0, lerr
+		}
 	}
-	return s.opts.Store.CancelIssue(ctx, list, s.opts.Now())
+	return is, n, err
 }
 
 // nextRun is the earliest scheduled run after now of any list.

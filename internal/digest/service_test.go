@@ -640,3 +640,86 @@ func TestBulkCopiesAreRenderedCopies(t *testing.T) {
 		})
 	}
 }
+
+// TestCancelStopsSendsInFlight: a cancel reaches a sender in the middle of
+// its batch at its next renewal; the rest of the batch is not sent and
+// nothing stays queued.
+func TestCancelStopsSendsInFlight(t *testing.T) {
+	ctx := context.Background()
+	slow := &slowTransport{delay: 150 * time.Millisecond}
+	now := time.Now()
+	f := newFixture(t, now, slow, newsletter(t, "sang", "0 6 * * *", "UTC"))
+	f.article(t, "a1", "", now.Add(-time.Hour), now.Add(-time.Hour))
+	var emails []string
+	for i := range 12 {
+		emails = append(emails, fmt.Sprintf("s%d@example.vn", i))
+	}
+	f.subscribe(t, "sang", emails...)
+	opts := f.opts
+	opts.Now, opts.Lease, opts.Workers, opts.Batch = time.Now, 300*time.Millisecond, 1, 12
+	svc := New(opts)
+	if _, err := svc.SendNow(ctx, "sang"); err != nil {
+		t.Fatal(err)
+	}
+	is, _ := f.store.LastIssue(ctx, "sang")
+	done := make(chan Report)
+	go func() {
+		r, _ := svc.DeliverIssue(ctx, is, nil)
+		done <- r
+	}()
+	time.Sleep(400 * time.Millisecond)
+	if _, _, err := svc.Cancel(ctx, "sang"); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	sent := len(slow.sent())
+	if sent > 6 || sent == 0 {
+		t.Errorf("%d copies went out; want a few before the cancel and none long after", sent)
+	}
+	counts, _ := f.store.DeliveryCounts(ctx, is.ID)
+	if counts[store.DeliveryQueued] != 0 || counts[store.DeliverySent] != sent || counts[store.DeliverySkipped] != 12-sent {
+		t.Errorf("counts %v after %d sent (report %+v); want the rest skipped, none queued", counts, sent, r)
+	}
+}
+
+// downTransport is a relay that cannot be reached.
+type downTransport struct{ calls int }
+
+func (d *downTransport) Send(_ context.Context, msgs []mail.Message) []mail.Result {
+	d.calls++
+	out := make([]mail.Result, len(msgs))
+	for i := range out {
+		out[i] = mail.Result{Status: mail.Temporary, Err: fmt.Errorf("dial: connection refused")}
+	}
+	return out
+}
+
+func (d *downTransport) Close() error { return nil }
+
+// TestRelayDownWaitsOnce: when the relay cannot be reached, a batch does
+// not try every copy in turn; all of it waits for the retry.
+func TestRelayDownWaitsOnce(t *testing.T) {
+	ctx := context.Background()
+	down := &downTransport{}
+	now := time.Date(2024, 3, 28, 6, 0, 0, 0, time.UTC)
+	f := newFixture(t, now, down, newsletter(t, "sang", "0 6 * * *", "UTC"))
+	f.article(t, "a1", "", now.Add(-time.Hour), now.Add(-time.Hour))
+	f.subscribe(t, "sang", "a@example.vn", "b@example.vn", "c@example.vn")
+	opts := f.opts
+	opts.Workers, opts.Batch = 1, 10
+	svc := New(opts)
+	if _, err := svc.SendNow(ctx, "sang"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := svc.DeliverDue(ctx, nil)
+	if err != nil || r.Retry != 3 || down.calls != 1 {
+		t.Errorf("report %+v (%v) after %d tries; want 3 to retry after one try", r, err, down.calls)
+	}
+	is, _ := f.store.LastIssue(ctx, "sang")
+	if counts, _ := f.store.DeliveryCounts(ctx, is.ID); counts[store.DeliveryQueued] != 3 {
+		t.Errorf("counts %v; want 3 queued", counts)
+	}
+	if got, _ := f.store.ClaimDeliveries(ctx, is.ID, now.Add(30*time.Second), 10, time.Minute); len(got) != 0 {
+		t.Errorf("%d deliveries due again at once; want them to wait", len(got))
+	}
+}

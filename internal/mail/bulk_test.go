@@ -5,10 +5,12 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"mime/quotedprintable"
 	"net/mail"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -106,4 +108,54 @@ func mustLoad(t *testing.T, name string) *time.Location {
 		t.Fatal(err)
 	}
 	return loc
+}
+
+// FuzzBulk: whatever the parts and a reader's value hold, a copy is a
+// message a mail parser reads back to the parts with the value in place,
+// or an error; never a broken message.
+func FuzzBulk(f *testing.F) {
+	f.Add("Xin chào ZZNAME,\n.dòng chấm\n", "<p>ZZNAME</p>", "Ngọc Nữ")
+	f.Add("a=b \t\nZZNAME"+strings.Repeat("x", 200), "", "=?utf-8?q?x?=")
+	f.Add("--bantin-\r\nZZNAME\r\n", "<b>ZZNAME</b>\r", "Bcc: x")
+	f.Fuzz(func(t *testing.T, text, html, value string) {
+		if text == "" || !utf8.ValidString(text+html+value) {
+			return
+		}
+		b, err := NewBulk(BulkMessage{From: mail.Address{Name: "Báo Mẫu", Address: "news@example.vn"}, Subject: "Bản tin",
+			Text: text, HTML: html}, []string{"ZZNAME"}, nil)
+		if err != nil {
+			return
+		}
+		raw, err := b.Copy(mail.Address{Name: value, Address: "nu@example.vn"}, "", time.Date(2024, 3, 28, 0, 30, 0, 0, time.UTC), []string{value}, []string{value})
+		if err != nil {
+			return
+		}
+		msg, err := mail.ReadMessage(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatalf("the copy does not parse: %v\n%q", err, raw)
+		}
+		for _, line := range strings.Split(string(raw), "\r\n") {
+			if len(line) > 998 || strings.ContainsRune(line, '\n') {
+				t.Fatalf("a bad line %q", line)
+			}
+		}
+		want := strings.ReplaceAll(body(text), "ZZNAME", norm.NFC.String(value))
+		var got []byte
+		if html == "" {
+			got, err = io.ReadAll(quotedprintable.NewReader(msg.Body))
+		} else {
+			_, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+			part, perr := multipart.NewReader(msg.Body, params["boundary"]).NextPart()
+			if perr != nil {
+				t.Fatalf("no text part: %v", perr)
+			}
+			got, err = io.ReadAll(part)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimSuffix(string(got), "\r\n") != strings.TrimSuffix(want, "\r\n") {
+			t.Fatalf("text part %q, want %q", got, want)
+		}
+	})
 }

@@ -69,7 +69,9 @@ func sendRaw(sc *smtp.Client, from, rcpt string, data []byte, timeout time.Durat
 	}
 	w, err := sc.Data()
 	if err != nil {
-		return &rawError{Step: "DATA", Err: err}
+		// A refused DATA leaves the transaction open: reset it, or the
+		// next message's MAIL FROM would be refused as nested.
+		return resetAfter(sc, &rawError{Step: "DATA", Err: err})
 	}
 	if err := writeData(sc, w, data); err != nil {
 		w.Close()

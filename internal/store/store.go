@@ -231,8 +231,8 @@ type Store interface {
 	// bounced are skipped on the way (an unsubscribe takes effect at once).
 	ClaimDeliveries(ctx context.Context, issueID int64, now time.Time, limit int, lease time.Duration) ([]Delivery, error)
 	// ExtendDeliveries moves the lease of claimed deliveries to until and
-	// returns them with their new claims; deliveries whose claim was lost
-	// are left out.
+	// returns them with their new claims; deliveries whose claim was lost,
+	// or whose issue is no longer being sent (cancelled), are left out.
 	ExtendDeliveries(ctx context.Context, ds []Delivery, until time.Time) ([]Delivery, error)
 	// MarkDelivery records the outcome of a claimed delivery: sent, failed,
 	// skipped (nothing in it for this subscriber), or queued again for

@@ -18,16 +18,28 @@ func (s *Store) CreateIssue(ctx context.Context, is store.Issue) (store.Issue, i
 		return store.Issue{}, 0, fmt.Errorf("create issue of %s: %w", is.List, err)
 	}
 	defer tx.Rollback()
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(number), 0) + 1 FROM issues WHERE list = ?`, is.List).Scan(&is.Number); err != nil {
+	// An issue continues from the last one: two issues made at once (a
+	// tick and a send-now, two processes) from the same last issue cannot
+	// both be stored, so no article goes out twice.
+	var lastEnd int64
+	err = tx.QueryRowContext(ctx, `SELECT number, window_end FROM issues WHERE list = ? ORDER BY number DESC LIMIT 1`, is.List).Scan(&is.Number, &lastEnd)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		is.Number = 0
+	case err != nil:
 		return store.Issue{}, 0, fmt.Errorf("create issue of %s: %w", is.List, err)
+	case !fromMicro(lastEnd).Equal(is.WindowStart):
+		return store.Issue{}, 0, fmt.Errorf("issue of %s from %s: the last issue ends at %s: %w", is.List,
+			is.WindowStart.UTC().Format(time.RFC3339), fromMicro(lastEnd).Format(time.RFC3339), store.ErrConflict)
 	}
+	is.Number++
 	is.Status = "sending"
 	err = tx.QueryRowContext(ctx, `INSERT INTO issues (list, number, window_start, window_end, subject, html, text, articles, status, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		is.List, is.Number, micro(is.WindowStart), micro(is.WindowEnd), is.Subject, is.HTML, is.Text,
 		strings.Join(is.ArticleIDs, "\n"), is.Status, micro(is.CreatedAt)).Scan(&is.ID)
 	if isUnique(err) {
-		return store.Issue{}, 0, fmt.Errorf("issue of %s for %v exists: %w", is.List, is.WindowEnd, store.ErrConflict)
+		return store.Issue{}, 0, fmt.Errorf("issue of %s up to %s exists: %w", is.List, is.WindowEnd.UTC().Format(time.RFC3339), store.ErrConflict)
 	}
 	if err != nil {
 		return store.Issue{}, 0, fmt.Errorf("create issue of %s: %w", is.List, err)
@@ -172,11 +184,15 @@ func (s *Store) CancelIssue(ctx context.Context, list string, now time.Time) (st
 	return is, int(n), nil
 }
 
-// ListStart returns when a list was first seen.
+// ListStart returns when a list was first seen. It is read on every
+// scheduler tick, so it writes only the first time.
 func (s *Store) ListStart(ctx context.Context, list string, now time.Time) (time.Time, error) {
 	var started int64
-	err := s.db.QueryRowContext(ctx, `INSERT INTO newsletter_lists (list, started_at) VALUES (?, ?)
-		ON CONFLICT (list) DO UPDATE SET started_at = started_at RETURNING started_at`, list, micro(now)).Scan(&started)
+	err := s.db.QueryRowContext(ctx, `SELECT started_at FROM newsletter_lists WHERE list = ?`, list).Scan(&started)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = s.db.QueryRowContext(ctx, `INSERT INTO newsletter_lists (list, started_at) VALUES (?, ?)
+			ON CONFLICT (list) DO UPDATE SET started_at = started_at RETURNING started_at`, list, micro(now)).Scan(&started)
+	}
 	if err != nil {
 		return time.Time{}, fmt.Errorf("start of list %s: %w", list, err)
 	}
@@ -278,7 +294,8 @@ func (s *Store) ExtendDeliveries(ctx context.Context, ds []store.Delivery, until
 	var out []store.Delivery
 	for _, d := range ds {
 		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET claimed_until = ?
-			WHERE issue_id = ? AND subscriber_id = ? AND claimed_until = ? AND status = 'queued'`,
+			WHERE issue_id = ? AND subscriber_id = ? AND claimed_until = ? AND status = 'queued'
+			AND issue_id IN (SELECT id FROM issues WHERE status = 'sending')`,
 			micro(until), d.IssueID, d.SubscriberID, micro(d.Claim))
 		if err != nil {
 			return nil, fmt.Errorf("extend delivery %d/%d: %w", d.IssueID, d.SubscriberID, err)

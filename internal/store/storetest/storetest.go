@@ -774,6 +774,13 @@ func testIssues(t *testing.T, h Harness) {
 	if err != nil || is2.Number != 2 {
 		t.Fatalf("second issue: %+v, %v", is2, err)
 	}
+	// An issue made from the same last issue as the second (a send-now
+	// racing the schedule) would repeat its articles: refused.
+	stale := second
+	stale.WindowEnd = second.WindowEnd.Add(time.Hour)
+	if _, _, err := s.CreateIssue(ctx, stale); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("an issue that does not start where the last ends: %v, want ErrConflict", err)
+	}
 	last, err := s.LastIssue(ctx, "sang")
 	if err != nil || last.ID != is2.ID || !last.WindowEnd.Equal(second.WindowEnd) || len(last.ArticleIDs) != 0 {
 		t.Errorf("LastIssue = %+v, %v", last, err)
@@ -907,6 +914,10 @@ func testIssueLifecycle(t *testing.T, h Harness) {
 	counts, _ := s.DeliveryCounts(ctx, is.ID)
 	if counts[store.DeliverySent] != 2 || counts[store.DeliverySkipped] != 2 || counts[store.DeliveryQueued] != 1 {
 		t.Errorf("counts after cancel: %v; want 2 sent, 2 skipped, 1 queued (in flight)", counts)
+	}
+	// The sender of s3 learns of the cancel when it renews its claim.
+	if kept, err := s.ExtendDeliveries(ctx, inFlight[1:], now.Add(4*time.Minute)); err != nil || len(kept) != 0 {
+		t.Errorf("a cancelled issue's claim was extended: %+v, %v", kept, err)
 	}
 	if err := s.MarkDelivery(ctx, inFlight[1], store.DeliverySent, time.Time{}, "", now.Add(2*time.Minute)); err != nil {
 		t.Errorf("the send in flight at the cancel could not be marked: %v", err)
