@@ -8,6 +8,8 @@ import (
 	texttemplate "text/template"
 	"time"
 
+	"github.com/vanng822/go-premailer/premailer"
+
 	"github.com/bantin/bantin/internal/article"
 	"github.com/bantin/bantin/internal/locale"
 )
@@ -83,6 +85,20 @@ func (is Issue) ArchiveURL() string {
 	return fmt.Sprintf("%s/newsletters/%s/%d", is.BaseURL, url.PathEscape(is.List.ID), is.Number)
 }
 
+// inlineCSS moves the rules of <style> blocks onto the elements they
+// select: many mail clients drop <style>. The built-in templates write
+// their styles inline and skip this; an admin's template may not.
+func inlineCSS(html string) (string, error) {
+	if !strings.Contains(strings.ToLower(html), "<style") {
+		return html, nil
+	}
+	p, err := premailer.NewPremailerFromString(html, premailer.NewOptions())
+	if err != nil {
+		return "", err
+	}
+	return p.Transform()
+}
+
 // SubscribeURL is the list's sign-up page, shown in the archive copy
 // where a subscriber's copy has their own links.
 func (is Issue) SubscribeURL() string {
@@ -134,6 +150,9 @@ func (is Issue) Render(emails Emails, to Recipient) (Copy, error) {
 	})
 	if err != nil {
 		return Copy{}, err
+	}
+	if html, err = inlineCSS(html); err != nil {
+		return Copy{}, fmt.Errorf("inline the CSS of %s.html: %w", name, err)
 	}
 	host := is.BaseURL
 	if u, err := url.Parse(is.BaseURL); err == nil && u.Hostname() != "" {

@@ -125,3 +125,31 @@ func TestMessageGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderInlinesStyleBlocks: an admin's template with a <style> block
+// goes out with its rules on the elements, as mail clients need.
+func TestRenderInlinesStyleBlocks(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "email"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	html := `<html><head><style>p.lead { color: #a50e0e; font-size: 18px }</style></head><body><p class="lead">{{.List.Title}}</p></body></html>`
+	for name, text := range map[string]string{"styled.html": html, "styled.txt": "{{.List.Title}}\n"} {
+		if err := os.WriteFile(filepath.Join(dir, "email", name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmpl, err := templates.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	is := testIssue(t, "vi")
+	is.TemplateID = "styled"
+	c, err := is.Render(tmpl, Recipient{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(c.HTML, `<p class="lead" style="color:#a50e0e;font-size:18px">Bản tin sáng</p>`) {
+		t.Errorf("the style block was not inlined:\n%s", c.HTML)
+	}
+}

@@ -382,29 +382,47 @@ func (s *Service) Wake() {
 	}
 }
 
-// Run makes due issues and delivers them until ctx ends. Sends in flight
-// at the end may finish within StopGrace.
+// Run makes due issues and delivers them until ctx ends. Scheduling and
+// delivery run apart, so that a long send does not hold back another
+// list's issue. Sends in flight at the end may finish within StopGrace.
 func (s *Service) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { s.runSchedule(ctx) })
+	s.runDelivery(ctx)
+	wg.Wait()
+}
+
+// runSchedule makes each list's issue when it is due.
+func (s *Service) runSchedule(ctx context.Context) {
 	for {
 		now := s.opts.Now()
 		if _, err := s.Tick(ctx, now); err != nil && ctx.Err() == nil {
 			s.opts.Logger.Warn("digest: scheduling", "err", err)
 		}
-		if _, err := s.DeliverDue(ctx, nil); err != nil && ctx.Err() == nil {
-			s.opts.Logger.Warn("digest: delivery", "err", err)
-		}
 		wait := s.opts.Poll
 		if next := s.nextRun(now); !next.IsZero() {
 			wait = min(wait, max(next.Sub(s.opts.Now()), 0))
 		}
-		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			timer.Stop()
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// runDelivery sends what is due, when an issue is made or retries come
+// due.
+func (s *Service) runDelivery(ctx context.Context) {
+	for {
+		if _, err := s.DeliverDue(ctx, nil); err != nil && ctx.Err() == nil {
+			s.opts.Logger.Warn("digest: delivery", "err", err)
+		}
+		select {
+		case <-ctx.Done():
 			return
 		case <-s.wake:
-			timer.Stop()
-		case <-timer.C:
+		case <-time.After(s.opts.Poll):
 		}
 	}
 }
