@@ -154,6 +154,14 @@ func TestDigestSurvivesKills(t *testing.T) {
 		at = append(at, (k*subscribers)/(kills+1)+rng.IntN(subscribers/(kills+1)/2)+50)
 	}
 	t.Logf("seed %d: kills after %v copies", seed, at)
+	// An editor runs `bantin digest send` while serve sends: the command
+	// finds nothing new and helps deliver the issue in progress; claims
+	// keep the two from sending any copy twice.
+	cli := make(chan string, 1)
+	go func() {
+		code, out, errOut := bantin(t, dir, "", "digest", "send", "sang")
+		cli <- fmt.Sprintf("exit %d: %s%s", code, out, errOut)
+	}()
 	for _, n := range at {
 		waitFor(t, 60*time.Second, fmt.Sprintf("%d copies at the SMTP server", n), func() bool {
 			total, _ := received(srv.Counts())
@@ -181,6 +189,11 @@ func TestDigestSurvivesKills(t *testing.T) {
 		api(t, "GET", "http://"+addr+"/api/v1/newsletters/sang/issues", &list)
 		return len(list.Issues) == 1 && list.Issues[0].Status == "sent" && list.Issues[0].Counts["sent"] == subscribers
 	})
+	cliOut := <-cli
+	if !strings.Contains(cliOut, "no new articles") || !strings.Contains(cliOut, "sang: ") {
+		t.Errorf("digest send beside serve: %s", cliOut)
+	}
+	t.Logf("digest send beside serve: %s", strings.TrimSpace(cliOut[strings.LastIndex(cliOut, "sang: "):]))
 	counts := srv.Counts()
 	total, distinct := received(counts)
 	dups := total - distinct
