@@ -42,15 +42,9 @@ func (a *app) digestService(tmpl *templates.Set, transport mail.Transport, links
 			Categories: n.Categories, MaxArticles: n.MaxArticles, MaxAge: n.MaxAge, Subject: subject, Template: n.Template,
 		})
 	}
-	from, err := netmail.ParseAddress(cfg.Mail.From)
+	from, replyTo, err := a.senderAddresses()
 	if err != nil {
-		return nil, fmt.Errorf("mail.from %q: %w", cfg.Mail.From, err)
-	}
-	var replyTo *netmail.Address
-	if cfg.Mail.ReplyTo != "" && cfg.Mail.ReplyTo != cfg.Mail.From {
-		if replyTo, err = netmail.ParseAddress(cfg.Mail.ReplyTo); err != nil {
-			return nil, fmt.Errorf("mail.reply_to %q: %w", cfg.Mail.ReplyTo, err)
-		}
+		return nil, err
 	}
 	workers := 1
 	if cfg.Mail.Transport == "smtp" {

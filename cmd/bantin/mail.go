@@ -82,15 +82,9 @@ func (a *app) subscribers(ctx context.Context, mailer subscriber.Mailer, tmpl *t
 	if err != nil {
 		return nil, err
 	}
-	from, err := netmail.ParseAddress(cfg.Mail.From)
+	from, replyTo, err := a.senderAddresses()
 	if err != nil {
-		return nil, fmt.Errorf("mail.from %q: %w", cfg.Mail.From, err)
-	}
-	var replyTo *netmail.Address
-	if cfg.Mail.ReplyTo != "" && cfg.Mail.ReplyTo != cfg.Mail.From {
-		if replyTo, err = netmail.ParseAddress(cfg.Mail.ReplyTo); err != nil {
-			return nil, fmt.Errorf("mail.reply_to %q: %w", cfg.Mail.ReplyTo, err)
-		}
+		return nil, err
 	}
 	var lists []subscriber.List
 	for _, n := range cfg.Newsletters {
@@ -101,6 +95,23 @@ func (a *app) subscribers(ctx context.Context, mailer subscriber.Mailer, tmpl *t
 		SiteTitle: cfg.Site.Title, BaseURL: cfg.Site.BaseURL, Language: cfg.Site.Language,
 		From: *from, ReplyTo: replyTo, DoubleOptIn: cfg.Subscribe.DoubleOptIn, ConfirmTTL: cfg.Subscribe.ConfirmTTL, Now: a.now,
 	}), nil
+}
+
+// senderAddresses reads mail.from and mail.reply_to (nil when it is
+// unset or the same as From).
+func (a *app) senderAddresses() (*netmail.Address, *netmail.Address, error) {
+	cfg := a.cfg.Mail
+	from, err := netmail.ParseAddress(cfg.From)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mail.from %q: %w", cfg.From, err)
+	}
+	var replyTo *netmail.Address
+	if cfg.ReplyTo != "" && cfg.ReplyTo != cfg.From {
+		if replyTo, err = netmail.ParseAddress(cfg.ReplyTo); err != nil {
+			return nil, nil, fmt.Errorf("mail.reply_to %q: %w", cfg.ReplyTo, err)
+		}
+	}
+	return from, replyTo, nil
 }
 
 // trustedProxies reads server.trusted_proxies: CIDRs or single addresses.

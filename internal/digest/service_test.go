@@ -128,9 +128,9 @@ type fixture struct {
 	opts  Options
 }
 
-func newsletter(t *testing.T, id, schedule, zone string, categories ...string) Newsletter {
+func newsletter(t *testing.T, id, schedule, zoneName string, categories ...string) Newsletter {
 	t.Helper()
-	loc := mustZone(t, zone)
+	loc := zone(t, zoneName)
 	sched, err := ParseSchedule(schedule, loc)
 	if err != nil {
 		t.Fatal(err)
@@ -138,15 +138,6 @@ func newsletter(t *testing.T, id, schedule, zone string, categories ...string) N
 	return Newsletter{ID: id, Title: "Bản tin " + id, Schedule: sched, Location: loc, Categories: categories,
 		MaxArticles: 20, MaxAge: 7 * 24 * time.Hour, Template: "digest",
 		Subject: texttemplate.Must(texttemplate.New("s").Parse(`{{.List.Title}} — {{.Date}}`))}
-}
-
-func mustZone(t *testing.T, name string) *time.Location {
-	t.Helper()
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return loc
 }
 
 func newFixture(t *testing.T, start time.Time, transport mail.Transport, lists ...Newsletter) *fixture {
@@ -204,7 +195,7 @@ func articleIDs(is store.Issue) string { return strings.Join(is.ArticleIDs, ",")
 // scheduled and back-dated articles.
 func TestScheduleMakesOneIssuePerRun(t *testing.T) {
 	ctx := context.Background()
-	hcm := mustZone(t, "Asia/Ho_Chi_Minh")
+	hcm := zone(t, "Asia/Ho_Chi_Minh")
 	day := func(d, h, m int) time.Time { return time.Date(2024, 3, d, h, m, 0, 0, hcm) }
 	sang := newsletter(t, "sang", "0 6 * * *", "Asia/Ho_Chi_Minh")
 	sport := newsletter(t, "the-thao", "0 6 * * *", "Asia/Ho_Chi_Minh", "the-thao")
@@ -277,43 +268,33 @@ func TestScheduleMakesOneIssuePerRun(t *testing.T) {
 // on the day without 02:30 and once on the day with two.
 func TestScheduleAcrossDaylightSaving(t *testing.T) {
 	ctx := context.Background()
-	ny := mustZone(t, "America/New_York")
-	n := newsletter(t, "night", "30 2 * * *", "America/New_York")
-	f := newFixture(t, time.Date(2024, 3, 9, 0, 0, 0, 0, ny), &recorder{}, n)
-	if _, err := f.svc.Tick(ctx, f.clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	var ends []string
-	for at := time.Date(2024, 3, 9, 0, 0, 0, 0, ny); at.Before(time.Date(2024, 3, 12, 0, 0, 0, 0, ny)); at = at.Add(10 * time.Minute) {
-		f.article(t, fmt.Sprintf("a%d", at.Unix()), "", at, at)
-		made, err := f.svc.Tick(ctx, at)
-		if err != nil {
+	ny := zone(t, "America/New_York")
+	// issuesAt ticks every 10 minutes from from to until, an article
+	// before each tick, and returns when the issues were made.
+	issuesAt := func(schedule string, from, until time.Time) string {
+		f := newFixture(t, from, &recorder{}, newsletter(t, "night", schedule, "America/New_York"))
+		if _, err := f.svc.Tick(ctx, from); err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range made {
-			ends = append(ends, m.Issue.WindowEnd.In(ny).Format("01-02 15:04 MST"))
+		var ends []string
+		for at := from; at.Before(until); at = at.Add(10 * time.Minute) {
+			f.article(t, fmt.Sprintf("a%d", at.Unix()), "", at, at)
+			made, err := f.svc.Tick(ctx, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range made {
+				ends = append(ends, m.Issue.WindowEnd.In(ny).Format("01-02 15:04 MST"))
+			}
 		}
+		return strings.Join(ends, ",")
 	}
-	want := "03-09 02:30 EST,03-10 03:00 EDT,03-11 02:30 EDT"
-	if got := strings.Join(ends, ","); got != want {
+	if got, want := issuesAt("30 2 * * *", time.Date(2024, 3, 9, 0, 0, 0, 0, ny), time.Date(2024, 3, 12, 0, 0, 0, 0, ny)),
+		"03-09 02:30 EST,03-10 03:00 EDT,03-11 02:30 EDT"; got != want {
 		t.Errorf("issues at %s; want %s", got, want)
 	}
-	f2 := newFixture(t, time.Date(2024, 11, 2, 0, 0, 0, 0, ny), &recorder{}, newsletter(t, "fall", "30 1 * * *", "America/New_York"))
-	if _, err := f2.svc.Tick(ctx, f2.clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	ends = nil
-	for at := time.Date(2024, 11, 2, 0, 0, 0, 0, ny); at.Before(time.Date(2024, 11, 4, 0, 0, 0, 0, ny)); at = at.Add(10 * time.Minute) {
-		f2.article(t, fmt.Sprintf("a%d", at.Unix()), "", at, at)
-		made, err := f2.svc.Tick(ctx, at)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range made {
-			ends = append(ends, m.Issue.WindowEnd.In(ny).Format("01-02 15:04 MST"))
-		}
-	}
-	if got, want := strings.Join(ends, ","), "11-02 01:30 EDT,11-03 01:30 EDT"; got != want {
+	ends := issuesAt("30 1 * * *", time.Date(2024, 11, 2, 0, 0, 0, 0, ny), time.Date(2024, 11, 4, 0, 0, 0, 0, ny))
+	if got, want := ends, "11-02 01:30 EDT,11-03 01:30 EDT"; got != want {
 		t.Errorf("fall-back issues at %s; want %s (01:30 happens twice on 11-03, one issue)", got, want)
 	}
 }
@@ -323,7 +304,7 @@ func TestScheduleAcrossDaylightSaving(t *testing.T) {
 // and each copy carries its reader's links and a stable Message-ID.
 func TestDeliveryNarrowsAndStops(t *testing.T) {
 	ctx := context.Background()
-	hcm := mustZone(t, "Asia/Ho_Chi_Minh")
+	hcm := zone(t, "Asia/Ho_Chi_Minh")
 	now := time.Date(2024, 3, 28, 6, 0, 0, 0, hcm)
 	rec := &recorder{}
 	f := newFixture(t, now, rec, newsletter(t, "sang", "0 6 * * *", "Asia/Ho_Chi_Minh"))
