@@ -37,6 +37,11 @@ type Bulk struct {
 	boundary  string
 }
 
+// maxDisplayName is the longest To display name a copy carries, in runes:
+// the longest a subscriber may give. Encoded, a name is split into words
+// a line can fold between; a plain one of this length fits a line.
+const maxDisplayName = 100
+
 // chunk is a run of encoded lines shared by every copy, or one line that
 // holds a placeholder and is encoded per copy.
 type chunk struct {
@@ -186,6 +191,12 @@ func (b *Bulk) Copy(to mail.Address, msgID string, date time.Time, values, htmlV
 	addr, err := cleanAddress("To", to)
 	if err != nil {
 		return nil, err
+	}
+	// A display name without spaces cannot be folded: a long one would
+	// make a header line past the 998 bytes SMTP allows. Names shown in
+	// To are cut (the body still greets the reader by the whole name).
+	if r := []rune(addr.Name); len(r) > maxDisplayName {
+		addr.Name = string(r[:maxDisplayName])
 	}
 	id, err := messageID(msgID, b.from.Address)
 	if err != nil {
