@@ -245,6 +245,11 @@ type Store interface {
 	// DeliveryCounts counts an issue's deliveries by status.
 	DeliveryCounts(ctx context.Context, issueID int64) (map[DeliveryStatus]int, error)
 
+	// SourceStates returns what is remembered of every upstream feed.
+	SourceStates(ctx context.Context) ([]SourceState, error)
+	// SaveSourceState records the state of one upstream feed.
+	SaveSourceState(ctx context.Context, st SourceState) error
+
 	// Secret returns the secret called name, made of size random bytes the
 	// first time any process asks, the same for every process after.
 	Secret(ctx context.Context, name string, size int) ([]byte, error)
@@ -306,6 +311,22 @@ type OutboxMail struct {
 	CreatedAt    time.Time
 	// Claim is the lease ClaimMail gave; it identifies the claim on marks.
 	Claim time.Time
+}
+
+// SourceState is what bantin remembers of an upstream feed between polls.
+type SourceState struct {
+	Name string
+	// URL is the feed's address as configured; FetchURL where it is
+	// fetched now (a permanent redirect moves it while URL stays).
+	URL, FetchURL string
+	// ETag and LastModified are the validators of the last response.
+	ETag, LastModified string
+	LastFetch          time.Time
+	LastStatus         int    // HTTP status of the last fetch; 0 when none came
+	LastError          string // why the last poll failed; "" when it did not
+	Failures           int    // failed polls in a row
+	NextPoll           time.Time
+	Entries            int // entries in the last feed read
 }
 
 // Subscription is a verified WebSub subscription to one of the site's

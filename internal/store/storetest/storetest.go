@@ -67,6 +67,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("WindowArticles", func(t *testing.T) { testWindowArticles(t, h) })
 	t.Run("Issues", func(t *testing.T) { testIssues(t, h) })
 	t.Run("IssueLifecycle", func(t *testing.T) { testIssueLifecycle(t, h) })
+	t.Run("SourceStates", func(t *testing.T) { testSourceStates(t, h) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := h.New(t).Ping(context.Background()); err != nil {
 			t.Fatalf("Ping on a migrated store: %v", err)
@@ -973,5 +974,36 @@ func testIssueLifecycle(t *testing.T, h Harness) {
 	}
 	if got, _ := s.Issue(ctx, "sang", 2); got.Status != "sent" {
 		t.Errorf("status after finishing %q, want sent", got.Status)
+	}
+}
+
+// testSourceStates: an upstream feed's state is kept whole and replaced
+// whole; a source never polled has zero times.
+func testSourceStates(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := h.New(t)
+	if got, err := s.SourceStates(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("SourceStates of a new store = %v, %v", got, err)
+	}
+	first := store.SourceState{Name: "tinh", URL: "https://tinh.example/rss", FetchURL: "https://tinh.example/rss"}
+	if err := s.SaveSourceState(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	polled := store.SourceState{Name: "tinh", URL: "https://tinh.example/rss", FetchURL: "https://moi.tinh.example/rss",
+		ETag: `"abc"`, LastModified: "Thu, 28 Mar 2024 01:00:00 GMT", LastFetch: t0, LastStatus: 200, Failures: 0,
+		NextPoll: t0.Add(30 * time.Minute), Entries: 50}
+	other := store.SourceState{Name: "huyen", URL: "https://huyen.example/feed.json", FetchURL: "https://huyen.example/feed.json",
+		LastFetch: t0, LastStatus: 503, LastError: "503 Service Unavailable", Failures: 2, NextPoll: t0.Add(time.Hour)}
+	for _, st := range []store.SourceState{polled, other} {
+		if err := s.SaveSourceState(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.SourceStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]store.SourceState{other, polled}, got); diff != "" {
+		t.Errorf("SourceStates (-want +got):\n%s", diff)
 	}
 }

@@ -1,0 +1,200 @@
+package ingest
+
+import (
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mmcdole/gofeed"
+
+	"github.com/bantin/bantin/internal/article"
+)
+
+// EntryInput maps one entry of an upstream feed to an article input.
+// source is the source's name (it prefixes the id, so two sources never
+// share one); base is the URL the feed was fetched from, against which
+// relative links resolve when the feed names no base of its own; loc is
+// site.timezone, for dates written without a zone.
+func EntryInput(source string, base *url.URL, feed *gofeed.Feed, item *gofeed.Item, loc *time.Location) article.Input {
+	feedBase := base
+	if feed != nil && feed.Link != "" {
+		if u, err := resolve(base, feed.Link); err == nil {
+			feedBase = u
+		}
+	}
+	in := article.Input{Title: strings.TrimSpace(item.Title)}
+	if link := entryLink(item); link != "" {
+		if u, err := resolve(feedBase, link); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+			in.URL = u.String()
+		}
+	}
+
+	// The best content the entry has: content:encoded, Atom content and
+	// JSON content_html all arrive as Content; the description is then
+	// the summary, else it is the content.
+	content, description := strings.TrimSpace(item.Content), strings.TrimSpace(item.Description)
+	switch {
+	case content != "":
+		in.ContentHTML, in.Summary = content, description
+	default:
+		in.ContentHTML = description
+	}
+
+	date := item.Published
+	parsed := item.PublishedParsed
+	if strings.TrimSpace(date) == "" {
+		date, parsed = item.Updated, item.UpdatedParsed
+	}
+	in.PublishedAt = entryDate(date, parsed, loc)
+	if item.Updated != "" && item.Published != "" {
+		in.UpdatedAt = entryDate(item.Updated, item.UpdatedParsed, loc)
+	}
+
+	in.Author = entryAuthors(feed, item)
+	for _, c := range item.Categories {
+		if c = strings.TrimSpace(c); c != "" && !slices.Contains(in.Categories, c) {
+			in.Categories = append(in.Categories, c)
+		}
+	}
+	if img := entryImage(item); img != nil {
+		if u, err := resolve(feedBase, img.URL); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+			img.URL = u.String()
+			in.Image = img
+		}
+	}
+
+	// The id: the source's name and the entry's own id, else its link,
+	// else its title and date as given (what identifies it upstream).
+	key := strings.TrimSpace(item.GUID)
+	if key == "" {
+		key = in.URL
+	}
+	if key == "" {
+		key = article.HashID(in.Title, date)
+	}
+	in.ID = source + ":" + key
+	return in
+}
+
+// resolve reads ref relative to base (base may be nil).
+func resolve(base *url.URL, ref string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(ref))
+	if err != nil {
+		return nil, err
+	}
+	if base != nil {
+		u = base.ResolveReference(u)
+	}
+	return u, nil
+}
+
+// entryLink is the entry's link to its page.
+func entryLink(item *gofeed.Item) string {
+	if l := strings.TrimSpace(item.Link); l != "" {
+		return l
+	}
+	for _, l := range item.Links {
+		if l = strings.TrimSpace(l); l != "" {
+			return l
+		}
+	}
+	return ""
+}
+
+// entryAuthors names the entry's authors, else the feed's.
+func entryAuthors(feed *gofeed.Feed, item *gofeed.Item) string {
+	people := item.Authors
+	if len(people) == 0 && item.Author != nil {
+		people = []*gofeed.Person{item.Author}
+	}
+	if len(people) == 0 && item.DublinCoreExt != nil {
+		for _, c := range item.DublinCoreExt.Creator {
+			people = append(people, &gofeed.Person{Name: c})
+		}
+	}
+	if len(people) == 0 && feed != nil {
+		people = feed.Authors
+	}
+	var names []string
+	for _, p := range people {
+		if p == nil {
+			continue
+		}
+		name := strings.TrimSpace(p.Name)
+		if name == "" {
+			name = strings.TrimSpace(p.Email)
+		}
+		if name != "" && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// entryImage is the entry's image: its own (JSON image, itunes, a
+// thumbnail gofeed found), an image enclosure, or media:content or
+// media:thumbnail.
+func entryImage(item *gofeed.Item) *article.ImageInput {
+	if item.Image != nil && strings.TrimSpace(item.Image.URL) != "" {
+		return &article.ImageInput{URL: item.Image.URL, Caption: strings.TrimSpace(item.Image.Title)}
+	}
+	for _, e := range item.Enclosures {
+		if e != nil && strings.HasPrefix(e.Type, "image/") && e.URL != "" {
+			return &article.ImageInput{URL: e.URL, Type: e.Type}
+		}
+	}
+	media := item.Extensions["media"]
+	for _, name := range []string{"content", "thumbnail"} {
+		for _, m := range media[name] {
+			u := m.Attrs["url"]
+			medium, typ := m.Attrs["medium"], m.Attrs["type"]
+			if u != "" && (name == "thumbnail" || medium == "image" || strings.HasPrefix(typ, "image/") || (medium == "" && typ == "")) {
+				caption := ""
+				for _, d := range m.Children["description"] {
+					caption = strings.TrimSpace(d.Value)
+				}
+				return &article.ImageInput{URL: u, Caption: caption, Type: typ}
+			}
+		}
+	}
+	return nil
+}
+
+// zoneAtEnd matches a date's trailing zone: Z, +07:00, -0500, or a name
+// such as GMT or ICT.
+var zoneAtEnd = regexp.MustCompile(`(?i)(\dZ|[+-]\d{2}:?\d{2}|\b[A-Z]{1,5})\s*$`)
+
+// hasZone reports whether a date as written ends with a zone.
+func hasZone(raw string) bool {
+	m := zoneAtEnd.FindString(raw)
+	if m == "" {
+		return false
+	}
+	m = strings.ToUpper(strings.TrimSpace(m))
+	return m != "AM" && m != "PM"
+}
+
+// entryDate writes an entry's date as bantin reads it. bantin's own parser
+// reads a date without a zone in loc; a form only gofeed knows is taken
+// from gofeed, which reads a missing zone as UTC: then the wall clock is
+// put back in loc. An unreadable date is no date (the entry is dated when
+// first seen).
+func entryDate(raw string, parsed *time.Time, loc *time.Location) string {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return ""
+	}
+	if t, err := ParseDate(raw, loc); err == nil {
+		return t.Format(time.RFC3339)
+	}
+	if parsed == nil {
+		return ""
+	}
+	t := *parsed
+	if !hasZone(raw) && t.Location() == time.UTC && loc != nil {
+		t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc)
+	}
+	return t.Format(time.RFC3339)
+}
