@@ -26,7 +26,7 @@ func EntryInput(source string, base *url.URL, feed *gofeed.Feed, item *gofeed.It
 	}
 	in := article.Input{Title: strings.TrimSpace(item.Title)}
 	if link := entryLink(item); link != "" {
-		if u, err := resolve(feedBase, link); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+		if u, err := resolve(feedBase, link); err == nil && isWebURL(u) {
 			in.URL = u.String()
 		}
 	}
@@ -59,7 +59,7 @@ func EntryInput(source string, base *url.URL, feed *gofeed.Feed, item *gofeed.It
 		}
 	}
 	if img := entryImage(item); img != nil {
-		if u, err := resolve(feedBase, img.URL); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+		if u, err := resolve(feedBase, img.URL); err == nil && isWebURL(u) {
 			img.URL = u.String()
 			in.Image = img
 		}
@@ -76,6 +76,11 @@ func EntryInput(source string, base *url.URL, feed *gofeed.Feed, item *gofeed.It
 	}
 	in.ID = source + ":" + key
 	return in
+}
+
+// isWebURL reports whether u is an absolute http(s) URL with a host.
+func isWebURL(u *url.URL) bool {
+	return (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // resolve reads ref relative to base (base may be nil).
@@ -133,18 +138,10 @@ func entryAuthors(feed *gofeed.Feed, item *gofeed.Item) string {
 	return strings.Join(names, ", ")
 }
 
-// entryImage is the entry's image: its own (JSON image, itunes, a
-// thumbnail gofeed found), an image enclosure, or media:content or
-// media:thumbnail.
+// entryImage is the entry's image: media:content or media:thumbnail (they
+// carry a caption), the entry's own (JSON image, itunes, what gofeed
+// found), else an image enclosure.
 func entryImage(item *gofeed.Item) *article.ImageInput {
-	if item.Image != nil && strings.TrimSpace(item.Image.URL) != "" {
-		return &article.ImageInput{URL: item.Image.URL, Caption: strings.TrimSpace(item.Image.Title)}
-	}
-	for _, e := range item.Enclosures {
-		if e != nil && strings.HasPrefix(e.Type, "image/") && e.URL != "" {
-			return &article.ImageInput{URL: e.URL, Type: e.Type}
-		}
-	}
 	media := item.Extensions["media"]
 	for _, name := range []string{"content", "thumbnail"} {
 		for _, m := range media[name] {
@@ -157,6 +154,14 @@ func entryImage(item *gofeed.Item) *article.ImageInput {
 				}
 				return &article.ImageInput{URL: u, Caption: caption, Type: typ}
 			}
+		}
+	}
+	if item.Image != nil && strings.TrimSpace(item.Image.URL) != "" {
+		return &article.ImageInput{URL: item.Image.URL, Caption: strings.TrimSpace(item.Image.Title)}
+	}
+	for _, e := range item.Enclosures {
+		if e != nil && strings.HasPrefix(e.Type, "image/") && e.URL != "" {
+			return &article.ImageInput{URL: e.URL, Type: e.Type}
 		}
 	}
 	return nil
