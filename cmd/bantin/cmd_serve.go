@@ -88,6 +88,7 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		return fmt.Errorf("subscribe.rate_limit: %w", err)
 	}
 
+	poller := a.poller(importer)
 	feeds := a.feeds()
 	hub := websub.New(websub.Options{
 		Store: a.store, Feeds: feeds, BaseURL: cfg.Site.BaseURL, ExternalHubs: cfg.Feeds.WebSubHubs,
@@ -111,6 +112,7 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		SubscriberAdmin: subs,
 		Archive:         a.store,
 		Newsletters:     digests,
+		Sources:         poller,
 		TrustedProxies:  proxies,
 		SignupLimit:     signupLimit,
 		SignupPeriod:    signupPeriod,
@@ -149,6 +151,13 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		defer wg.Done()
 		hub.Run(workCtx)
 	}()
+	if len(cfg.Ingest.Sources) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			poller.Run(workCtx)
+		}()
+	}
 	if cfg.Ingest.WatchDir != "" {
 		watcher := ingest.NewWatcher(cfg.Ingest.WatchDir, importer, logger)
 		wg.Add(1)

@@ -397,3 +397,26 @@ func (p *Poller) importFeed(ctx context.Context, src Source, st store.SourceStat
 	}
 	return nil
 }
+
+// SourceStatus is a source as configured and as last polled.
+type SourceStatus struct {
+	Source
+	State store.SourceState // zero until its first poll
+}
+
+// Status lists the configured sources with their state, in config order.
+func (p *Poller) Status(ctx context.Context) ([]SourceStatus, error) {
+	states, err := p.states(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SourceStatus, 0, len(p.opts.Sources))
+	for _, src := range p.opts.Sources {
+		st := states[src.Name]
+		if st.URL != src.URL {
+			st = store.SourceState{} // polled at another address before the config changed
+		}
+		out = append(out, SourceStatus{Source: src, State: st})
+	}
+	return out, nil
+}

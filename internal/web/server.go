@@ -69,6 +69,9 @@ type Options struct {
 	Archive Archive
 	// Newsletters sends issues on the admin API's request; nil answers 404.
 	Newsletters Newsletters
+	// Sources tells the upstream feeds' state at /api/v1/sources; nil lists
+	// none.
+	Sources Sources
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// SignupLimit and SignupPeriod bound sign-ups per client address
@@ -152,6 +155,7 @@ func (s *Server) Routes() http.Handler {
 	mux.Handle("GET /api/v1/subscribers", s.admin(s.apiListSubscribers))
 	mux.Handle("POST /api/v1/subscribers", s.admin(s.apiAddSubscriber))
 	mux.Handle("DELETE /api/v1/subscribers/{list}/{email}", s.admin(s.apiRemoveSubscriber))
+	mux.Handle("GET /api/v1/sources", s.admin(s.apiListSources))
 	mux.Handle("POST /api/v1/newsletters/{list}/send", s.admin(s.apiSendNewsletter))
 	mux.Handle("GET /api/v1/newsletters/{list}/issues", s.admin(s.apiListIssues))
 	mux.Handle("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestSourcesEndToEnd: serve polls an upstream feed at start; an entry
+// added upstream and polled with `bantin sources poll` (another process)
+// shows in serve's own feed within a second and in the next digest; the
+// API and `sources list` tell the state.
+func TestSourcesEndToEnd(t *testing.T) {
+	var mu sync.Mutex
+	items := []string{`<item><title>Tin đầu tiên từ huyện</title><link>https://huyen.example/1</link><guid>h-1</guid>
+<pubDate>` + time.Now().Add(-time.Hour).Format(time.RFC1123Z) + `</pubDate><description>Mô tả tin đầu tiên.</description></item>`}
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/rss+xml; charset=utf-8")
+		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Huyện</title><link>https://huyen.example/</link><description>d</description>%s</channel></rss>`,
+			strings.Join(items, ""))
+	}))
+	defer upstream.Close()
+
+	addr := freeAddr(t)
+	dir := t.TempDir()
+	config := fmt.Sprintf(`site:
+  title: Báo Mẫu
+  base_url: http://%s
+server:
+  listen: %s
+  admin_token: src-token
+ingest:
+  sources:
+    - {name: huyen, url: "%s/feed", category: dia-phuong, interval: 1h}
+newsletters:
+  - {id: sang, title: "Bản tin sáng", schedule: "0 6 * * *"}
+`, addr, addr, upstream.URL)
+	if err := os.MkdirAll(filepath.Join(dir, "config"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config", "bantin.yaml"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := mustRun(t, dir, 0, "sources", "list")
+	if !strings.Contains(out, "huyen") || !strings.Contains(out, "never") {
+		t.Errorf("sources list before any poll:\n%s", out)
+	}
+
+	startServe(t, dir, addr)
+	base := "http://" + addr
+	get := func(path string) string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.Header.Set("Authorization", "Bearer src-token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	waitFor(t, 10*time.Second, "serve's first poll to reach the feed", func() bool {
+		return strings.Contains(get("/feeds/rss.xml"), "Tin đầu tiên từ huyện")
+	})
+	var api struct {
+		Sources []struct {
+			Name       string `json:"name"`
+			LastStatus int    `json:"last_status"`
+			Entries    int    `json:"entries"`
+			NextPoll   string `json:"next_poll"`
+		} `json:"sources"`
+	}
+	if err := json.Unmarshal([]byte(get("/api/v1/sources")), &api); err != nil || len(api.Sources) != 1 ||
+		api.Sources[0].LastStatus != 200 || api.Sources[0].Entries != 1 || api.Sources[0].NextPoll == "" {
+		t.Errorf("GET /api/v1/sources: %+v (%v)", api, err)
+	}
+
+	mu.Lock()
+	items = append([]string{`<item><title>Tin thứ hai</title><link>/2</link><guid>h-2</guid><description>Mới.</description></item>`}, items...)
+	mu.Unlock()
+	out, _ = mustRun(t, dir, 0, "sources", "poll", "huyen")
+	if !strings.Contains(out, "created") || !strings.Contains(out, "huyen: 2 entries: 1 created, 0 updated, 1 unchanged") {
+		t.Errorf("sources poll: %s", out)
+	}
+	polled := time.Now()
+	waitFor(t, 5*time.Second, "the new entry in serve's feed", func() bool {
+		return strings.Contains(get("/feeds/dia-phuong/rss.xml"), "Tin thứ hai")
+	})
+	if d := time.Since(polled); d > 1500*time.Millisecond {
+		t.Errorf("the entry took %v to reach serve's feed", d)
+	}
+	if rss := get("/feeds/rss.xml"); !strings.Contains(rss, "https://huyen.example/2") {
+		t.Errorf("the relative link was not resolved against the feed")
+	}
+	out, _ = mustRun(t, dir, 0, "digest", "preview", "sang", "--format", "text")
+	if !strings.Contains(out, "Tin thứ hai") || !strings.Contains(out, "Tin đầu tiên từ huyện") {
+		t.Errorf("the next digest lacks the upstream entries:\n%s", out)
+	}
+	out, _ = mustRun(t, dir, 0, "sources", "list")
+	if !strings.Contains(out, "200") || strings.Contains(out, "never") {
+		t.Errorf("sources list after polls:\n%s", out)
+	}
+	_, errOut := mustRun(t, dir, 1, "sources", "poll", "nope")
+	if !strings.Contains(errOut, "the configured sources are: huyen") {
+		t.Errorf("an unknown source: %s", errOut)
+	}
+}
