@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -108,7 +109,7 @@ func newPollFixture(t *testing.T, sources ...Source) *pollFixture {
 	f.poller = NewPoller(PollerOptions{
 		Sources: sources, Store: f.store, Importer: newTestImporter(t, f.store, f.clock.Now), Now: f.clock.Now,
 		Location: mustLocation("Asia/Ho_Chi_Minh"), Logger: quietLogger(),
-		Client: &http.Client{Timeout: 2 * time.Second}, MaxBody: 1 << 20,
+		Client: &http.Client{Timeout: 2 * time.Second},
 	})
 	return f
 }
@@ -307,11 +308,29 @@ func TestPollFailures(t *testing.T) {
 	})
 	up.on("/huge", func(w http.ResponseWriter, r *http.Request) {
 		chunk := []byte(strings.Repeat("<!-- padding -->", 4096))
-		for range 200 { // 12.5 MiB, over the test's 1 MiB limit
+		for range 800 { // 50 MiB, over the 20 MiB limit
 			if _, err := w.Write(chunk); err != nil {
 				return
 			}
 		}
+	})
+	up.on("/unavailable", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", time.Date(2024, 3, 28, 11, 0, 0, 0, time.UTC).Format(http.TimeFormat))
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	up.on("/loop", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/loop?again", http.StatusFound)
+	})
+	up.on("/gzip", func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			w.WriteHeader(http.StatusNotAcceptable)
+			return
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("Content-Type", "application/feed+json")
+		zw := gzip.NewWriter(w)
+		_, _ = zw.Write(mustRead(t, "partner.json"))
+		_ = zw.Close()
 	})
 	up.set("/broken", []byte("<html><body>not a feed</body></html>"), "text/html")
 	up.on("/moved", func(w http.ResponseWriter, r *http.Request) {
@@ -323,7 +342,8 @@ func TestPollFailures(t *testing.T) {
 	src := func(name string) Source {
 		return Source{Name: name, URL: up.srv.URL + "/" + name, Interval: 10 * time.Minute, Enabled: true}
 	}
-	f := newPollFixture(t, src("busy"), src("down"), src("slow"), src("huge"), src("broken"), src("moved"), src("elsewhere"))
+	f := newPollFixture(t, src("busy"), src("down"), src("slow"), src("huge"), src("broken"), src("moved"), src("elsewhere"),
+		src("unavailable"), src("loop"), src("gzip"))
 	now := f.clock.Now()
 
 	if res := f.poll(t, "busy"); res.Err == nil || !res.Next.Equal(now.Add(2*time.Minute)) {
@@ -342,7 +362,16 @@ func TestPollFailures(t *testing.T) {
 		t.Errorf("a server that never answers: %v", res.Err)
 	}
 	if res := f.poll(t, "huge"); res.Err == nil || !strings.Contains(res.Err.Error(), "larger than the limit") {
-		t.Errorf("a 12 MiB answer: %v", res.Err)
+		t.Errorf("a 50 MiB answer: %v", res.Err)
+	}
+	if res := f.poll(t, "unavailable"); res.Err == nil || !res.Next.Equal(time.Date(2024, 3, 28, 11, 0, 0, 0, time.UTC)) {
+		t.Errorf("503 with a Retry-After date: %+v; want the next poll at that date", res)
+	}
+	if res := f.poll(t, "loop"); res.Err == nil || !strings.Contains(res.Err.Error(), "redirects") {
+		t.Errorf("a redirect loop: %v", res.Err)
+	}
+	if res := f.poll(t, "gzip"); res.Err != nil || res.Summary.Created != 1 {
+		t.Errorf("a gzipped feed: %+v", res)
 	}
 	if res := f.poll(t, "broken"); res.Err == nil || !strings.Contains(res.Err.Error(), "read the feed") {
 		t.Errorf("an HTML page: %v", res.Err)
