@@ -151,13 +151,11 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		defer wg.Done()
 		hub.Run(workCtx)
 	}()
-	if len(cfg.Ingest.Sources) > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			poller.Run(workCtx)
-		}()
-	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		poller.Run(workCtx)
+	}()
 	if cfg.Ingest.WatchDir != "" {
 		watcher := ingest.NewWatcher(cfg.Ingest.WatchDir, importer, logger)
 		wg.Add(1)
@@ -169,15 +167,21 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		}()
 	}
 
-	// SIGHUP's default action ends a process; an admin who sends it to
-	// reload the config must not take the site down. Until live reload
-	// (newsletters, sources, feed settings, templates) lands, it is logged.
+	// SIGHUP reloads what can change live; for now the upstream feeds
+	// (ingest.sources). A config that does not load is refused and the
+	// one running stays. SIGHUP's default action would end the process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			logger.Warn("SIGHUP: reloading the config is not supported yet; restart bantin to apply changes")
+			next, err := loadConfig(opts)
+			if err != nil {
+				logger.Error("SIGHUP: the new config is refused; the running one stays", "err", err)
+				continue
+			}
+			poller.SetSources(sources(next))
+			logger.Info("SIGHUP: upstream feeds reloaded; other changes take a restart for now", "sources", len(next.Ingest.Sources))
 		}
 	}()
 

@@ -9,18 +9,24 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bantin/bantin/internal/config"
 	"github.com/bantin/bantin/internal/ingest"
 	"github.com/bantin/bantin/internal/store"
 )
 
+// sources are the upstream feeds of a config.
+func sources(cfg *config.Config) []ingest.Source {
+	var out []ingest.Source
+	for _, s := range cfg.Ingest.Sources {
+		out = append(out, ingest.Source{Name: s.Name, URL: s.URL, Category: s.Category, Interval: s.Interval, Enabled: s.Enabled})
+	}
+	return out
+}
+
 // poller builds the upstream feeds' poller of the config on an importer.
 func (a *app) poller(importer *ingest.Importer) *ingest.Poller {
-	var sources []ingest.Source
-	for _, s := range a.cfg.Ingest.Sources {
-		sources = append(sources, ingest.Source{Name: s.Name, URL: s.URL, Category: s.Category, Interval: s.Interval, Enabled: s.Enabled})
-	}
 	return ingest.NewPoller(ingest.PollerOptions{
-		Sources: sources, Store: a.store, Importer: importer, Logger: a.logger, Now: a.now,
+		Sources: sources(a.cfg), Store: a.store, Importer: importer, Logger: a.logger, Now: a.now,
 		Location: a.cfg.Location(), UserAgent: "bantin/" + versionString() + " (+" + a.cfg.Site.BaseURL + ")",
 	})
 }

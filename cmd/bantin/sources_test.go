@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -56,7 +57,7 @@ newsletters:
 		t.Errorf("sources list before any poll:\n%s", out)
 	}
 
-	startServe(t, dir, addr)
+	d := startServe(t, dir, addr)
 	base := "http://" + addr
 	get := func(path string) string {
 		t.Helper()
@@ -111,8 +112,30 @@ newsletters:
 	if !strings.Contains(out, "200") || strings.Contains(out, "never") {
 		t.Errorf("sources list after polls:\n%s", out)
 	}
+	// SIGHUP: a broken config is refused and polling goes on; a second
+	// source added to the file is polled at once.
+	cfgPath := filepath.Join(dir, "config", "bantin.yaml")
+	if err := os.WriteFile(cfgPath, []byte(config+"bogus_key: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the refusal in the log", func() bool {
+		return strings.Contains(d.logs.String(), "the new config is refused")
+	})
+	second := strings.Replace(config, "    - {name: huyen,", fmt.Sprintf("    - {name: xa, url: \"%s/feed-xa\", interval: 1h}\n    - {name: huyen,", upstream.URL), 1)
+	if err := os.WriteFile(cfgPath, []byte(second), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the new source polled", func() bool {
+		return strings.Contains(d.logs.String(), "source=xa")
+	})
 	_, errOut := mustRun(t, dir, 1, "sources", "poll", "nope")
-	if !strings.Contains(errOut, "the configured sources are: huyen") {
+	if !strings.Contains(errOut, "the configured sources are: xa, huyen") {
 		t.Errorf("an unknown source: %s", errOut)
 	}
 }

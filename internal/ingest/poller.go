@@ -63,6 +63,10 @@ type Poller struct {
 	opts PollerOptions
 	mu   sync.Mutex // serialises polls of one source (Run and PollNow)
 	busy map[string]bool
+
+	sourcesMu sync.RWMutex
+	sources   []Source
+	changed   chan struct{} // wakes Run when the sources change
 }
 
 // NewPoller builds a Poller.
@@ -88,11 +92,28 @@ func NewPoller(opts PollerOptions) *Poller {
 	if opts.UserAgent == "" {
 		opts.UserAgent = "bantin (feed reader)"
 	}
-	return &Poller{opts: opts, busy: map[string]bool{}}
+	return &Poller{opts: opts, busy: map[string]bool{}, sources: opts.Sources, changed: make(chan struct{}, 1)}
 }
 
 // Sources are the configured sources.
-func (p *Poller) Sources() []Source { return p.opts.Sources }
+func (p *Poller) Sources() []Source {
+	p.sourcesMu.RLock()
+	defer p.sourcesMu.RUnlock()
+	return p.sources
+}
+
+// SetSources replaces the sources (a reloaded config). A source whose URL
+// changed starts over at its new address; one removed is no longer
+// polled; its articles stay.
+func (p *Poller) SetSources(sources []Source) {
+	p.sourcesMu.Lock()
+	p.sources = sources
+	p.sourcesMu.Unlock()
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
+}
 
 // PollResult is what one poll of a source did.
 type PollResult struct {
@@ -133,7 +154,7 @@ func (p *Poller) Run(ctx context.Context) {
 		}
 		now := p.opts.Now()
 		next := now.Add(time.Minute)
-		for _, src := range p.opts.Sources {
+		for _, src := range p.Sources() {
 			if !src.Enabled {
 				continue
 			}
@@ -161,6 +182,8 @@ func (p *Poller) Run(ctx context.Context) {
 		case <-ctx.Done():
 			timer.Stop()
 			return
+		case <-p.changed:
+			timer.Stop()
 		case <-timer.C:
 		}
 	}
@@ -201,7 +224,7 @@ func (p *Poller) states(ctx context.Context) (map[string]store.SourceState, erro
 
 // PollNow polls the source called name at once, whatever its schedule.
 func (p *Poller) PollNow(ctx context.Context, name string) (PollResult, error) {
-	for _, src := range p.opts.Sources {
+	for _, src := range p.Sources() {
 		if src.Name != name {
 			continue
 		}
@@ -410,8 +433,9 @@ func (p *Poller) Status(ctx context.Context) ([]SourceStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]SourceStatus, 0, len(p.opts.Sources))
-	for _, src := range p.opts.Sources {
+	sources := p.Sources()
+	out := make([]SourceStatus, 0, len(sources))
+	for _, src := range sources {
 		st := states[src.Name]
 		if st.URL != src.URL {
 			st = store.SourceState{} // polled at another address before the config changed
