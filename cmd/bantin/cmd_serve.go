@@ -131,6 +131,12 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		MaxHeaderBytes:    64 << 10,
 	}
 
+	// SIGHUP is caught before anything starts: its default action would
+	// end the daemon.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
@@ -170,9 +176,6 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	// SIGHUP reloads what can change live; for now the upstream feeds
 	// (ingest.sources). A config that does not load is refused and the
 	// one running stays. SIGHUP's default action would end the process.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	go func() {
 		for range hup {
 			next, err := loadConfig(opts)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mmcdole/gofeed"
+	"golang.org/x/net/html"
 
 	"github.com/bantin/bantin/internal/article"
 )
@@ -41,14 +42,21 @@ func EntryInput(source string, base *url.URL, feed *gofeed.Feed, item *gofeed.It
 	default:
 		in.ContentHTML = description
 	}
+	if in.URL == "" && feedBase != nil {
+		// Without a link of its own, the entry's relative links are the
+		// feed's: bantin would otherwise resolve them against its own site.
+		in.ContentHTML = absolutize(in.ContentHTML, feedBase)
+	}
 
+	// An entry with only an updated date is published then at first
+	// sight; the poller keeps that first date afterwards.
 	date := item.Published
 	parsed := item.PublishedParsed
 	if strings.TrimSpace(date) == "" {
 		date, parsed = item.Updated, item.UpdatedParsed
 	}
 	in.PublishedAt = entryDate(date, parsed, loc)
-	if item.Updated != "" && item.Published != "" {
+	if item.Updated != "" {
 		in.UpdatedAt = entryDate(item.Updated, item.UpdatedParsed, loc)
 	}
 
@@ -76,6 +84,35 @@ func EntryInput(source string, base *url.URL, feed *gofeed.Feed, item *gofeed.It
 	}
 	in.ID = source + ":" + key
 	return in
+}
+
+// absolutize resolves the relative href and src attributes of an HTML
+// fragment against base; the rest passes through as written.
+func absolutize(fragment string, base *url.URL) string {
+	if !strings.Contains(fragment, "href") && !strings.Contains(fragment, "src") {
+		return fragment
+	}
+	var b strings.Builder
+	z := html.NewTokenizer(strings.NewReader(fragment))
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			return b.String()
+		}
+		if tt != html.StartTagToken && tt != html.SelfClosingTagToken {
+			b.Write(z.Raw())
+			continue
+		}
+		tok := z.Token()
+		for i, a := range tok.Attr {
+			if a.Namespace == "" && (a.Key == "href" || a.Key == "src") {
+				if u, err := resolve(base, a.Val); err == nil {
+					tok.Attr[i].Val = u.String()
+				}
+			}
+		}
+		b.WriteString(tok.String())
+	}
 }
 
 // isWebURL reports whether u is an absolute http(s) URL with a host.

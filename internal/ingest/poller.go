@@ -17,6 +17,7 @@ import (
 
 	"github.com/mmcdole/gofeed"
 
+	"github.com/bantin/bantin/internal/article"
 	"github.com/bantin/bantin/internal/store"
 )
 
@@ -29,10 +30,12 @@ type Source struct {
 	Enabled  bool
 }
 
-// SourceStore keeps the sources' state between polls.
+// SourceStore keeps the sources' state between polls, and tells the
+// articles their entries already made.
 type SourceStore interface {
 	SourceStates(ctx context.Context) ([]store.SourceState, error)
 	SaveSourceState(ctx context.Context, st store.SourceState) error
+	Article(ctx context.Context, id string) (article.Article, error)
 }
 
 // PollerOptions configures a Poller.
@@ -149,8 +152,18 @@ func (p *Poller) Run(ctx context.Context) {
 	defer wg.Wait()
 	for {
 		states, err := p.states(ctx)
-		if err != nil && ctx.Err() == nil {
-			p.opts.Logger.Warn("sources: reading their state", "err", err)
+		if err != nil {
+			// Without their state every source would look due and start
+			// over: skip the round.
+			if ctx.Err() == nil {
+				p.opts.Logger.Warn("sources: reading their state; trying again in 10 s", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(10 * time.Second):
+			}
+			continue
 		}
 		now := p.opts.Now()
 		next := now.Add(time.Minute)
@@ -159,7 +172,9 @@ func (p *Poller) Run(ctx context.Context) {
 				continue
 			}
 			st := states[src.Name]
-			if st.NextPoll.After(now) {
+			// A source whose address changed in the config starts over:
+			// due now, whatever the old address's backoff.
+			if st.URL == src.URL && st.NextPoll.After(now) {
 				next = minTime(next, st.NextPoll)
 				continue
 			}
@@ -174,7 +189,15 @@ func (p *Poller) Run(ctx context.Context) {
 			}
 			wg.Go(func() {
 				defer func() { <-sem; p.release(src.Name) }()
-				p.poll(ctx, src, st)
+				// A poll that ended while this one waited for a slot
+				// has moved the state on: read it again.
+				fresh, err := p.states(ctx)
+				if err != nil {
+					return
+				}
+				if st := fresh[src.Name]; st.URL != src.URL || !st.NextPoll.After(p.opts.Now()) {
+					p.poll(ctx, src, st)
+				}
 			})
 		}
 		timer := time.NewTimer(max(next.Sub(p.opts.Now()), time.Second))
@@ -266,11 +289,19 @@ func (p *Poller) poll(ctx context.Context, src Source, st store.SourceState) Pol
 	case resp.StatusCode == http.StatusNotModified:
 		res.NotModified = true
 	default:
-		st.ETag, st.LastModified = resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
 		res.Err = p.importFeed(ctx, src, st, body, &res)
 		if res.Err == nil {
+			// Validators only for a feed that was read and stored: a
+			// 304 must never hide entries that did not make it in.
+			st.ETag, st.LastModified = resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
 			st.Entries = res.Entries
 		}
+	}
+	if res.Err != nil && ctx.Err() != nil {
+		// Stopped in the middle (a shutdown): not the source's failure,
+		// and nothing learnt about it.
+		res.Next = st.NextPoll
+		return res
 	}
 	if res.Err != nil {
 		st.Failures++
@@ -368,6 +399,34 @@ func (p *Poller) fetch(ctx context.Context, st store.SourceState) (body []byte, 
 	return body, resp, moved, nil
 }
 
+// keepFirstDate dates an entry that has only an updated date by the date
+// its article was first given: that date is the entry's first updated
+// date, and an edit must not move the article to the top of the feeds or
+// into the next digest again. It is written in the zone of the new
+// updated date, so an unchanged entry gives the same input as before.
+//
+// gofeed gives an Atom entry without <published> its <updated> as
+// Published, so "only updated" is a Published equal to Updated; a real
+// published date equal to the updated one keeps its value this way too.
+func (p *Poller) keepFirstDate(ctx context.Context, item *gofeed.Item, in *article.Input) error {
+	if (item.Published != "" && item.Published != item.Updated) || in.UpdatedAt == "" {
+		return nil
+	}
+	a, err := p.opts.Store.Article(ctx, in.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("entry %s: %w", in.ID, err)
+	}
+	updated, err := time.Parse(time.RFC3339, in.UpdatedAt)
+	if err != nil {
+		return nil
+	}
+	in.PublishedAt = a.PublishedAt.In(updated.Location()).Format(time.RFC3339)
+	return nil
+}
+
 // retryAfter reads a Retry-After header: seconds or an HTTP date.
 func retryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
@@ -391,17 +450,36 @@ func (p *Poller) importFeed(ctx context.Context, src Source, st store.SourceStat
 	base, _ := url.Parse(st.FetchURL)
 	res.Entries = len(feed.Items)
 	origin := "source " + src.Name
-	_, err = p.opts.Importer.Run(ctx, func(ctx context.Context, emit func(record) error) error {
-		for i, item := range feed.Items {
-			if item == nil {
+	var inputs []article.Input
+	var lines []int
+	seen := map[string]bool{}
+	for i, item := range feed.Items {
+		if item == nil {
+			continue
+		}
+		in := EntryInput(src.Name, base, feed, item, p.opts.Location)
+		if seen[in.ID] {
+			// Two entries with one id (a CMS that repeats a GUID) would
+			// overwrite each other on every poll: the first (newest)
+			// keeps the id, a repeat goes by its link, else is left out.
+			if in.URL == "" || seen[src.Name+":"+in.URL] {
 				continue
 			}
-			in := EntryInput(src.Name, base, feed, item, p.opts.Location)
+			in.ID = src.Name + ":" + in.URL
+		}
+		seen[in.ID] = true
+		if err := p.keepFirstDate(ctx, item, &in); err != nil {
+			return err
+		}
+		inputs, lines = append(inputs, in), append(lines, i+1)
+	}
+	_, err = p.opts.Importer.Run(ctx, func(ctx context.Context, emit func(record) error) error {
+		for i, in := range inputs {
 			data, err := json.Marshal(in)
 			if err != nil {
-				return fmt.Errorf("entry %d: %w", i+1, err)
+				return fmt.Errorf("entry %d: %w", lines[i], err)
 			}
-			if err := emit(record{format: FormatJSON, data: data, origin: Origin{Path: origin, Line: i + 1}, category: src.Category}); err != nil {
+			if err := emit(record{format: FormatJSON, data: data, origin: Origin{Path: origin, Line: lines[i]}, category: src.Category}); err != nil {
 				return err
 			}
 		}

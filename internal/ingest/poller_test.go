@@ -214,10 +214,13 @@ func TestPollFeedsOfEachKind(t *testing.T) {
 	if res.Err != nil || res.Entries != 3 {
 		t.Fatalf("messy feed: %+v", res)
 	}
-	cafe := f.article(t, "cu:dup")
-	// Two entries share a GUID: the later one wins, as in any import.
-	if cafe.Title != "Second with the same GUID" || cafe.URL != "http://messy.example/news/item.php?id=2" {
-		t.Errorf("duplicate GUID: %q at %q", cafe.Title, cafe.URL)
+	// Two entries share a GUID: the first keeps it, the second goes by its
+	// link, so neither overwrites the other on every poll.
+	if cafe := f.article(t, "cu:dup"); cafe.Title != "Le café arrive" {
+		t.Errorf("duplicate GUID, first entry: %q", cafe.Title)
+	}
+	if second := f.article(t, "cu:http://messy.example/news/item.php?id=2"); second.Title != "Second with the same GUID" {
+		t.Errorf("duplicate GUID, second entry: %q", second.Title)
 	}
 	undated := f.article(t, "cu:http://messy.example/news/item.php?id=3")
 	if !undated.PublishedAt.Equal(f.clock.Now()) {
@@ -226,11 +229,71 @@ func TestPollFeedsOfEachKind(t *testing.T) {
 	// Seen again an hour later, it keeps its first date.
 	f.clock.Add(time.Hour)
 	up.set("/news/rss.php", append(mustRead(t, "messy-latin1.rss"), ' '), "text/xml")
-	if res := f.poll(t, "cu"); res.Err != nil {
-		t.Fatal(res.Err)
+	if res := f.poll(t, "cu"); res.Err != nil || res.Summary.Unchanged != 3 {
+		t.Fatalf("the same messy feed again: %+v; want every entry unchanged", res)
+	}
+	// Its text edited, the undated entry is updated and keeps its date.
+	edited := strings.Replace(string(mustRead(t, "messy-latin1.rss")), "Sans date.", "Sans date, corrig\xe9.", 1)
+	up.set("/news/rss.php", []byte(edited), "text/xml")
+	if res := f.poll(t, "cu"); res.Err != nil || res.Summary.Updated != 1 {
+		t.Fatalf("after an edit: %+v", res)
 	}
 	if again := f.article(t, "cu:http://messy.example/news/item.php?id=3"); !again.PublishedAt.Equal(undated.PublishedAt) {
 		t.Errorf("the undated entry moved to %v", again.PublishedAt)
+	}
+}
+
+// TestPollUpdatedOnlyAndLinkless: an Atom entry with only <updated> is
+// dated by it when first seen and keeps that date when edited; an entry
+// without a link has its relative links resolved against the feed.
+func TestPollUpdatedOnlyAndLinkless(t *testing.T) {
+	up := newUpstream(t)
+	feed := func(updated, text string) []byte {
+		return []byte(`<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom"><id>x</id><title>Xã</title>
+<link rel="alternate" href="https://xa.example/blog/"/><updated>` + updated + `</updated>
+<entry><id>e-1</id><title>Tin</title><updated>` + updated + `</updated><content type="html">&lt;p&gt;` + text + ` &lt;a href="bai/1.html"&gt;tiếp&lt;/a&gt;&lt;/p&gt;</content></entry></feed>`)
+	}
+	up.set("/atom", feed("2024-03-20T08:00:00+07:00", "Bản đầu."), "application/atom+xml")
+	f := newPollFixture(t, Source{Name: "xa", URL: up.srv.URL + "/atom", Interval: time.Hour, Enabled: true})
+	if res := f.poll(t, "xa"); res.Err != nil || res.Summary.Created != 1 {
+		t.Fatalf("first poll: %+v", res)
+	}
+	first := f.article(t, "xa:e-1")
+	if want := time.Date(2024, 3, 20, 1, 0, 0, 0, time.UTC); !first.PublishedAt.Equal(want) {
+		t.Errorf("published %v, want the updated date %v", first.PublishedAt, want)
+	}
+	if !strings.Contains(first.ContentHTML, `href="https://xa.example/blog/bai/1.html"`) {
+		t.Errorf("a link-less entry's relative link: %s", first.ContentHTML)
+	}
+	up.set("/atom", append(feed("2024-03-20T08:00:00+07:00", "Bản đầu."), ' '), "application/atom+xml")
+	if res := f.poll(t, "xa"); res.Err != nil || res.Summary.Unchanged != 1 {
+		t.Errorf("the same entry again: %+v; want it unchanged", res)
+	}
+	up.set("/atom", feed("2024-03-28T09:00:00+07:00", "Bản sửa."), "application/atom+xml")
+	if res := f.poll(t, "xa"); res.Err != nil || res.Summary.Updated != 1 {
+		t.Fatalf("after an edit: %+v", res)
+	}
+	edited := f.article(t, "xa:e-1")
+	if !edited.PublishedAt.Equal(first.PublishedAt) || !edited.UpdatedAt.Equal(time.Date(2024, 3, 28, 2, 0, 0, 0, time.UTC)) {
+		t.Errorf("edited entry published %v updated %v; want the first date kept and the new updated date", edited.PublishedAt, edited.UpdatedAt)
+	}
+}
+
+// TestPollValidatorsOnlyAfterImport: a feed that cannot be read leaves no
+// validators behind, so the next poll reads it in full.
+func TestPollValidatorsOnlyAfterImport(t *testing.T) {
+	up := newUpstream(t)
+	up.set("/rss", []byte("<html>maintenance</html>"), "text/html")
+	f := newPollFixture(t, Source{Name: "huyen", URL: up.srv.URL + "/rss", Interval: time.Hour, Enabled: true})
+	if res := f.poll(t, "huyen"); res.Err == nil {
+		t.Fatal("an HTML page was read as a feed")
+	}
+	if st := f.state(t, "huyen"); st.ETag != "" {
+		t.Errorf("the ETag of a page that was no feed was kept: %q", st.ETag)
+	}
+	up.serve(t, "/rss", "wordpress.rss", "application/rss+xml")
+	if res := f.poll(t, "huyen"); res.Err != nil || res.Summary.Created != 2 {
+		t.Errorf("after the page came back: %+v", res)
 	}
 }
 
