@@ -34,12 +34,7 @@ mail:
   transport: smtp
   smtp: {host: 127.0.0.1, port: %d, tls: none, connections: 4}
 `, addr, addr, port)
-	if err := os.MkdirAll(filepath.Join(dir, "config"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config", "bantin.yaml"), []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeConfig(t, dir, config)
 	page := `{"id": "bai-1", "title": "Công tác dân vận góp phần gắn kết", "author": "Ngọc Nữ",
 "summary": "Ngày 19/3, đoàn cán bộ đã có buổi khảo sát.", "content_html": "<p>Nội dung.</p>", "categories": ["xa-hoi"]}`
 	if err := os.WriteFile(filepath.Join(dir, "bai-1.json"), []byte(page), 0o644); err != nil {

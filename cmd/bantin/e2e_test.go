@@ -76,6 +76,40 @@ func cleanEnv() []string {
 	return env
 }
 
+// httpGet GETs url, with the admin token when token is not empty, and
+// returns the status and body.
+func httpGet(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// writeConfig writes config/bantin.yaml under dir.
+func writeConfig(t *testing.T, dir, config string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "config"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config", "bantin.yaml"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -139,12 +173,7 @@ ingest:
 feeds:
   websub_allow_private: true
 `, addr, addr)
-	if err := os.MkdirAll(filepath.Join(dir, "config"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config", "bantin.yaml"), []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeConfig(t, dir, config)
 
 	// A folder with one bad article: the others go in, the bad one is
 	// named with file and line, exit status 1.
@@ -189,17 +218,11 @@ feeds:
 	})
 	get := func(path string, auth bool) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest("GET", base+path, nil)
+		token := ""
 		if auth {
-			req.Header.Set("Authorization", "Bearer e2e-secret-token")
+			token = "e2e-secret-token"
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return httpGet(t, base+path, token)
 	}
 	if status, body := get("/readyz", false); status != 200 {
 		t.Errorf("/readyz: %d %s", status, body)

@@ -3,11 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -46,12 +43,7 @@ ingest:
 newsletters:
   - {id: sang, title: "Bản tin sáng", schedule: "0 6 * * *"}
 `, addr, addr, upstream.URL)
-	if err := os.MkdirAll(filepath.Join(dir, "config"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config", "bantin.yaml"), []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeConfig(t, dir, config)
 	out, _ := mustRun(t, dir, 0, "sources", "list")
 	if !strings.Contains(out, "huyen") || !strings.Contains(out, "never") {
 		t.Errorf("sources list before any poll:\n%s", out)
@@ -61,15 +53,8 @@ newsletters:
 	base := "http://" + addr
 	get := func(path string) string {
 		t.Helper()
-		req, _ := http.NewRequest("GET", base+path, nil)
-		req.Header.Set("Authorization", "Bearer src-token")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
+		_, body := httpGet(t, base+path, "src-token")
+		return body
 	}
 	waitFor(t, 10*time.Second, "serve's first poll to reach the feed", func() bool {
 		return strings.Contains(get("/feeds/rss.xml"), "Tin đầu tiên từ huyện")
@@ -114,10 +99,7 @@ newsletters:
 	}
 	// SIGHUP: a broken config is refused and polling goes on; a second
 	// source added to the file is polled at once.
-	cfgPath := filepath.Join(dir, "config", "bantin.yaml")
-	if err := os.WriteFile(cfgPath, []byte(config+"bogus_key: 1\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeConfig(t, dir, config+"bogus_key: 1\n")
 	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -125,9 +107,7 @@ newsletters:
 		return strings.Contains(d.logs.String(), "the new config is refused")
 	})
 	second := strings.Replace(config, "    - {name: huyen,", fmt.Sprintf("    - {name: xa, url: \"%s/feed-xa\", interval: 1h}\n    - {name: huyen,", upstream.URL), 1)
-	if err := os.WriteFile(cfgPath, []byte(second), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeConfig(t, dir, second)
 	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}

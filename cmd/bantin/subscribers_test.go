@@ -22,12 +22,7 @@ newsletters:
 mail:
   from: "Báo Mẫu <news@baomau.vn>"
 `
-	if err := os.MkdirAll(filepath.Join(dir, "config"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config", "bantin.yaml"), []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeConfig(t, dir, config)
 	return dir
 }
 
