@@ -250,6 +250,14 @@ type Store interface {
 	// SaveSourceState records the state of one upstream feed.
 	SaveSourceState(ctx context.Context, st SourceState) error
 
+	// AcquireLease takes or renews the lease called name for holder until
+	// now+ttl, and reports whether holder has it: a lease held by another
+	// holder that has not run out is not taken. Several processes on one
+	// store use it so that exactly one runs the scheduler.
+	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+	// ReleaseLease gives up holder's lease called name, if it holds it.
+	ReleaseLease(ctx context.Context, name, holder string) error
+
 	// Secret returns the secret called name, made of size random bytes the
 	// first time any process asks, the same for every process after.
 	Secret(ctx context.Context, name string, size int) ([]byte, error)

@@ -68,6 +68,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Issues", func(t *testing.T) { testIssues(t, h) })
 	t.Run("IssueLifecycle", func(t *testing.T) { testIssueLifecycle(t, h) })
 	t.Run("SourceStates", func(t *testing.T) { testSourceStates(t, h) })
+	t.Run("Leases", func(t *testing.T) { testLeases(t, h) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := h.New(t).Ping(context.Background()); err != nil {
 			t.Fatalf("Ping on a migrated store: %v", err)
@@ -1005,5 +1006,53 @@ func testSourceStates(t *testing.T, h Harness) {
 	}
 	if diff := cmp.Diff([]store.SourceState{other, polled}, got); diff != "" {
 		t.Errorf("SourceStates (-want +got):\n%s", diff)
+	}
+}
+
+// testLeases: one holder at a time; the holder renews; a lease that ran
+// out or was released goes to the next asker.
+func testLeases(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := h.New(t)
+	take := func(holder string, now time.Time) bool {
+		t.Helper()
+		ok, err := s.AcquireLease(ctx, "scheduler", holder, now, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !take("a", t0) {
+		t.Fatal("a free lease was refused")
+	}
+	if take("b", t0.Add(5*time.Second)) {
+		t.Error("b took a lease a holds")
+	}
+	if !take("a", t0.Add(8*time.Second)) {
+		t.Error("a could not renew its lease")
+	}
+	if take("b", t0.Add(15*time.Second)) {
+		t.Error("b took the lease before a's renewal ran out")
+	}
+	if !take("b", t0.Add(19*time.Second)) {
+		t.Error("b could not take a lease that ran out")
+	}
+	if take("a", t0.Add(20*time.Second)) {
+		t.Error("a took back a lease b holds")
+	}
+	if err := s.ReleaseLease(ctx, "scheduler", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if take("a", t0.Add(21*time.Second)) {
+		t.Error("a release by a non-holder freed the lease")
+	}
+	if err := s.ReleaseLease(ctx, "scheduler", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if !take("a", t0.Add(22*time.Second)) {
+		t.Error("a released lease was refused")
+	}
+	if ok, err := s.AcquireLease(ctx, "other", "b", t0, time.Second); err != nil || !ok {
+		t.Errorf("a lease of another name: %v, %v", ok, err)
 	}
 }
