@@ -34,6 +34,8 @@ type Newsletter struct {
 
 // Store is what the digest keeps its issues and deliveries in.
 type Store interface {
+	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, holder string) error
 	Article(ctx context.Context, id string) (article.Article, error)
 	WindowArticles(ctx context.Context, q store.WindowQuery) ([]article.Article, error)
 	ListStart(ctx context.Context, list string, now time.Time) (time.Time, error)
@@ -89,6 +91,11 @@ type Options struct {
 	Poll time.Duration
 	// StopGrace is how long sends in flight may go on after a stop (30 s).
 	StopGrace time.Duration
+	// Holder names this process among those sharing the store (for the
+	// scheduler lease); random when empty. LeaderTTL is how long the
+	// scheduler lease lasts without renewal (10 s).
+	Holder    string
+	LeaderTTL time.Duration
 }
 
 // Service schedules, composes and delivers the newsletters' issues.
@@ -137,6 +144,13 @@ func New(opts Options) *Service {
 	}
 	if opts.Sender == "" {
 		opts.Sender = opts.From.String()
+	}
+	if opts.LeaderTTL <= 0 {
+		opts.LeaderTTL = 10 * time.Second
+	}
+	if opts.Holder == "" {
+		k := personalKeys()
+		opts.Holder = k[0][3:19] // 16 random hex digits
 	}
 	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
 	return &Service{opts: opts, wake: make(chan struct{}, 1), keys: personalKeys()}
@@ -394,10 +408,32 @@ func (s *Service) Run(ctx context.Context) {
 
 // runSchedule makes each list's issue when it is due.
 func (s *Service) runSchedule(ctx context.Context) {
+	leading := false
+	defer func() {
+		if leading {
+			release, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := s.opts.Store.ReleaseLease(release, schedulerLease, s.opts.Holder); err != nil {
+				s.opts.Logger.Warn("digest: giving up the scheduler", "err", err)
+			}
+		}
+	}()
 	for {
 		now := s.opts.Now()
-		if _, err := s.Tick(ctx, now); err != nil && ctx.Err() == nil {
-			s.opts.Logger.Warn("digest: scheduling", "err", err)
+		// With several processes on one store, the holder of the lease
+		// makes the issues; another takes over within a lease of its end.
+		held, err := s.opts.Store.AcquireLease(ctx, schedulerLease, s.opts.Holder, now, s.opts.LeaderTTL)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.opts.Logger.Warn("digest: the scheduler lease", "err", err)
+		case held != leading:
+			leading = held
+			s.opts.Logger.Info("digest: scheduler", "leading", leading, "holder", s.opts.Holder)
+		}
+		if held {
+			if _, err := s.Tick(ctx, now); err != nil && ctx.Err() == nil {
+				s.opts.Logger.Warn("digest: scheduling", "err", err)
+			}
 		}
 		wait := s.opts.Poll
 		if next := s.nextRun(now); !next.IsZero() {
@@ -410,6 +446,10 @@ func (s *Service) runSchedule(ctx context.Context) {
 		}
 	}
 }
+
+// schedulerLease is renewed on every tick (each second), so a dead leader
+// is replaced within LeaderTTL.
+const schedulerLease = "scheduler"
 
 // runDelivery sends what is due, when an issue is made or retries come
 // due.

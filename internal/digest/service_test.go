@@ -704,3 +704,49 @@ func TestRelayDownWaitsOnce(t *testing.T) {
 		t.Errorf("%d deliveries due again at once; want them to wait", len(got))
 	}
 }
+
+// TestOneSchedulerAmongProcesses: of processes sharing a store, only the
+// holder of the scheduler lease makes issues; when it dies without a word,
+// another takes over once the lease runs out.
+func TestOneSchedulerAmongProcesses(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	f := newFixture(t, now, &recorder{}, newsletter(t, "sang", "* * * * *", "UTC"))
+	f.article(t, "a1", "", now.Add(-time.Minute), now.Add(-time.Minute))
+	// A process that held the lease and was killed.
+	if ok, err := f.store.AcquireLease(ctx, schedulerLease, "dead", time.Now(), 600*time.Millisecond); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	opts := f.opts
+	opts.Now, opts.Poll, opts.LeaderTTL, opts.Holder = time.Now, 50*time.Millisecond, 600*time.Millisecond, "b"
+	// The list was first seen two minutes ago: its run is due now.
+	if _, err := f.store.ListStart(ctx, "sang", now.Add(-2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { New(opts).runSchedule(runCtx); close(done) }()
+	time.Sleep(300 * time.Millisecond)
+	if _, err := f.store.LastIssue(ctx, "sang"); err == nil {
+		t.Error("an issue was made while another process held the scheduler lease")
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := f.store.LastIssue(ctx, "sang"); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := f.store.LastIssue(ctx, "sang"); err != nil {
+		t.Fatalf("no issue after the dead leader's lease ran out: %v", err)
+	}
+	if ok, _ := f.store.AcquireLease(ctx, schedulerLease, "c", time.Now(), time.Second); ok {
+		t.Error("a third process took the lease from a live leader")
+	}
+	stop()
+	<-done
+	// A leader that stops gives the lease up at once.
+	if ok, err := f.store.AcquireLease(ctx, schedulerLease, "c", time.Now(), time.Second); err != nil || !ok {
+		t.Errorf("the lease was not given up at stop: %v, %v", ok, err)
+	}
+}
