@@ -1,0 +1,237 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/store"
+	"github.com/bantin/bantin/internal/store/postgres"
+	"github.com/bantin/bantin/internal/store/storetest"
+)
+
+// testDSN returns the database the tests use, or skips the test when none
+// is set (and fails it when BANTIN_TEST_ALL=1 asks for every suite).
+func testDSN(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("BANTIN_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		const why = "BANTIN_TEST_POSTGRES_DSN is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)"
+		if os.Getenv("BANTIN_TEST_ALL") == "1" {
+			t.Fatal(why + ", and BANTIN_TEST_ALL=1 asks for every suite")
+		}
+		t.Skip(why)
+	}
+	return dsn
+}
+
+// withSearchPath returns dsn with its sessions using schema.
+func withSearchPath(t *testing.T, dsn, schema string) string {
+	t.Helper()
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatalf("BANTIN_TEST_POSTGRES_DSN does not parse: %v", err)
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return dsn + " search_path=" + schema
+}
+
+// newSchema makes an empty schema, dropped with all it holds when the test
+// ends, and returns a DSN whose sessions use it.
+func newSchema(t *testing.T) string {
+	t.Helper()
+	dsn := testDSN(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect to BANTIN_TEST_POSTGRES_DSN: %v", err)
+	}
+	defer conn.Close(ctx)
+	schema := "bantin_test_" + rand.Text()[:12]
+	schema = strings.ToLower(schema)
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
+		t.Fatalf("create schema %s: %v", schema, err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return withSearchPath(t, dsn, schema)
+}
+
+// open opens and migrates a store on dsn, closed when the test ends.
+func open(t *testing.T, dsn string) *postgres.Store {
+	t.Helper()
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	testDSN(t)
+	var mu sync.Mutex
+	dsns := map[store.Store]string{} // the DSN each store was opened with
+	storetest.Run(t, storetest.Harness{
+		New: func(t *testing.T) store.Store {
+			dsn := newSchema(t)
+			s := open(t, dsn)
+			mu.Lock()
+			dsns[s] = dsn
+			mu.Unlock()
+			return s
+		},
+		Reopen: func(t *testing.T, s store.Store) store.Store {
+			mu.Lock()
+			dsn := dsns[s]
+			mu.Unlock()
+			return open(t, dsn)
+		},
+	})
+}
+
+func TestPingReportsPendingMigrations(t *testing.T) {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, newSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Ping(ctx); err == nil {
+		t.Fatal("Ping on an unmigrated store: no error")
+	}
+	applied, err := s.Migrate(ctx)
+	if err != nil || len(applied) == 0 {
+		t.Fatalf("Migrate: applied %v, err %v", applied, err)
+	}
+	if again, err := s.Migrate(ctx); err != nil || len(again) != 0 {
+		t.Fatalf("second Migrate: applied %v, err %v; want nothing", again, err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping after Migrate: %v", err)
+	}
+}
+
+// TestTwoProcesses runs two handles on one schema, as two processes would:
+// their claims never share a delivery, and a save by one is signalled to
+// the other.
+func TestTwoProcesses(t *testing.T) {
+	ctx := context.Background()
+	dsn := newSchema(t)
+	a, b := open(t, dsn), open(t, dsn)
+	t0 := time.Date(2024, 3, 28, 1, 0, 0, 0, time.UTC)
+
+	const people = 60
+	for i := range people {
+		sub, err := a.SaveSubscriber(ctx, store.Subscriber{Email: fmt.Sprintf("p%d@example.vn", i)}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.SetListStatus(ctx, sub.ID, "sang", store.Confirmed, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	is, n, err := a.CreateIssue(ctx, store.Issue{List: "sang", WindowStart: t0, WindowEnd: t0.Add(time.Hour), Subject: "1", HTML: "h", Text: "t", CreatedAt: t0})
+	if err != nil || n != people {
+		t.Fatalf("CreateIssue: %d deliveries, %v; want %d", n, err, people)
+	}
+	now := t0.Add(time.Hour)
+	var mu sync.Mutex
+	claimed := map[int64]int{}
+	var wg sync.WaitGroup
+	for _, s := range []*postgres.Store{a, b, a, b} {
+		wg.Go(func() {
+			for {
+				ds, err := s.ClaimDeliveries(ctx, is.ID, now, 3, time.Minute)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(ds) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, d := range ds {
+					claimed[d.SubscriberID]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(claimed) != people {
+		t.Errorf("%d deliveries claimed, want %d", len(claimed), people)
+	}
+	for id, times := range claimed {
+		if times != 1 {
+			t.Errorf("delivery to subscriber %d claimed %d times", id, times)
+		}
+	}
+
+	changesCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	changes := b.Changes(changesCtx)
+	saved, err := a.SaveArticles(ctx, t0, []article.Article{{ID: "one", GUID: "tag:one", Slug: "one", Title: "Một",
+		PublishedAt: t0, InputHash: "h1"}})
+	if err != nil || saved[0].Outcome != store.Created {
+		t.Fatalf("SaveArticles: %+v, %v", saved, err)
+	}
+	select {
+	case <-changes:
+	case <-time.After(time.Second):
+		t.Fatal("no change signal on the other handle within a second")
+	}
+}
+
+// TestSecretRace: processes asking for a new secret at once all get one
+// and the same.
+func TestSecretRace(t *testing.T) {
+	ctx := context.Background()
+	dsn := newSchema(t)
+	stores := []*postgres.Store{open(t, dsn), open(t, dsn)}
+	got := make([]string, 8)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Go(func() {
+			v, err := stores[i%2].Secret(ctx, "tokens", 32)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = hex.EncodeToString(v)
+		})
+	}
+	wg.Wait()
+	for i, v := range got {
+		if v != got[0] || v == "" {
+			t.Fatalf("secret %d is %q, the first %q", i, v, got[0])
+		}
+	}
+}
