@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -38,17 +39,23 @@ func testDSN(t *testing.T) string {
 // withSearchPath returns dsn with its sessions using schema.
 func withSearchPath(t *testing.T, dsn, schema string) string {
 	t.Helper()
+	return withParam(t, dsn, "search_path", schema)
+}
+
+// withParam returns dsn with a run-time parameter set for its sessions.
+func withParam(t *testing.T, dsn, key, value string) string {
+	t.Helper()
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
 		if err != nil {
 			t.Fatalf("BANTIN_TEST_POSTGRES_DSN does not parse: %v", err)
 		}
 		q := u.Query()
-		q.Set("search_path", schema)
+		q.Set(key, value)
 		u.RawQuery = q.Encode()
 		return u.String()
 	}
-	return dsn + " search_path=" + schema
+	return dsn + " " + key + "=" + value
 }
 
 // newSchema makes an empty schema, dropped with all it holds when the test
@@ -233,5 +240,87 @@ func TestSecretRace(t *testing.T) {
 		if v != got[0] || v == "" {
 			t.Fatalf("secret %d is %q, the first %q", i, v, got[0])
 		}
+	}
+}
+
+// TestIssueRace: two processes making the next issue from the same last
+// issue at once store one of them; the other is refused with ErrConflict.
+func TestIssueRace(t *testing.T) {
+	ctx := context.Background()
+	dsn := newSchema(t)
+	stores := []*postgres.Store{open(t, dsn), open(t, dsn)}
+	start := time.Date(2024, 3, 28, 1, 0, 0, 0, time.UTC)
+	for round := range 5 {
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i, s := range stores {
+			wg.Go(func() {
+				// Different window ends, so that only the check of the last
+				// issue, not a unique key, can refuse one of them.
+				_, _, errs[i] = s.CreateIssue(ctx, store.Issue{List: "sang", WindowStart: start,
+					WindowEnd: start.Add(time.Hour + time.Duration(i)*time.Minute), Subject: "s", HTML: "h", Text: "t", CreatedAt: start})
+			})
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case !errors.Is(err, store.ErrConflict):
+				t.Fatalf("round %d: %v, want ErrConflict", round, err)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("round %d: %d issues stored, want 1 (%v)", round, ok, errs)
+		}
+		last, err := stores[0].LastIssue(ctx, "sang")
+		if err != nil || last.Number != round+1 {
+			t.Fatalf("round %d: last issue %+v, %v", round, last, err)
+		}
+		start = last.WindowEnd // the next round continues from the winner
+	}
+}
+
+// TestChangesAfterLostConnection: when the listening connection is cut,
+// changes still arrive (by reconnecting or by the fallback poll).
+func TestChangesAfterLostConnection(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dsn := newSchema(t)
+	a := open(t, dsn)
+	// The listener's connection carries the application name of its store.
+	name := "bantin_listener_" + strings.ToLower(rand.Text()[:8])
+	b := open(t, withParam(t, dsn, "application_name", name))
+	changes := b.Changes(ctx)
+
+	conn, err := pgx.Connect(ctx, testDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var cut int
+	if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE application_name = $1 AND query LIKE 'LISTEN%'`, name).Scan(&cut); err != nil || cut != 1 {
+		t.Fatalf("cut the listening connection: %d cut, %v", cut, err)
+	}
+	// The reconnect may signal by itself: let that pass before the save.
+	drain := time.After(1500 * time.Millisecond)
+	for done := false; !done; {
+		select {
+		case <-changes:
+		case <-drain:
+			done = true
+		}
+	}
+	t0 := time.Date(2024, 3, 28, 1, 0, 0, 0, time.UTC)
+	if _, err := a.SaveArticles(ctx, t0, []article.Article{{ID: "one", GUID: "tag:one", Slug: "one", Title: "Một",
+		PublishedAt: t0, InputHash: "h1"}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changes:
+	case <-time.After(time.Second):
+		t.Fatal("no change signal within a second after the listener reconnected")
 	}
 }
