@@ -13,6 +13,7 @@ import (
 	"github.com/bantin/bantin/internal/feed"
 	"github.com/bantin/bantin/internal/ingest"
 	"github.com/bantin/bantin/internal/store"
+	"github.com/bantin/bantin/internal/store/postgres"
 	"github.com/bantin/bantin/internal/store/sqlite"
 )
 
@@ -68,8 +69,10 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	switch cfg.Storage.Driver {
 	case "sqlite":
 		return sqlite.Open(ctx, cfg.Storage.DSN)
+	case "postgres":
+		return postgres.Open(ctx, cfg.Storage.DSN)
 	default:
-		return nil, fmt.Errorf("storage.driver %q is not available in this build yet; use sqlite", cfg.Storage.Driver)
+		return nil, fmt.Errorf("storage.driver %q: use sqlite or postgres", cfg.Storage.Driver)
 	}
 }
 

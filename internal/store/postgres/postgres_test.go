@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,74 +16,16 @@ import (
 	"github.com/bantin/bantin/internal/article"
 	"github.com/bantin/bantin/internal/store"
 	"github.com/bantin/bantin/internal/store/postgres"
+	"github.com/bantin/bantin/internal/store/postgres/pgtest"
 	"github.com/bantin/bantin/internal/store/storetest"
 )
 
-// testDSN returns the database the tests use, or skips the test when none
-// is set (and fails it when BANTIN_TEST_ALL=1 asks for every suite).
-func testDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("BANTIN_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		const why = "BANTIN_TEST_POSTGRES_DSN is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)"
-		if os.Getenv("BANTIN_TEST_ALL") == "1" {
-			t.Fatal(why + ", and BANTIN_TEST_ALL=1 asks for every suite")
-		}
-		t.Skip(why)
-	}
-	return dsn
-}
+func testDSN(t *testing.T) string { return pgtest.DSN(t) }
 
-// withSearchPath returns dsn with its sessions using schema.
-func withSearchPath(t *testing.T, dsn, schema string) string {
-	t.Helper()
-	return withParam(t, dsn, "search_path", schema)
-}
+func newSchema(t *testing.T) string { return pgtest.Schema(t) }
 
-// withParam returns dsn with a run-time parameter set for its sessions.
 func withParam(t *testing.T, dsn, key, value string) string {
-	t.Helper()
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatalf("BANTIN_TEST_POSTGRES_DSN does not parse: %v", err)
-		}
-		q := u.Query()
-		q.Set(key, value)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return dsn + " " + key + "=" + value
-}
-
-// newSchema makes an empty schema, dropped with all it holds when the test
-// ends, and returns a DSN whose sessions use it.
-func newSchema(t *testing.T) string {
-	t.Helper()
-	dsn := testDSN(t)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("connect to BANTIN_TEST_POSTGRES_DSN: %v", err)
-	}
-	defer conn.Close(ctx)
-	schema := "bantin_test_" + rand.Text()[:12]
-	schema = strings.ToLower(schema)
-	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatalf("create schema %s: %v", schema, err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return withSearchPath(t, dsn, schema)
+	return pgtest.WithParam(t, dsn, key, value)
 }
 
 // open opens and migrates a store on dsn, closed when the test ends.
