@@ -88,6 +88,8 @@ func (s *Service) DeliverIssue(ctx context.Context, is store.Issue, progress Pro
 					return
 				}
 				r, err := s.sendBatch(ctx, mk, &cache, issue, ds)
+				s.opts.Logger.Debug("digest: batch", "list", is.List, "issue", is.Number, "sent", r.Sent, "failed", r.Failed,
+					"skipped", r.Skipped, "retry", r.Retry)
 				mu.Lock()
 				total.add(r)
 				if err != nil {
