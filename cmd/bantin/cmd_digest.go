@@ -20,7 +20,7 @@ import (
 )
 
 // digestService builds the newsletters' digest service on a transport.
-func (a *app) digestService(tmpl *templates.Set, transport mail.Transport, links digest.Links) (*digest.Service, error) {
+func (a *app) digestService(tmpl *templates.Set, transport mail.Transport, links digest.Links, holder string) (*digest.Service, error) {
 	cfg := a.cfg
 	var lists []digest.Newsletter
 	for i, n := range cfg.Newsletters {
@@ -58,7 +58,7 @@ func (a *app) digestService(tmpl *templates.Set, transport mail.Transport, links
 	return digest.New(digest.Options{
 		Store: a.store, Newsletters: lists, Emails: tmpl, Transport: transport, Links: links,
 		From: *from, ReplyTo: replyTo, Site: cfg.Site.Title, Sender: sender, BaseURL: cfg.Site.BaseURL, Lang: cfg.Site.Language,
-		Location: cfg.Location(), Logger: a.logger, Now: a.now, BounceLimit: cfg.Subscribe.BounceLimit, Workers: workers, Batch: digestBatch(cfg.Mail.SMTP.Rate, workers),
+		Location: cfg.Location(), Logger: a.logger, Now: a.now, BounceLimit: cfg.Subscribe.BounceLimit, Workers: workers, Batch: digestBatch(cfg.Mail.SMTP.Rate, workers), Holder: holder,
 	}), nil
 }
 
@@ -103,7 +103,7 @@ func openDigest(ctx context.Context, opts *options, list string, configured bool
 	if err != nil {
 		return fail(fmt.Errorf("subscriber service: %w", err))
 	}
-	if da.svc, err = a.digestService(da.tmpl, da.transport, subs); err != nil {
+	if da.svc, err = a.digestService(da.tmpl, da.transport, subs, processName()); err != nil {
 		return fail(err)
 	}
 	if _, err := da.svc.Newsletter(list); err != nil && configured {

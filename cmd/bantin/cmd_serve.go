@@ -75,7 +75,8 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	if err != nil {
 		return err
 	}
-	digests, err := a.digestService(tmpl, transport, subs)
+	holder := processName()
+	digests, err := a.digestService(tmpl, transport, subs, holder)
 	if err != nil {
 		return err
 	}
@@ -155,12 +156,15 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	}()
 	go func() {
 		defer wg.Done()
-		hub.Run(workCtx)
+		// One process of several on one store pushes to WebSub
+		// subscribers, or each would get every update once per process.
+		whileLeading(workCtx, a.store, "websub", holder, logger, hub.Run)
 	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		poller.Run(workCtx)
+		// One process polls the upstream feeds for all of them.
+		whileLeading(workCtx, a.store, "sources", holder, logger, poller.Run)
 	}()
 	if cfg.Ingest.WatchDir != "" {
 		watcher := ingest.NewWatcher(cfg.Ingest.WatchDir, importer, logger)

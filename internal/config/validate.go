@@ -73,6 +73,16 @@ func (c *Config) validate(o *origin) error {
 	if strings.TrimSpace(c.Storage.DSN) == "" {
 		v.add("storage.dsn", "write a file path for sqlite (data/bantin.db) or a postgres://user:pass@host/db URL", "is empty")
 	}
+	// A PostgreSQL URL with the default driver would make a SQLite file
+	// named like the URL: each daemon would then have a database of its
+	// own, and its own scheduler.
+	isURL := strings.HasPrefix(c.Storage.DSN, "postgres://") || strings.HasPrefix(c.Storage.DSN, "postgresql://")
+	switch {
+	case c.Storage.Driver == "sqlite" && isURL:
+		v.add("storage.dsn", "set storage.driver: postgres to use it", "is a PostgreSQL URL, but storage.driver is sqlite")
+	case c.Storage.Driver == "postgres" && !isURL && strings.TrimSpace(c.Storage.DSN) != "":
+		v.add("storage.dsn", "write a postgres://user:pass@host/db URL for the postgres driver", "is not a PostgreSQL URL")
+	}
 
 	// feeds
 	if c.Feeds.Items < 1 {

@@ -137,6 +137,16 @@ func TestLoadValidation(t *testing.T) {
 				"FILE:13: log.format: \"xml\" is not one of text, json; write one of text, json",
 		},
 		{
+			name: "a PostgreSQL URL without the postgres driver",
+			file: "storage:\n  dsn: postgres://bantin@db.example/bantin\n",
+			want: "FILE:2: storage.dsn: is a PostgreSQL URL, but storage.driver is sqlite; set storage.driver: postgres to use it",
+		},
+		{
+			name: "the postgres driver with a file path",
+			file: "storage:\n  driver: postgres\n  dsn: data/bantin.db\n",
+			want: "FILE:3: storage.dsn: is not a PostgreSQL URL; write a postgres://user:pass@host/db URL for the postgres driver",
+		},
+		{
 			name: "dkim partly set",
 			file: "mail:\n  dkim:\n    domain: example.vn\n",
 			want: `FILE:2: mail.dkim: is partly set (domain "example.vn", selector "", key_file ""); set all of mail.dkim.domain, selector and key_file, or none of them`,

@@ -66,6 +66,12 @@ func (s *Store) SaveArticles(ctx context.Context, now time.Time, articles []arti
 		return nil, fmt.Errorf("save articles: begin: %w", err)
 	}
 	defer rollback(tx)
+	// Article writers of every process take turns: a slug made unique by
+	// one cannot be taken by another's uncommitted insert, and categories
+	// created by two at once cannot deadlock.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':articles'))`); err != nil {
+		return nil, fmt.Errorf("save articles: lock: %w", err)
+	}
 
 	saved := make([]store.Saved, 0, len(articles))
 	changed := false

@@ -165,6 +165,7 @@ func (s *Store) pollLoop(ctx context.Context) {
 	ticker := time.NewTicker(fallbackInterval)
 	defer ticker.Stop()
 	var last int64 = -1
+	again := false
 	for {
 		var version int64
 		err := s.pool.QueryRow(ctx, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM article_changes`).Scan(&version)
@@ -174,9 +175,14 @@ func (s *Store) pollLoop(ctx context.Context) {
 		case err != nil:
 			slog.Warn("store: change poll failed", "err", err)
 		default:
-			if last >= 0 && version != last {
+			// The counter moves when the change is made, before its
+			// transaction commits: a reader told at once may still see
+			// the old rows, so the next tick tells it again.
+			moved := last >= 0 && version != last
+			if moved || again {
 				s.notify()
 			}
+			again = moved
 			last = version
 		}
 		select {

@@ -365,11 +365,11 @@ func (s *Store) MarkDeliveries(ctx context.Context, marks []store.DeliveryMark, 
 		if m.Status == store.DeliveryQueued {
 			batch.Queue(`UPDATE deliveries SET claimed_until = 0, next_attempt_at = $1, last_error = $2
 				WHERE issue_id = $3 AND subscriber_id = $4 AND claimed_until = $5 AND status = 'queued'`,
-				micro(m.Next), m.Reason, d.IssueID, d.SubscriberID, micro(d.Claim))
+				micro(m.Next), text(m.Reason), d.IssueID, d.SubscriberID, micro(d.Claim))
 		} else {
 			batch.Queue(`UPDATE deliveries SET status = $1, claimed_until = 0, last_error = $2, done_at = $3
 				WHERE issue_id = $4 AND subscriber_id = $5 AND claimed_until = $6 AND status = 'queued'`,
-				string(m.Status), m.Reason, micro(now), d.IssueID, d.SubscriberID, micro(d.Claim))
+				string(m.Status), text(m.Reason), micro(now), d.IssueID, d.SubscriberID, micro(d.Claim))
 		}
 	}
 	results := tx.SendBatch(ctx, &batch)

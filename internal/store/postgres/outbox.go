@@ -97,12 +97,12 @@ func (s *Store) MarkMailSent(ctx context.Context, m store.OutboxMail, now time.T
 
 // MarkMailRetry puts a message back in the queue for next.
 func (s *Store) MarkMailRetry(ctx context.Context, m store.OutboxMail, next time.Time, reason string) error {
-	return s.markMail(ctx, m, `claimed_until = 0, next_attempt_at = $3, last_error = $4`, micro(next), reason)
+	return s.markMail(ctx, m, `claimed_until = 0, next_attempt_at = $3, last_error = $4`, micro(next), text(reason))
 }
 
 // MarkMailFailed gives a message up.
 func (s *Store) MarkMailFailed(ctx context.Context, m store.OutboxMail, now time.Time, reason string) error {
-	return s.markMail(ctx, m, `status = 'failed', claimed_until = 0, last_error = $3, done_at = $4`, reason, micro(now))
+	return s.markMail(ctx, m, `status = 'failed', claimed_until = 0, last_error = $3, done_at = $4`, text(reason), micro(now))
 }
 
 // OutboxMail returns one message by its Message-ID.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,6 +56,14 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		// The error of a bad DSN may quote it, password and all: say only
 		// that it did not parse.
 		return nil, errors.New("open postgres store: the DSN does not parse")
+	}
+	// pgxpool's default (the CPU count, at least 4) is too few for a
+	// daemon whose delivery workers, marks, renewals, HTTP handlers and
+	// listener each hold a connection at times: a mark waiting for one
+	// past its timeout would mean a copy sent twice. A pool_max_conns in
+	// the DSN wins.
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = max(cfg.MaxConns, 20)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -185,3 +194,10 @@ func noRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 // rollback ends a transaction that was not committed; after a commit it
 // does nothing.
 func rollback(tx pgx.Tx) { _ = tx.Rollback(context.Background()) }
+
+// text makes a string from outside (a relay's answer, a server's header)
+// storable: PostgreSQL refuses invalid UTF-8 and NUL in text, which SQLite
+// takes, and a refused mark would mean a copy sent twice.
+func text(s string) string {
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+}

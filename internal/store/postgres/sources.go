@@ -39,8 +39,8 @@ func (s *Store) SaveSourceState(ctx context.Context, st store.SourceState) error
 		ON CONFLICT (name) DO UPDATE SET url = excluded.url, fetch_url = excluded.fetch_url, etag = excluded.etag,
 		last_modified = excluded.last_modified, last_fetch = excluded.last_fetch, last_status = excluded.last_status,
 		last_error = excluded.last_error, failures = excluded.failures, next_poll = excluded.next_poll, entries = excluded.entries`,
-		st.Name, st.URL, st.FetchURL, st.ETag, st.LastModified, microOrZero(st.LastFetch), st.LastStatus,
-		st.LastError, st.Failures, microOrZero(st.NextPoll), st.Entries)
+		st.Name, st.URL, text(st.FetchURL), text(st.ETag), text(st.LastModified), microOrZero(st.LastFetch), st.LastStatus,
+		text(st.LastError), st.Failures, microOrZero(st.NextPoll), st.Entries)
 	if err != nil {
 		return fmt.Errorf("save state of source %s: %w", st.Name, err)
 	}

@@ -901,8 +901,9 @@ func testIssueLifecycle(t *testing.T, h Harness) {
 	if err := s.MarkDelivery(ctx, extended[0], store.DeliverySent, time.Time{}, "", now); err != nil {
 		t.Errorf("mark with the extended claim: %v", err)
 	}
-	if err := s.MarkDelivery(ctx, extended[1], store.DeliverySkipped, time.Time{}, "no articles in their categories", now); err != nil {
-		t.Errorf("mark skipped: %v", err)
+	// A reason as a relay wrote it, in Latin-1 with a NUL: stored anyway.
+	if err := s.MarkDelivery(ctx, extended[1], store.DeliverySkipped, time.Time{}, "550 Empf\xe4nger unbekannt\x00", now); err != nil {
+		t.Errorf("mark with a reason that is not UTF-8: %v", err)
 	}
 	if done, err := s.FinishIssue(ctx, is.ID, now); err != nil || done {
 		t.Errorf("FinishIssue with deliveries queued = %v, %v; want false", done, err)
@@ -1006,6 +1007,12 @@ func testSourceStates(t *testing.T, h Harness) {
 	}
 	if diff := cmp.Diff([]store.SourceState{other, polled}, got); diff != "" {
 		t.Errorf("SourceStates (-want +got):\n%s", diff)
+	}
+	// An error as a server wrote it (Latin-1, a NUL) is stored anyway.
+	bad := other
+	bad.LastError = "503 Dienst nicht verf\xfcgbar\x00"
+	if err := s.SaveSourceState(ctx, bad); err != nil {
+		t.Errorf("a state with an error that is not UTF-8: %v", err)
 	}
 }
 
