@@ -24,49 +24,11 @@ const retryInterval = time.Second
 // counter read every few seconds catches what a dropped connection missed.
 func (s *Store) Changes(ctx context.Context) <-chan struct{} {
 	s.listenOnce.Do(func() { s.startListening(ctx) })
-	ch := make(chan struct{}, 1)
-	s.mu.Lock()
-	s.subscribers[ch] = struct{}{}
-	s.mu.Unlock()
-	out := make(chan struct{})
-	go func() {
-		defer close(out)
-		defer func() {
-			s.mu.Lock()
-			delete(s.subscribers, ch)
-			s.mu.Unlock()
-		}()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-s.stopped:
-				return
-			case <-ch:
-				select {
-				case out <- struct{}{}:
-				case <-ctx.Done():
-					return
-				case <-s.stopped:
-					return
-				}
-			}
-		}
-	}()
-	return out
+	return s.changes.Subscribe(ctx, s.stopped)
 }
 
-// notify wakes every subscriber; a pending signal absorbs the new one.
-func (s *Store) notify() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for ch := range s.subscribers {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-}
+// notify wakes every Changes subscriber.
+func (s *Store) notify() { s.changes.Notify() }
 
 // startListening starts the listener and the fallback poller, which run
 // until Close. The first connection is made before it returns (within

@@ -36,13 +36,13 @@ type Store struct {
 	// name it, so that stores in other schemas of the database are ignored.
 	schema string
 
-	mu          sync.Mutex
-	subscribers map[chan struct{}]struct{}
-	listenOnce  sync.Once
-	stop        context.CancelFunc
-	workers     sync.WaitGroup
-	closeOnce   sync.Once
-	stopped     chan struct{} // closed by Close
+	mu         sync.Mutex
+	changes    store.Signal // the Changes subscribers
+	listenOnce sync.Once
+	stop       context.CancelFunc
+	workers    sync.WaitGroup
+	closeOnce  sync.Once
+	stopped    chan struct{} // closed by Close
 }
 
 // Open connects to the database at dsn (a postgres:// URL or key=value
@@ -74,7 +74,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres store %s: %w", cfg.ConnConfig.Host, err)
 	}
-	return &Store{pool: pool, schema: schema, subscribers: map[chan struct{}]struct{}{}, stopped: make(chan struct{})}, nil
+	return &Store{pool: pool, schema: schema, stopped: make(chan struct{})}, nil
 }
 
 // provider builds the goose provider over a database/sql handle on the

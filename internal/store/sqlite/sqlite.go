@@ -36,12 +36,12 @@ type Store struct {
 	db   *sql.DB
 	path string
 
-	mu          sync.Mutex
-	subscribers map[chan struct{}]struct{}
-	categories  map[string]bool // category slugs known to be stored
-	pollOnce    sync.Once
-	stop        context.CancelFunc
-	stopped     chan struct{}
+	mu         sync.Mutex
+	changes    store.Signal    // the Changes subscribers
+	categories map[string]bool // category slugs known to be stored
+	pollOnce   sync.Once
+	stop       context.CancelFunc
+	stopped    chan struct{}
 }
 
 // Open opens (creating if needed) the database file at path. It does not
@@ -80,7 +80,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
-	return &Store{db: db, path: path, subscribers: map[chan struct{}]struct{}{}, categories: map[string]bool{}, stopped: make(chan struct{})}, nil
+	return &Store{db: db, path: path, categories: map[string]bool{}, stopped: make(chan struct{})}, nil
 }
 
 // pageSize is the page size of a new database file. Articles are a few KB
