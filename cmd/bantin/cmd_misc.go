@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"runtime/debug"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -120,4 +123,43 @@ func versionString() string {
 		out += fmt.Sprintf(" (%s%s, %s)", revision[:min(12, len(revision))], modified, when)
 	}
 	return out + " " + info.GoVersion
+}
+
+func newBackupCmd(opts *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "backup FILE",
+		Short: "Write a consistent copy of the SQLite store, also while serve runs",
+		Long: `Write a copy of the SQLite store (storage.dsn) to FILE. The copy is one
+consistent snapshot, taken while serve and other commands go on working; it is
+checked with SQLite's integrity check before it is put at FILE, and FILE must
+not exist. Restore by stopping serve and putting the copy at storage.dsn.
+For PostgreSQL, use pg_dump.`,
+		Example: `  bantin backup /var/backups/bantin-$(date +%F).db`,
+		Args:    args(1, 1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			ctx := cmd.Context()
+			app, err := openApp(ctx, opts)
+			if err != nil {
+				return err
+			}
+			defer app.close()
+			b, ok := app.store.(interface {
+				Backup(ctx context.Context, path string) error
+			})
+			if !ok {
+				return fmt.Errorf("bantin backup copies a SQLite store; storage.driver is %s: use pg_dump -Fc for PostgreSQL", app.cfg.Storage.Driver)
+			}
+			started := time.Now()
+			if err := b.Backup(ctx, a[0]); err != nil {
+				return err
+			}
+			info, err := os.Stat(a[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(opts.stdout, "backed up %s to %s (%d MiB, checked) in %s\n", app.cfg.Storage.DSN, a[0],
+				info.Size()>>20, time.Since(started).Round(time.Millisecond))
+			return nil
+		},
+	}
 }

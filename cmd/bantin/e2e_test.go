@@ -360,6 +360,15 @@ feeds:
 		return strings.Contains(logs.String(), "hong.json")
 	})
 
+	// A backup while serve runs: a checked copy; never over a file.
+	out, _ = mustRun(t, dir, 0, "backup", "copy.db")
+	if !strings.Contains(out, "checked") {
+		t.Errorf("backup: %s", out)
+	}
+	if _, errOut := mustRun(t, dir, 1, "backup", "copy.db"); !strings.Contains(errOut, "exists") {
+		t.Errorf("a backup over an existing file: %s", errOut)
+	}
+
 	// SIGHUP does not end it.
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)

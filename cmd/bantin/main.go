@@ -104,6 +104,7 @@ else /etc/bantin/bantin.yaml; with none, the defaults run a working daemon.`,
 		newFeedsCmd(opts),
 		newConfigCmd(opts),
 		newMigrateCmd(opts),
+		newBackupCmd(opts),
 		newVersionCmd(opts),
 	)
 	return root

@@ -2,9 +2,13 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/bantin/bantin/internal/article"
 	"github.com/bantin/bantin/internal/store"
 	"github.com/bantin/bantin/internal/store/sqlite"
 	"github.com/bantin/bantin/internal/store/sqlite/sqlitetest"
@@ -43,5 +47,50 @@ func TestPingReportsPendingMigrations(t *testing.T) {
 	}
 	if err := s.Ping(ctx); err != nil {
 		t.Fatalf("Ping after Migrate: %v", err)
+	}
+}
+
+// TestBackupWhileWriting: a backup taken while another handle (another
+// process) writes articles is a whole, checked database with every
+// article committed before it; an existing file is never overwritten.
+func TestBackupWhileWriting(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bantin.db")
+	s := sqlitetest.OpenPath(t, path)
+	writer := sqlitetest.OpenPath(t, path)
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				done <- n
+				return
+			default:
+			}
+			a := article.Article{ID: fmt.Sprintf("a-%d", n), GUID: fmt.Sprintf("g-%d", n), Slug: fmt.Sprintf("bai-%d", n),
+				Title: "Bài", Summary: "Tóm tắt", ContentHTML: "<p>x</p>", InputHash: fmt.Sprint(n)}
+			if _, err := writer.SaveArticles(ctx, time.Now(), []article.Article{a}); err != nil {
+				t.Error(err)
+			}
+			n++
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	copyPath := filepath.Join(dir, "copy.db")
+	if err := s.Backup(ctx, copyPath); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	written := <-done
+	backup := sqlitetest.OpenPath(t, copyPath)
+	n, err := backup.CountArticles(ctx, store.ArticleQuery{Now: time.Now()})
+	if err != nil || n == 0 || n > written {
+		t.Errorf("the copy holds %d articles (%v) of %d written", n, err, written)
+	}
+	if err := s.Backup(ctx, copyPath); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Errorf("a backup over an existing file: %v", err)
 	}
 }
