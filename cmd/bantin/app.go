@@ -12,6 +12,7 @@ import (
 	"github.com/bantin/bantin/internal/config"
 	"github.com/bantin/bantin/internal/feed"
 	"github.com/bantin/bantin/internal/ingest"
+	"github.com/bantin/bantin/internal/metrics"
 	"github.com/bantin/bantin/internal/store"
 	"github.com/bantin/bantin/internal/store/postgres"
 	"github.com/bantin/bantin/internal/store/sqlite"
@@ -23,6 +24,8 @@ type app struct {
 	logger *slog.Logger
 	store  store.Store
 	now    func() time.Time
+	// metrics is set by serve; the other commands count nothing.
+	metrics *metrics.Metrics
 }
 
 func loadConfig(opts *options) (*config.Config, error) {
@@ -104,10 +107,11 @@ func (a *app) feeds() *feed.Service {
 			Hubs:       append([]string{strings.TrimRight(cfg.Site.BaseURL, "/") + "/websub"}, cfg.Feeds.WebSubHubs...),
 			Categories: categories,
 		}),
-		Source: a.store,
-		Items:  cfg.Feeds.Items,
-		Now:    a.now,
-		Logger: a.logger,
+		Source:        a.store,
+		Items:         cfg.Feeds.Items,
+		Now:           a.now,
+		Logger:        a.logger,
+		ObserveRender: a.metricsRender(),
 	})
 }
 
@@ -121,5 +125,6 @@ func (a *app) importer() (*ingest.Importer, error) {
 		Store:      a.store,
 		Location:   a.cfg.Location(),
 		Now:        a.now,
+		Observe:    a.metricsIngest(),
 	}), nil
 }

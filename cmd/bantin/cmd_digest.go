@@ -58,7 +58,7 @@ func (a *app) digestService(tmpl *templates.Set, transport mail.Transport, links
 	return digest.New(digest.Options{
 		Store: a.store, Newsletters: lists, Emails: tmpl, Transport: transport, Links: links,
 		From: *from, ReplyTo: replyTo, Site: cfg.Site.Title, Sender: sender, BaseURL: cfg.Site.BaseURL, Lang: cfg.Site.Language,
-		Location: cfg.Location(), Logger: a.logger, Now: a.now, BounceLimit: cfg.Subscribe.BounceLimit, Workers: workers, Batch: digestBatch(cfg.Mail.SMTP.Rate, workers), Holder: holder,
+		Location: cfg.Location(), Logger: a.logger, Now: a.now, BounceLimit: cfg.Subscribe.BounceLimit, Workers: workers, Batch: digestBatch(cfg.Mail.SMTP.Rate, workers), Holder: holder, Observe: a.metricsDigest(),
 	}), nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bantin/bantin/internal/ingest"
+	"github.com/bantin/bantin/internal/metrics"
 	"github.com/bantin/bantin/internal/web"
 	"github.com/bantin/bantin/internal/websub"
 	"github.com/bantin/bantin/templates"
@@ -52,6 +53,8 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	}
 	defer a.close()
 	cfg, logger := a.cfg, a.logger
+	a.metrics = metrics.New()
+	a.metrics.AddGauges(a.store, logger)
 
 	tmpl, err := templates.Load(cfg.TemplatesDir)
 	if err != nil {
@@ -114,6 +117,8 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		Archive:         a.store,
 		Newsletters:     digests,
 		Sources:         poller,
+		Metrics:         a.metrics.Handler(),
+		FeedRequest:     a.metricsFeedRequest(),
 		TrustedProxies:  proxies,
 		SignupLimit:     signupLimit,
 		SignupPeriod:    signupPeriod,

@@ -28,6 +28,7 @@ func (a *app) poller(importer *ingest.Importer) *ingest.Poller {
 	return ingest.NewPoller(ingest.PollerOptions{
 		Sources: sources(a.cfg), Store: a.store, Importer: importer, Logger: a.logger, Now: a.now,
 		Location: a.cfg.Location(), UserAgent: "bantin/" + versionString() + " (+" + a.cfg.Site.BaseURL + ")",
+		Observe: a.metricsPoll(),
 	})
 }
 

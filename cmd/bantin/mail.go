@@ -33,7 +33,7 @@ func (a *app) transport() (mail.Transport, error) {
 		return mail.NewSMTPTransport(mail.SMTPOptions{
 			Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username, Password: cfg.SMTP.Password,
 			TLS: cfg.SMTP.TLS, Connections: cfg.SMTP.Connections, Rate: cfg.SMTP.Rate,
-			Location: a.cfg.Location(), Now: a.now, DKIM: dkim,
+			Location: a.cfg.Location(), Now: a.now, DKIM: dkim, ObserveTransaction: a.metricsSMTP(),
 		})
 	}
 	ft, err := mail.NewFileTransport(cfg.FileDir, a.cfg.Location(), a.now)

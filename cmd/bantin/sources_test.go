@@ -89,6 +89,14 @@ newsletters:
 	if rss := get("/feeds/rss.xml"); !strings.Contains(rss, "https://huyen.example/2") {
 		t.Errorf("the relative link was not resolved against the feed")
 	}
+	_, metrics := httpGet(t, base+"/metrics", "")
+	for _, want := range []string{`bantin_source_polls_total{result="ok",source="huyen"} 1`,
+		`bantin_articles_ingested_total{entry="source",result="created"} 1`, `bantin_feed_requests_total{code="200",kind="rss"}`,
+		`bantin_subscribers`, `bantin_outbox_depth 0`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 	out, _ = mustRun(t, dir, 0, "digest", "preview", "sang", "--format", "text")
 	if !strings.Contains(out, "Tin thứ hai") || !strings.Contains(out, "Tin đầu tiên từ huyện") {
 		t.Errorf("the next digest lacks the upstream entries:\n%s", out)

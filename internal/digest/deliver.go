@@ -90,6 +90,9 @@ func (s *Service) DeliverIssue(ctx context.Context, is store.Issue, progress Pro
 				r, err := s.sendBatch(ctx, mk, &cache, issue, ds)
 				s.opts.Logger.Debug("digest: batch", "list", is.List, "issue", is.Number, "sent", r.Sent, "failed", r.Failed,
 					"skipped", r.Skipped, "retry", r.Retry)
+				if s.opts.Observe != nil {
+					s.opts.Observe.Delivered(is.List, r)
+				}
 				mu.Lock()
 				total.add(r)
 				if err != nil {

@@ -96,6 +96,15 @@ type Options struct {
 	// scheduler lease lasts without renewal (10 s).
 	Holder    string
 	LeaderTTL time.Duration
+	// Observe is told of issues made and deliveries ended (metrics); nil
+	// for none.
+	Observe Observer
+}
+
+// Observer is told what the digest does, for metrics.
+type Observer interface {
+	IssueMade(list string)
+	Delivered(list string, r Report)
 }
 
 // Service schedules, composes and delivers the newsletters' issues.
@@ -313,6 +322,9 @@ func (s *Service) make(ctx context.Context, n Newsletter, w Window) (Made, error
 		return Made{}, err
 	}
 	s.opts.Logger.Info("digest: issue made", "list", n.ID, "issue", stored.Number, "articles", len(arts), "deliveries", count)
+	if s.opts.Observe != nil {
+		s.opts.Observe.IssueMade(n.ID)
+	}
 	s.Wake()
 	return Made{Issue: stored, Deliveries: count}, nil
 }

@@ -60,6 +60,8 @@ type Service struct {
 	items    int
 	now      func() time.Time
 	logger   *slog.Logger
+	// observeRender is told each rendering's time (metrics); nil for none.
+	observeRender func(time.Duration)
 
 	cache        atomic.Pointer[generation]
 	mu           sync.Mutex // guards listeners and lastModified
@@ -98,11 +100,14 @@ type ServiceOptions struct {
 	Items    int // entries per page (feeds.items)
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// ObserveRender is told how long each rendering took (a cache miss);
+	// nil for none.
+	ObserveRender func(time.Duration)
 }
 
 // NewService builds a Service. Call Run to keep it fresh.
 func NewService(opts ServiceOptions) *Service {
-	s := &Service{renderer: opts.Renderer, source: opts.Source, items: opts.Items, now: opts.Now, logger: opts.Logger}
+	s := &Service{renderer: opts.Renderer, source: opts.Source, items: opts.Items, now: opts.Now, logger: opts.Logger, observeRender: opts.ObserveRender}
 	if s.items <= 0 {
 		s.items = 50
 	}
@@ -295,6 +300,9 @@ func (s *Service) cached(k key, render func() (*Rendered, error)) (*Rendered, er
 }
 
 func (s *Service) render(ctx context.Context, k key) (*Rendered, error) {
+	if s.observeRender != nil {
+		defer func(start time.Time) { s.observeRender(time.Since(start)) }(time.Now())
+	}
 	now := s.now()
 	q := store.ArticleQuery{Category: k.category, Now: now}
 	doc := Document{Kind: k.kind, Page: k.page}

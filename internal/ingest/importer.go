@@ -75,6 +75,7 @@ type Importer struct {
 	now        func() time.Time
 	workers    int
 	batchSize  int
+	observe    func(Result)
 }
 
 // ImporterOptions configures an Importer.
@@ -85,6 +86,8 @@ type ImporterOptions struct {
 	Now        func() time.Time
 	Workers    int // default: the number of CPUs
 	BatchSize  int // articles per transaction; default 500
+	// Observe is told every result (metrics); nil for none.
+	Observe func(Result)
 }
 
 // NewImporter builds an Importer.
@@ -96,6 +99,7 @@ func NewImporter(opts ImporterOptions) *Importer {
 		now:        opts.Now,
 		workers:    opts.Workers,
 		batchSize:  opts.BatchSize,
+		observe:    opts.Observe,
 	}
 	if im.now == nil {
 		im.now = time.Now
@@ -221,6 +225,9 @@ func (im *Importer) Run(ctx context.Context, produce func(ctx context.Context, e
 				summary.add(r)
 				if report != nil {
 					report(r)
+				}
+				if im.observe != nil {
+					im.observe(r)
 				}
 			}
 		}

@@ -57,6 +57,8 @@ type PollerOptions struct {
 	Parallel int
 	// UserAgent names bantin to the publishers it reads.
 	UserAgent string
+	// Observe is told every poll's result (metrics); nil for none.
+	Observe func(PollResult)
 }
 
 // Poller fetches upstream feeds on their intervals and imports their
@@ -316,6 +318,9 @@ func (p *Poller) poll(ctx context.Context, src Source, st store.SourceState) Pol
 			"entries", res.Entries, "created", res.Summary.Created, "updated", res.Summary.Updated, "rejected", res.Summary.Rejected, "next", st.NextPoll)
 	}
 	res.Next = st.NextPoll
+	if p.opts.Observe != nil {
+		p.opts.Observe(res)
+	}
 	save, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := p.opts.Store.SaveSourceState(save, st); err != nil {

@@ -42,6 +42,9 @@ type SMTPOptions struct {
 	Now func() time.Time
 	// DKIM, when not nil, signs every message (the mail.dkim.* keys).
 	DKIM *DKIM
+	// ObserveTransaction is told the outcome and duration of each SMTP
+	// transaction (metrics); nil for none.
+	ObserveTransaction func(outcome Status, d time.Duration)
 }
 
 // SMTPTransport sends through an SMTP relay over at most Connections
@@ -216,8 +219,16 @@ func (t *SMTPTransport) sendOne(ctx context.Context, c *smtpConn, m Message, dia
 		}
 		raw := c.raw
 		stop := context.AfterFunc(ctx, func() { raw.Close() })
+		began := time.Now()
 		err := sendRaw(c.smtp, p.from, p.to, p.data, t.opts.Timeout, time.Since(c.used) > idleCheck)
 		stop()
+		if t.opts.ObserveTransaction != nil && !errors.Is(err, errRawConnCheck) {
+			outcome := Sent
+			if err != nil {
+				outcome, _ = classify(err)
+			}
+			t.opts.ObserveTransaction(outcome, time.Since(began))
+		}
 		c.used = time.Now()
 		if err == nil {
 			return Result{MessageID: id, Status: Sent}, nil

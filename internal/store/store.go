@@ -258,6 +258,13 @@ type Store interface {
 	// ReleaseLease gives up holder's lease called name, if it holds it.
 	ReleaseLease(ctx context.Context, name, holder string) error
 
+	// QueueDepth counts what waits to be sent: queued outbox messages and
+	// queued deliveries of issues being sent.
+	QueueDepth(ctx context.Context) (int, error)
+	// SubscriberCounts counts list subscriptions by status, and bounced
+	// subscribers under "bounced".
+	SubscriberCounts(ctx context.Context) (map[string]int, error)
+
 	// Secret returns the secret called name, made of size random bytes the
 	// first time any process asks, the same for every process after.
 	Secret(ctx context.Context, name string, size int) ([]byte, error)

@@ -72,6 +72,10 @@ type Options struct {
 	// Sources tells the upstream feeds' state at /api/v1/sources; nil lists
 	// none.
 	Sources Sources
+	// Metrics serves /metrics; nil answers 404. FeedRequest is told the
+	// kind and status of every feed request; nil for none.
+	Metrics     http.Handler
+	FeedRequest func(kind string, code int)
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// SignupLimit and SignupPeriod bound sign-ups per client address
@@ -127,7 +131,10 @@ func (s *Server) Routes() http.Handler {
 	mux.Handle("GET /readyz", s.handle(s.readyz))
 	mux.Handle("GET /{$}", s.handle(s.homePage))
 	mux.Handle("GET /articles/{slug}", s.handle(s.articlePage))
-	mux.Handle("GET /feeds.opml", s.handle(s.opmlHandler))
+	mux.Handle("GET /feeds.opml", s.countFeeds(s.handle(s.opmlHandler)))
+	if s.opts.Metrics != nil {
+		mux.Handle("GET /metrics", s.opts.Metrics)
+	}
 	mux.Handle("GET /subscribe", s.handle(s.subscribeForm))
 	mux.Handle("POST /subscribe", s.handle(s.subscribe))
 	mux.Handle("GET /confirm/{token}", s.handle(s.confirm))
@@ -143,10 +150,10 @@ func (s *Server) Routes() http.Handler {
 	mux.Handle("GET /newsletters/{list}/{$}", s.handle(s.archivePage))
 	mux.Handle("GET /newsletters/{list}/atom.xml", s.handle(s.archiveFeed))
 	mux.Handle("GET /newsletters/{list}/{number}", s.handle(s.issuePage))
-	mux.Handle("GET /feeds/{file}", s.handle(s.feedHandler))
-	mux.Handle("GET /feeds/page/{n}/{file}", s.handle(s.feedHandler))
-	mux.Handle("GET /feeds/{category}/{file}", s.handle(s.feedHandler))
-	mux.Handle("GET /feeds/{category}/page/{n}/{file}", s.handle(s.feedHandler))
+	mux.Handle("GET /feeds/{file}", s.countFeeds(s.handle(s.feedHandler)))
+	mux.Handle("GET /feeds/page/{n}/{file}", s.countFeeds(s.handle(s.feedHandler)))
+	mux.Handle("GET /feeds/{category}/{file}", s.countFeeds(s.handle(s.feedHandler)))
+	mux.Handle("GET /feeds/{category}/page/{n}/{file}", s.countFeeds(s.handle(s.feedHandler)))
 
 	mux.Handle("POST /api/v1/articles", s.admin(s.apiSaveArticles))
 	mux.Handle("GET /api/v1/articles", s.admin(s.apiListArticles))
@@ -162,6 +169,37 @@ func (s *Server) Routes() http.Handler {
 		return &Error{Status: http.StatusNotFound, Message: "no such API route: " + r.Method + " " + r.URL.Path}
 	}))
 	return mux
+}
+
+// countFeeds tells FeedRequest the kind and status of each feed request.
+func (s *Server) countFeeds(h http.Handler) http.Handler {
+	if s.opts.FeedRequest == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w}
+		h.ServeHTTP(rec, r)
+		code := rec.status
+		if code == 0 {
+			code = http.StatusOK
+		}
+		s.opts.FeedRequest(feedKind(r.URL.Path), code)
+	})
+}
+
+// feedKind names a feed path's format for metrics: a handful of values.
+func feedKind(path string) string {
+	switch {
+	case strings.HasSuffix(path, "/rss.xml"):
+		return "rss"
+	case strings.HasSuffix(path, "/atom.xml"):
+		return "atom"
+	case strings.HasSuffix(path, "/feed.json"):
+		return "json"
+	case strings.HasSuffix(path, ".opml"):
+		return "opml"
+	}
+	return "other"
 }
 
 // ServeHTTP implements http.Handler.

@@ -908,6 +908,12 @@ func testIssueLifecycle(t *testing.T, h Harness) {
 	if done, err := s.FinishIssue(ctx, is.ID, now); err != nil || done {
 		t.Errorf("FinishIssue with deliveries queued = %v, %v; want false", done, err)
 	}
+	if depth, err := s.QueueDepth(ctx); err != nil || depth != 2 {
+		t.Errorf("QueueDepth with s3 and s4 queued = %d, %v; want 2", depth, err)
+	}
+	if counts, err := s.SubscriberCounts(ctx); err != nil || counts["confirmed"] != 5 || counts["bounced"] != 0 {
+		t.Errorf("SubscriberCounts = %v, %v; want 5 confirmed, 0 bounced", counts, err)
+	}
 	// Cancel: s4, queued and not in flight, is dropped at once; s3, in
 	// flight, may still be marked by its sender.
 	cancelled, dropped, err := s.CancelIssue(ctx, "sang", now.Add(2*time.Minute))

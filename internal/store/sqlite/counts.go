@@ -1,0 +1,37 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+)
+
+// QueueDepth counts queued outbox messages and deliveries.
+func (s *Store) QueueDepth(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM outbox WHERE status = 'queued')
+		+ (SELECT count(*) FROM deliveries d JOIN issues i ON i.id = d.issue_id WHERE d.status = 'queued' AND i.status = 'sending')`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("queue depth: %w", err)
+	}
+	return n, nil
+}
+
+// SubscriberCounts counts subscriptions by status and bounced subscribers.
+func (s *Store) SubscriberCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT status, count(*) FROM list_subscriptions GROUP BY status
+		UNION ALL SELECT 'bounced', count(*) FROM subscribers WHERE bounced = 1`)
+	if err != nil {
+		return nil, fmt.Errorf("subscriber counts: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, fmt.Errorf("subscriber counts: %w", err)
+		}
+		out[status] = n
+	}
+	return out, rows.Err()
+}
