@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	texttemplate "text/template"
 	"time"
 )
@@ -25,6 +26,11 @@ var embedded embed.FS
 // Set is the parsed templates. It is parsed once at start: a missing or
 // broken template stops the start, not the first request.
 type Set struct {
+	p atomic.Pointer[parsed]
+}
+
+// parsed is one parse of every template; Reload swaps it whole.
+type parsed struct {
 	web       *htmltemplate.Template
 	emailHTML *htmltemplate.Template
 	emailText *texttemplate.Template
@@ -58,16 +64,30 @@ func Load(overrideDir string) (*Set, error) {
 			return nil, fmt.Errorf("templates: parse %s: %w", from, err)
 		}
 	}
-	set := &Set{web: web, emailHTML: htmltemplate.New("email"), emailText: texttemplate.New("email")}
-	if err := set.loadEmail(overrideDir); err != nil {
+	ps := &parsed{web: web, emailHTML: htmltemplate.New("email"), emailText: texttemplate.New("email")}
+	if err := ps.loadEmail(overrideDir); err != nil {
 		return nil, err
 	}
+	set := &Set{}
+	set.p.Store(ps)
 	return set, nil
+}
+
+// Reload parses the templates again (an admin changed a file) and puts
+// them in place at once for every user of the set; templates that do not
+// parse are refused and the running ones stay.
+func (s *Set) Reload(overrideDir string) error {
+	next, err := Load(overrideDir)
+	if err != nil {
+		return err
+	}
+	s.p.Store(next.p.Load())
+	return nil
 }
 
 // loadEmail parses the email templates: .html with html/template (every
 // value escaped), .txt with text/template.
-func (s *Set) loadEmail(overrideDir string) error {
+func (s *parsed) loadEmail(overrideDir string) error {
 	names, err := fs.Glob(embedded, "email/*")
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
@@ -93,7 +113,7 @@ func (s *Set) loadEmail(overrideDir string) error {
 
 // loadCustomEmail parses the template sets of overrideDir/email that the
 // binary does not have: a newsletter's template key names them.
-func (s *Set) loadCustomEmail(overrideDir string) error {
+func (s *parsed) loadCustomEmail(overrideDir string) error {
 	if overrideDir == "" {
 		return nil
 	}
@@ -127,7 +147,8 @@ func (s *Set) loadCustomEmail(overrideDir string) error {
 // HasEmail reports whether the email template set name (name.txt and
 // name.html) exists.
 func (s *Set) HasEmail(name string) bool {
-	return !strings.ContainsAny(name, `/\.`) && s.emailText.Lookup(name+".txt") != nil && s.emailHTML.Lookup(name+".html") != nil
+	p := s.p.Load()
+	return !strings.ContainsAny(name, `/\.`) && p.emailText.Lookup(name+".txt") != nil && p.emailHTML.Lookup(name+".html") != nil
 }
 
 // RenderEmail executes the email templates name.txt and name.html and
@@ -137,10 +158,11 @@ func (s *Set) RenderEmail(name string, data any) (text, html string, err error) 
 		return "", "", fmt.Errorf("render email %s: not a template name", name)
 	}
 	var tb, hb bytes.Buffer
-	if err := s.emailText.ExecuteTemplate(&tb, name+".txt", data); err != nil {
+	p := s.p.Load()
+	if err := p.emailText.ExecuteTemplate(&tb, name+".txt", data); err != nil {
 		return "", "", fmt.Errorf("render email %s.txt: %w", name, err)
 	}
-	if err := s.emailHTML.ExecuteTemplate(&hb, name+".html", data); err != nil {
+	if err := p.emailHTML.ExecuteTemplate(&hb, name+".html", data); err != nil {
 		return "", "", fmt.Errorf("render email %s.html: %w", name, err)
 	}
 	return tb.String(), hb.String(), nil
@@ -173,7 +195,7 @@ func (s *Set) RenderPage(w io.Writer, name string, data any) error {
 		return fmt.Errorf("render %s: not a template name", name)
 	}
 	var buf bytes.Buffer
-	if err := s.web.ExecuteTemplate(&buf, name, data); err != nil {
+	if err := s.p.Load().web.ExecuteTemplate(&buf, name, data); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
 	}
 	_, err := buf.WriteTo(w)

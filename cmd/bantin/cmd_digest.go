@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bantin/bantin/internal/config"
 	"github.com/bantin/bantin/internal/digest"
 	"github.com/bantin/bantin/internal/mail"
 	"github.com/bantin/bantin/internal/store"
@@ -19,9 +20,9 @@ import (
 	"github.com/bantin/bantin/templates"
 )
 
-// digestService builds the newsletters' digest service on a transport.
-func (a *app) digestService(tmpl *templates.Set, transport mail.Transport, links digest.Links, holder string) (*digest.Service, error) {
-	cfg := a.cfg
+// newsletters reads the newsletters of cfg for the digest, checking that
+// each names a template set tmpl has.
+func newsletters(cfg *config.Config, tmpl *templates.Set) ([]digest.Newsletter, error) {
 	var lists []digest.Newsletter
 	for i, n := range cfg.Newsletters {
 		loc := n.Location()
@@ -41,6 +42,16 @@ func (a *app) digestService(tmpl *templates.Set, transport mail.Transport, links
 			ID: n.ID, Title: n.Title, Description: n.Description, Schedule: sched, Location: loc,
 			Categories: n.Categories, MaxArticles: n.MaxArticles, MaxAge: n.MaxAge, Subject: subject, Template: n.Template,
 		})
+	}
+	return lists, nil
+}
+
+// digestService builds the newsletters' digest service on a transport.
+func (a *app) digestService(tmpl *templates.Set, transport mail.Transport, links digest.Links, holder string) (*digest.Service, error) {
+	cfg := a.cfg
+	lists, err := newsletters(cfg, tmpl)
+	if err != nil {
+		return nil, err
 	}
 	from, replyTo, err := a.senderAddresses()
 	if err != nil {

@@ -8,14 +8,19 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"reflect"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/bantin/bantin/internal/config"
+	"github.com/bantin/bantin/internal/digest"
 	"github.com/bantin/bantin/internal/ingest"
 	"github.com/bantin/bantin/internal/metrics"
+	"github.com/bantin/bantin/internal/subscriber"
 	"github.com/bantin/bantin/internal/web"
 	"github.com/bantin/bantin/internal/websub"
 	"github.com/bantin/bantin/templates"
@@ -187,13 +192,16 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	// one running stays. SIGHUP's default action would end the process.
 	go func() {
 		for range hup {
-			next, err := loadConfig(opts)
+			next, err := reload(opts, tmpl, digests, subs, poller)
 			if err != nil {
 				logger.Error("SIGHUP: the new config is refused; the running one stays", "err", err)
 				continue
 			}
-			poller.SetSources(sources(next))
-			logger.Info("SIGHUP: upstream feeds reloaded; other changes take a restart for now", "sources", len(next.Ingest.Sources))
+			logger.Info("SIGHUP: reloaded newsletters, upstream feeds and templates",
+				"newsletters", len(next.Newsletters), "sources", len(next.Ingest.Sources))
+			if later := restartOnly(cfg, next); len(later) > 0 {
+				logger.Warn("SIGHUP: these changed but take a restart", "keys", strings.Join(later, ", "))
+			}
 		}
 	}()
 
@@ -222,6 +230,52 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	waitBounded(hub.Wait, shutdownGrace)
 	logger.Info("stopped")
 	return nil
+}
+
+// reload reads the config again and applies what can change live: the
+// newsletters, the upstream feeds and the templates. Everything is read
+// and checked before anything is applied: a config or a template that
+// does not load changes nothing.
+func reload(opts *options, tmpl *templates.Set, digests *digest.Service, subs *subscriber.Service, poller *ingest.Poller) (*config.Config, error) {
+	next, err := loadConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	fresh, err := templates.Load(next.TemplatesDir)
+	if err != nil {
+		return nil, err
+	}
+	lists, err := newsletters(next, fresh)
+	if err != nil {
+		return nil, err
+	}
+	if err := tmpl.Reload(next.TemplatesDir); err != nil {
+		return nil, err
+	}
+	digests.SetNewsletters(lists)
+	subs.SetLists(subscriberLists(next))
+	poller.SetSources(sources(next))
+	return next, nil
+}
+
+// restartOnly names the parts of the config that changed but are read
+// only at start.
+func restartOnly(running, next *config.Config) []string {
+	var out []string
+	for _, c := range []struct {
+		key     string
+		was, is any
+	}{
+		{"site", running.Site, next.Site}, {"server", running.Server, next.Server}, {"storage", running.Storage, next.Storage},
+		{"feeds", running.Feeds, next.Feeds}, {"categories", running.Categories, next.Categories},
+		{"ingest.watch_dir", running.Ingest.WatchDir, next.Ingest.WatchDir}, {"mail", running.Mail, next.Mail},
+		{"subscribe", running.Subscribe, next.Subscribe}, {"log", running.Log, next.Log},
+	} {
+		if !reflect.DeepEqual(c.was, c.is) {
+			out = append(out, c.key)
+		}
+	}
+	return out
 }
 
 // waitBounded waits for wait to return, at most limit.

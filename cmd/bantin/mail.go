@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bantin/bantin/internal/config"
 	"github.com/bantin/bantin/internal/mail"
 	"github.com/bantin/bantin/internal/subscriber"
 	"github.com/bantin/bantin/templates"
@@ -86,10 +87,7 @@ func (a *app) subscribers(ctx context.Context, mailer subscriber.Mailer, tmpl *t
 	if err != nil {
 		return nil, err
 	}
-	var lists []subscriber.List
-	for _, n := range cfg.Newsletters {
-		lists = append(lists, subscriber.List{ID: n.ID, Title: n.Title, Description: n.Description})
-	}
+	lists := subscriberLists(cfg)
 	return subscriber.NewService(subscriber.Options{
 		Store: a.store, Mailer: mailer, Emails: tmpl, Tokens: tokens, Lists: lists,
 		SiteTitle: cfg.Site.Title, BaseURL: cfg.Site.BaseURL, Language: cfg.Site.Language,
@@ -112,6 +110,16 @@ func (a *app) senderAddresses() (*netmail.Address, *netmail.Address, error) {
 		}
 	}
 	return from, replyTo, nil
+}
+
+// subscriberLists are the newsletters of cfg as the subscription pages
+// show them.
+func subscriberLists(cfg *config.Config) []subscriber.List {
+	var lists []subscriber.List
+	for _, n := range cfg.Newsletters {
+		lists = append(lists, subscriber.List{ID: n.ID, Title: n.Title, Description: n.Description})
+	}
+	return lists
 }
 
 // trustedProxies reads server.trusted_proxies: CIDRs or single addresses.

@@ -117,6 +117,25 @@ type Service struct {
 	// the second across processes).
 	making  sync.Mutex
 	orphans sync.Map // ids of issues of lists no longer configured, logged once
+
+	listsMu sync.RWMutex // guards opts.Newsletters, which a reload replaces
+}
+
+// newsletters are the configured lists now.
+func (s *Service) newsletters() []Newsletter {
+	s.listsMu.RLock()
+	defer s.listsMu.RUnlock()
+	return s.opts.Newsletters
+}
+
+// SetNewsletters replaces the lists (a reloaded config). An issue being
+// sent goes on; a list taken out keeps its issue until it comes back or
+// is cancelled.
+func (s *Service) SetNewsletters(lists []Newsletter) {
+	s.listsMu.Lock()
+	s.opts.Newsletters = lists
+	s.listsMu.Unlock()
+	s.Wake()
 }
 
 // New builds a Service.
@@ -167,13 +186,14 @@ func New(opts Options) *Service {
 
 // Newsletter returns the configured list with id.
 func (s *Service) Newsletter(id string) (Newsletter, error) {
-	for _, n := range s.opts.Newsletters {
+	lists := s.newsletters()
+	for _, n := range lists {
 		if n.ID == id {
 			return n, nil
 		}
 	}
-	ids := make([]string, 0, len(s.opts.Newsletters))
-	for _, n := range s.opts.Newsletters {
+	ids := make([]string, 0, len(lists))
+	for _, n := range lists {
 		ids = append(ids, n.ID)
 	}
 	if len(ids) == 0 {
@@ -337,7 +357,7 @@ func (s *Service) Tick(ctx context.Context, now time.Time) ([]Made, error) {
 	var errs []error
 	s.making.Lock()
 	defer s.making.Unlock()
-	for _, n := range s.opts.Newsletters {
+	for _, n := range s.newsletters() {
 		w, due, err := s.Due(ctx, n, now)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("schedule of %s: %w", n.ID, err))
@@ -392,7 +412,7 @@ func (s *Service) Cancel(ctx context.Context, list string) (store.Issue, int, er
 // nextRun is the earliest scheduled run after now of any list.
 func (s *Service) nextRun(now time.Time) time.Time {
 	var next time.Time
-	for _, n := range s.opts.Newsletters {
+	for _, n := range s.newsletters() {
 		if t := n.Schedule.Next(now); !t.IsZero() && (next.IsZero() || t.Before(next)) {
 			next = t
 		}

@@ -7,6 +7,7 @@ import (
 	netmail "net/mail"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/text/unicode/norm"
@@ -61,7 +62,8 @@ type Options struct {
 
 // Service is what readers and admins do with subscriptions.
 type Service struct {
-	opts Options
+	opts    Options
+	listsMu sync.RWMutex // guards opts.Lists, which a reload replaces
 }
 
 // NewService builds a Service.
@@ -77,10 +79,21 @@ func NewService(opts Options) *Service {
 }
 
 // Lists are the newsletters one can subscribe to.
-func (s *Service) Lists() []List { return s.opts.Lists }
+func (s *Service) Lists() []List {
+	s.listsMu.RLock()
+	defer s.listsMu.RUnlock()
+	return s.opts.Lists
+}
+
+// SetLists replaces the newsletters (a reloaded config).
+func (s *Service) SetLists(lists []List) {
+	s.listsMu.Lock()
+	defer s.listsMu.Unlock()
+	s.opts.Lists = lists
+}
 
 func (s *Service) list(id string) (List, bool) {
-	for _, l := range s.opts.Lists {
+	for _, l := range s.Lists() {
 		if l.ID == id {
 			return l, true
 		}

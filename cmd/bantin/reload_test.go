@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestReloadOnSIGHUP: a newsletter added to the file is served after
+// SIGHUP without a restart; a newsletter naming a template set that does
+// not exist is refused whole; a changed listen address is named as taking
+// a restart.
+func TestReloadOnSIGHUP(t *testing.T) {
+	addr := freeAddr(t)
+	dir := t.TempDir()
+	base := fmt.Sprintf(`site:
+  title: Báo Mẫu
+  base_url: http://%s
+server:
+  listen: %s
+newsletters:
+  - {id: sang, title: "Bản tin sáng", schedule: "0 6 * * *"}
+`, addr, addr)
+	writeConfig(t, dir, base)
+	d := startServe(t, dir, addr)
+	get := func(path string) (int, string) { return httpGet(t, "http://"+addr+path, "") }
+	if code, _ := get("/newsletters/toi/"); code != http.StatusNotFound {
+		t.Fatalf("an unknown list's archive answered %d", code)
+	}
+	hup := func(what string) {
+		t.Helper()
+		before := strings.Count(d.logs.String(), "SIGHUP")
+		if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 5*time.Second, what, func() bool { return strings.Count(d.logs.String(), "SIGHUP") > before })
+	}
+
+	writeConfig(t, dir, base+`  - {id: toi, title: "Bản tin tối", schedule: "0 18 * * *", template: khong-co}
+`)
+	hup("the refusal")
+	if !strings.Contains(d.logs.String(), "the new config is refused") || !strings.Contains(d.logs.String(), `template set \"khong-co\"`) {
+		t.Errorf("a newsletter with a missing template set was not refused:\n%s", d.logs.String())
+	}
+	if code, _ := get("/newsletters/toi/"); code != http.StatusNotFound {
+		t.Errorf("a refused config changed the lists: %d", code)
+	}
+
+	writeConfig(t, dir, strings.Replace(base, "listen: "+addr, "listen: 127.0.0.1:1", 1)+`  - {id: toi, title: "Bản tin tối", schedule: "0 18 * * *"}
+`)
+	hup("the reload")
+	if code, _ := get("/newsletters/toi/"); code != http.StatusOK {
+		t.Errorf("the added list's archive answered %d after SIGHUP", code)
+	}
+	if _, page := get("/subscribe"); !strings.Contains(page, "Bản tin tối") {
+		t.Error("the sign-up page does not offer the added list")
+	}
+	if !strings.Contains(d.logs.String(), "take a restart") || !strings.Contains(d.logs.String(), "keys=server") {
+		t.Errorf("the changed listen address was not named:\n%s", d.logs.String())
+	}
+}
