@@ -711,16 +711,20 @@ func TestRelayDownWaitsOnce(t *testing.T) {
 func TestOneSchedulerAmongProcesses(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
-	f := newFixture(t, now, &recorder{}, newsletter(t, "sang", "* * * * *", "UTC"))
-	f.article(t, "a1", "", now.Add(-time.Minute), now.Add(-time.Minute))
+	n := newsletter(t, "sang", "0 6 * * *", "UTC")
+	f := newFixture(t, now, &recorder{}, n)
+	// An article an hour before the last run: in that run's issue, far
+	// from any run boundary the test could cross.
+	run := n.Schedule.Previous(now)
+	f.article(t, "a1", "", run.Add(-time.Hour), run.Add(-time.Hour))
 	// A process that held the lease and was killed.
 	if ok, err := f.store.AcquireLease(ctx, schedulerLease, "dead", time.Now(), 600*time.Millisecond); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	opts := f.opts
 	opts.Now, opts.Poll, opts.LeaderTTL, opts.Holder = time.Now, 50*time.Millisecond, 600*time.Millisecond, "b"
-	// The list was first seen two minutes ago: its run is due now.
-	if _, err := f.store.ListStart(ctx, "sang", now.Add(-2*time.Minute)); err != nil {
+	// The list was first seen two days ago: its last run is due.
+	if _, err := f.store.ListStart(ctx, "sang", run.Add(-48*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	runCtx, stop := context.WithCancel(ctx)
