@@ -4,16 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/fsnotify/fsnotify"
 	"github.com/spf13/cobra"
 
 	"github.com/bantin/bantin/internal/config"
@@ -190,6 +193,9 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	// SIGHUP reloads what can change live; for now the upstream feeds
 	// (ingest.sources). A config that does not load is refused and the
 	// one running stays. SIGHUP's default action would end the process.
+	if cfg.WatchConfig && cfg.Path != "" {
+		go watchConfig(workCtx, cfg.Path, hup, logger)
+	}
 	go func() {
 		for range hup {
 			next, err := reload(opts, tmpl, digests, subs, poller)
@@ -230,6 +236,54 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	waitBounded(hub.Wait, shutdownGrace)
 	logger.Info("stopped")
 	return nil
+}
+
+// watchConfig turns changes of the config file into reloads, as SIGHUP
+// does (watch_config: true). It watches the file's folder, since editors
+// and deployment tools replace a file by renaming another onto it, and
+// waits for writes to settle.
+func watchConfig(ctx context.Context, path string, reloads chan<- os.Signal, logger *slog.Logger) {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		logger.Error("watch_config: cannot watch the config file", "err", err)
+		return
+	}
+	defer w.Close()
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		logger.Error("watch_config: cannot watch the config file", "err", err)
+		return
+	}
+	if err := w.Add(filepath.Dir(abs)); err != nil {
+		logger.Error("watch_config: cannot watch the config file", "path", path, "err", err)
+		return
+	}
+	var settle <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-w.Events:
+			if !ok {
+				return
+			}
+			if filepath.Clean(ev.Name) == abs && ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) != 0 {
+				settle = time.After(300 * time.Millisecond)
+			}
+		case err, ok := <-w.Errors:
+			if !ok {
+				return
+			}
+			logger.Warn("watch_config", "err", err)
+		case <-settle:
+			settle = nil
+			logger.Info("watch_config: the config file changed; reloading", "path", path)
+			select {
+			case reloads <- syscall.SIGHUP:
+			default: // a reload is pending already
+			}
+		}
+	}
 }
 
 // reload reads the config again and applies what can change live: the

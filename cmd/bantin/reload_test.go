@@ -62,3 +62,29 @@ newsletters:
 		t.Errorf("the changed listen address was not named:\n%s", d.logs.String())
 	}
 }
+
+// TestWatchConfig: with watch_config: true, saving the file reloads it.
+func TestWatchConfig(t *testing.T) {
+	addr := freeAddr(t)
+	dir := t.TempDir()
+	base := fmt.Sprintf(`site:
+  title: Báo Mẫu
+  base_url: http://%s
+server:
+  listen: %s
+watch_config: true
+newsletters:
+  - {id: sang, title: "Bản tin sáng", schedule: "0 6 * * *"}
+`, addr, addr)
+	writeConfig(t, dir, base)
+	d := startServe(t, dir, addr)
+	writeConfig(t, dir, base+`  - {id: toi, title: "Bản tin tối", schedule: "0 18 * * *"}
+`)
+	waitFor(t, 5*time.Second, "the list added to the saved file to be served", func() bool {
+		code, _ := httpGet(t, "http://"+addr+"/newsletters/toi/", "")
+		return code == http.StatusOK
+	})
+	if !strings.Contains(d.logs.String(), "watch_config: the config file changed") {
+		t.Errorf("the reload was not logged:\n%s", d.logs.String())
+	}
+}
