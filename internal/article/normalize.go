@@ -21,7 +21,7 @@ import (
 
 // rulesVersion is part of every input hash: when the normalization rules
 // change, bump it so that re-ingesting the same input applies the new rules.
-const rulesVersion = "1"
+const rulesVersion = "2"
 
 // Limits on field sizes. They keep one hostile article from bloating every
 // feed that carries it.
@@ -220,7 +220,9 @@ func (n *Normalizer) Normalize(in Input, now time.Time) (Article, error) {
 	a.Author = n.plainText(in.Author)
 	seen := map[string]bool{}
 	for _, c := range in.Categories {
-		title := oneLine(cleanText(c))
+		// A category's name is text like a title: markup some CMSs put in
+		// it is dropped (rules version 2).
+		title := oneLine(n.plainText(c))
 		slug := CategorySlug(title)
 		if slug == "" || seen[slug] {
 			continue
