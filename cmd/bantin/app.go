@@ -91,27 +91,32 @@ func (a *app) normalizer() (*article.Normalizer, error) {
 
 // feeds builds the feed service on the store.
 func (a *app) feeds() *feed.Service {
-	cfg := a.cfg
+	return feed.NewService(feed.ServiceOptions{
+		Renderer:      feedRenderer(a.cfg),
+		Source:        a.store,
+		Items:         a.cfg.Feeds.Items,
+		Now:           a.now,
+		Logger:        a.logger,
+		ObserveRender: a.metricsRender(),
+	})
+}
+
+// feedRenderer writes feeds as cfg says: the site, the hubs, the
+// categories' titles, full content or summaries.
+func feedRenderer(cfg *config.Config) *feed.Renderer {
 	categories := map[string]feed.CategoryInfo{}
 	for _, c := range cfg.Categories {
 		categories[c.Slug] = feed.CategoryInfo{Title: c.Title, Description: c.Description}
 	}
-	return feed.NewService(feed.ServiceOptions{
-		Renderer: feed.NewRenderer(feed.Options{
-			Site: feed.Site{
-				Title: cfg.Site.Title, Description: cfg.Site.Description, BaseURL: cfg.Site.BaseURL,
-				Language: cfg.Site.Language, Location: cfg.Location(),
-			},
-			FullContent: cfg.Feeds.FullContent,
-			// The built-in hub first, then those the admin names.
-			Hubs:       append([]string{strings.TrimRight(cfg.Site.BaseURL, "/") + "/websub"}, cfg.Feeds.WebSubHubs...),
-			Categories: categories,
-		}),
-		Source:        a.store,
-		Items:         cfg.Feeds.Items,
-		Now:           a.now,
-		Logger:        a.logger,
-		ObserveRender: a.metricsRender(),
+	return feed.NewRenderer(feed.Options{
+		Site: feed.Site{
+			Title: cfg.Site.Title, Description: cfg.Site.Description, BaseURL: cfg.Site.BaseURL,
+			Language: cfg.Site.Language, Location: cfg.Location(),
+		},
+		FullContent: cfg.Feeds.FullContent,
+		// The built-in hub first, then those the admin names.
+		Hubs:       append([]string{strings.TrimRight(cfg.Site.BaseURL, "/") + "/websub"}, cfg.Feeds.WebSubHubs...),
+		Categories: categories,
 	})
 }
 

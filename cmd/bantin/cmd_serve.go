@@ -21,6 +21,7 @@ import (
 
 	"github.com/bantin/bantin/internal/config"
 	"github.com/bantin/bantin/internal/digest"
+	"github.com/bantin/bantin/internal/feed"
 	"github.com/bantin/bantin/internal/ingest"
 	"github.com/bantin/bantin/internal/metrics"
 	"github.com/bantin/bantin/internal/subscriber"
@@ -194,16 +195,18 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	// (ingest.sources). A config that does not load is refused and the
 	// one running stays. SIGHUP's default action would end the process.
 	if cfg.WatchConfig && cfg.Path != "" {
-		go watchConfig(workCtx, cfg.Path, hup, logger)
+		if err := watchConfig(workCtx, cfg.Path, hup, logger); err != nil {
+			logger.Error("watch_config: the config file is not watched; SIGHUP still reloads", "err", err)
+		}
 	}
 	go func() {
 		for range hup {
-			next, err := reload(opts, tmpl, digests, subs, poller)
+			next, err := reload(cfg, opts, tmpl, digests, subs, poller, feeds)
 			if err != nil {
 				logger.Error("SIGHUP: the new config is refused; the running one stays", "err", err)
 				continue
 			}
-			logger.Info("SIGHUP: reloaded newsletters, upstream feeds and templates",
+			logger.Info("SIGHUP: reloaded newsletters, upstream feeds, feed settings and templates",
 				"newsletters", len(next.Newsletters), "sources", len(next.Ingest.Sources))
 			if later := restartOnly(cfg, next); len(later) > 0 {
 				logger.Warn("SIGHUP: these changed but take a restart", "keys", strings.Join(later, ", "))
@@ -241,23 +244,29 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 // watchConfig turns changes of the config file into reloads, as SIGHUP
 // does (watch_config: true). It watches the file's folder, since editors
 // and deployment tools replace a file by renaming another onto it, and
-// waits for writes to settle.
-func watchConfig(ctx context.Context, path string, reloads chan<- os.Signal, logger *slog.Logger) {
+// waits for writes to settle. The watch is in place when it returns; the
+// events are read until ctx ends.
+func watchConfig(ctx context.Context, path string, reloads chan<- os.Signal, logger *slog.Logger) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
-		logger.Error("watch_config: cannot watch the config file", "err", err)
-		return
+		return fmt.Errorf("watch_config: %w", err)
 	}
-	defer w.Close()
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		logger.Error("watch_config: cannot watch the config file", "err", err)
-		return
+		w.Close()
+		return fmt.Errorf("watch_config: %w", err)
 	}
 	if err := w.Add(filepath.Dir(abs)); err != nil {
-		logger.Error("watch_config: cannot watch the config file", "path", path, "err", err)
-		return
+		w.Close()
+		return fmt.Errorf("watch_config: watch %s: %w", filepath.Dir(abs), err)
 	}
+	go configEvents(ctx, w, abs, path, reloads, logger)
+	return nil
+}
+
+// configEvents reads the watcher's events until ctx ends.
+func configEvents(ctx context.Context, w *fsnotify.Watcher, abs, path string, reloads chan<- os.Signal, logger *slog.Logger) {
+	defer w.Close()
 	var settle <-chan time.Time
 	for {
 		select {
@@ -290,7 +299,8 @@ func watchConfig(ctx context.Context, path string, reloads chan<- os.Signal, log
 // newsletters, the upstream feeds and the templates. Everything is read
 // and checked before anything is applied: a config or a template that
 // does not load changes nothing.
-func reload(opts *options, tmpl *templates.Set, digests *digest.Service, subs *subscriber.Service, poller *ingest.Poller) (*config.Config, error) {
+func reload(running *config.Config, opts *options, tmpl *templates.Set, digests *digest.Service, subs *subscriber.Service,
+	poller *ingest.Poller, feeds *feed.Service) (*config.Config, error) {
 	next, err := loadConfig(opts)
 	if err != nil {
 		return nil, err
@@ -309,6 +319,11 @@ func reload(opts *options, tmpl *templates.Set, digests *digest.Service, subs *s
 	digests.SetNewsletters(lists)
 	subs.SetLists(subscriberLists(next))
 	poller.SetSources(sources(next))
+	// Feed settings and categories change live; the site's own keys are
+	// read at start by the pages too, so the feeds keep the running ones.
+	look := *next
+	look.Site = running.Site
+	feeds.Reconfigure(feedRenderer(&look), next.Feeds.Items)
 	return next, nil
 }
 
@@ -321,7 +336,6 @@ func restartOnly(running, next *config.Config) []string {
 		was, is any
 	}{
 		{"site", running.Site, next.Site}, {"server", running.Server, next.Server}, {"storage", running.Storage, next.Storage},
-		{"feeds", running.Feeds, next.Feeds}, {"categories", running.Categories, next.Categories},
 		{"ingest.watch_dir", running.Ingest.WatchDir, next.Ingest.WatchDir}, {"mail", running.Mail, next.Mail},
 		{"subscribe", running.Subscribe, next.Subscribe}, {"log", running.Log, next.Log},
 	} {

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,8 +27,18 @@ newsletters:
   - {id: sang, title: "Bản tin sáng", schedule: "0 6 * * *"}
 `, addr, addr)
 	writeConfig(t, dir, base)
+	for i := range 2 {
+		body := fmt.Sprintf(`{"id": "bai-%d", "title": "Bài %d", "summary": "Tóm tắt."}`, i, i)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("bai-%d.json", i)), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mustRun(t, dir, 0, "ingest", fmt.Sprintf("bai-%d.json", i))
+	}
 	d := startServe(t, dir, addr)
 	get := func(path string) (int, string) { return httpGet(t, "http://"+addr+path, "") }
+	if _, rss := get("/feeds/rss.xml"); strings.Count(rss, "<item>") != 2 {
+		t.Fatalf("the feed holds %d items before the reload, want 2", strings.Count(rss, "<item>"))
+	}
 	if code, _ := get("/newsletters/toi/"); code != http.StatusNotFound {
 		t.Fatalf("an unknown list's archive answered %d", code)
 	}
@@ -50,6 +62,7 @@ newsletters:
 	}
 
 	writeConfig(t, dir, strings.Replace(base, "listen: "+addr, "listen: 127.0.0.1:1", 1)+`  - {id: toi, title: "Bản tin tối", schedule: "0 18 * * *"}
+feeds: {items: 1}
 `)
 	hup("the reload")
 	if code, _ := get("/newsletters/toi/"); code != http.StatusOK {
@@ -57,6 +70,9 @@ newsletters:
 	}
 	if _, page := get("/subscribe"); !strings.Contains(page, "Bản tin tối") {
 		t.Error("the sign-up page does not offer the added list")
+	}
+	if _, rss := get("/feeds/rss.xml"); strings.Count(rss, "<item>") != 1 {
+		t.Errorf("after feeds.items: 1 and SIGHUP the feed holds %d items", strings.Count(rss, "<item>"))
 	}
 	if !strings.Contains(d.logs.String(), "take a restart") || !strings.Contains(d.logs.String(), "keys=server") {
 		t.Errorf("the changed listen address was not named:\n%s", d.logs.String())

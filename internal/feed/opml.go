@@ -77,11 +77,11 @@ func (s *Service) OPML(ctx context.Context) (*Rendered, error) {
 		if err != nil {
 			return nil, err
 		}
-		body, err := s.renderer.RenderOPML(scopes, Updated(latest))
+		body, err := s.rend().RenderOPML(scopes, Updated(latest))
 		if err != nil {
 			return nil, err
 		}
-		doc, err := s.renderer.newRendered(body, opmlKind, Updated(latest), s.renderer.opts.Site.BaseURL+"/feeds.opml")
+		doc, err := s.rend().newRendered(body, opmlKind, Updated(latest), s.rend().opts.Site.BaseURL+"/feeds.opml")
 		return doc, err
 	})
 }

@@ -55,11 +55,12 @@ type Rendered struct {
 // Service renders feed documents on first request after a change and
 // keeps them: a GET of an unchanged feed costs no rendering and no query.
 type Service struct {
-	renderer *Renderer
-	source   Source
-	items    int
-	now      func() time.Time
-	logger   *slog.Logger
+	// look holds what a reload may change: the renderer (site, hubs,
+	// categories, full content) and the entries per page.
+	look   atomic.Pointer[look]
+	source Source
+	now    func() time.Time
+	logger *slog.Logger
 	// observeRender is told each rendering's time (metrics); nil for none.
 	observeRender func(time.Duration)
 
@@ -107,10 +108,8 @@ type ServiceOptions struct {
 
 // NewService builds a Service. Call Run to keep it fresh.
 func NewService(opts ServiceOptions) *Service {
-	s := &Service{renderer: opts.Renderer, source: opts.Source, items: opts.Items, now: opts.Now, logger: opts.Logger, observeRender: opts.ObserveRender}
-	if s.items <= 0 {
-		s.items = 50
-	}
+	s := &Service{source: opts.Source, now: opts.Now, logger: opts.Logger, observeRender: opts.ObserveRender}
+	s.look.Store(newLook(opts.Renderer, opts.Items))
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -120,6 +119,32 @@ func NewService(opts ServiceOptions) *Service {
 	s.cache.Store(&generation{entries: map[key]*entry{}})
 	s.lastModified = map[key]lastModified{}
 	return s
+}
+
+// look is a Service's presentation: how documents are written and how many
+// entries a page holds.
+type look struct {
+	renderer *Renderer
+	items    int
+}
+
+func newLook(r *Renderer, items int) *look {
+	if items <= 0 {
+		items = 50
+	}
+	return &look{renderer: r, items: items}
+}
+
+func (s *Service) rend() *Renderer { return s.look.Load().renderer }
+
+func (s *Service) perPage() int { return s.look.Load().items }
+
+// Reconfigure puts a new presentation in place (a reloaded config: feed
+// settings, categories) and drops every rendered document, so that the
+// next request, and WebSub, get the feeds written the new way.
+func (s *Service) Reconfigure(r *Renderer, items int) {
+	s.look.Store(newLook(r, items))
+	s.Invalidate()
 }
 
 // Invalidate drops every rendered document and tells the listeners.
@@ -244,11 +269,11 @@ func (s *Service) keepLastModifiedMoving(k key, doc *Rendered) *Rendered {
 	switch {
 	case ok && prev.etag == doc.ETag && !doc.LastModified.Equal(prev.at):
 		// The same bytes keep the date they were first sent with.
-		doc = s.renderer.withLastModified(doc, prev.at)
+		doc = s.rend().withLastModified(doc, prev.at)
 	case ok && prev.etag != doc.ETag && !doc.LastModified.After(prev.at):
-		doc = s.renderer.withLastModified(doc, s.now().Truncate(time.Second))
+		doc = s.rend().withLastModified(doc, s.now().Truncate(time.Second))
 		if !doc.LastModified.After(prev.at) {
-			doc = s.renderer.withLastModified(doc, prev.at.Add(time.Second))
+			doc = s.rend().withLastModified(doc, prev.at.Add(time.Second))
 		}
 	}
 	s.lastModified[k] = lastModified{etag: doc.ETag, at: doc.LastModified}
@@ -313,7 +338,7 @@ func (s *Service) render(ctx context.Context, k key) (*Rendered, error) {
 		}
 		for i := range cats {
 			if cats[i].Slug == k.category {
-				c := s.renderer.category(cats[i])
+				c := s.rend().category(cats[i])
 				doc.Category = &c
 			}
 		}
@@ -325,19 +350,19 @@ func (s *Service) render(ctx context.Context, k key) (*Rendered, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc.Pages = max(1, (total+s.items-1)/s.items)
+	doc.Pages = max(1, (total+s.perPage()-1)/s.perPage())
 	if k.page < 1 || k.page > doc.Pages {
 		return nil, fmt.Errorf("page %d of %d: %w", k.page, doc.Pages, ErrNotFound)
 	}
-	q.Limit, q.Offset = s.items, (k.page-1)*s.items
+	q.Limit, q.Offset = s.perPage(), (k.page-1)*s.perPage()
 	if doc.Articles, err = s.source.Articles(ctx, q); err != nil {
 		return nil, err
 	}
-	body, err := s.renderer.Render(doc)
+	body, err := s.rend().Render(doc)
 	if err != nil {
 		return nil, err
 	}
-	return s.renderer.newRendered(body, k.kind, Updated(doc.Articles), s.renderer.url(doc, k.page, k.kind))
+	return s.rend().newRendered(body, k.kind, Updated(doc.Articles), s.rend().url(doc, k.page, k.kind))
 }
 
 func (r *Renderer) newRendered(body []byte, kind Kind, updated time.Time, self string) (*Rendered, error) {
@@ -428,7 +453,7 @@ func (s *Service) findScopes(ctx context.Context) ([]Scope, error) {
 		if cats[i].Slug == "page" { // taken by paging; see article.CategorySlug
 			continue
 		}
-		c := s.renderer.category(cats[i])
+		c := s.rend().category(cats[i])
 		scopes = append(scopes, Scope{Category: &c})
 	}
 	for i := range scopes {
@@ -440,7 +465,7 @@ func (s *Service) findScopes(ctx context.Context) ([]Scope, error) {
 		if err != nil {
 			return nil, err
 		}
-		scopes[i].Pages = max(1, (n+s.items-1)/s.items)
+		scopes[i].Pages = max(1, (n+s.perPage()-1)/s.perPage())
 	}
 	return scopes, nil
 }
