@@ -98,6 +98,7 @@ func (a *app) feeds() *feed.Service {
 		Now:           a.now,
 		Logger:        a.logger,
 		ObserveRender: a.metricsRender(),
+		ObserveCache:  a.metricsCache(),
 	})
 }
 

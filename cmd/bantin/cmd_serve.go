@@ -105,7 +105,7 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	feeds := a.feeds()
 	hub := websub.New(websub.Options{
 		Store: a.store, Feeds: feeds, BaseURL: cfg.Site.BaseURL, ExternalHubs: cfg.Feeds.WebSubHubs,
-		AllowPrivate: cfg.Feeds.WebSubAllowPrivate, Logger: logger, Now: a.now,
+		AllowPrivate: cfg.Feeds.WebSubAllowPrivate, Logger: logger, Now: a.now, ObserveDelivery: a.metricsWebSub(),
 	})
 	server := web.New(web.Options{
 		Site: web.Site{

@@ -291,6 +291,10 @@ feeds:
 	case <-time.After(5 * time.Second):
 		t.Error("no WebSub push within 5 s of the API ingest")
 	}
+	waitFor(t, 2*time.Second, "the push counted in /metrics", func() bool {
+		_, m := get("/metrics", false)
+		return strings.Contains(m, `bantin_websub_deliveries_total{result="delivered"}`)
+	})
 	var list struct {
 		Articles []struct{ ID, Slug string } `json:"articles"`
 	}

@@ -6,12 +6,33 @@ import (
 	"time"
 
 	"github.com/bantin/bantin/internal/digest"
+	"github.com/bantin/bantin/internal/feed"
 	"github.com/bantin/bantin/internal/ingest"
 	"github.com/bantin/bantin/internal/mail"
 )
 
 // The hooks below turn what the packages tell into Prometheus series; each
 // is nil outside serve.
+
+func (a *app) metricsCache() func(feed.Kind, bool) {
+	if a.metrics == nil {
+		return nil
+	}
+	return func(k feed.Kind, hit bool) {
+		result := "miss"
+		if hit {
+			result = "hit"
+		}
+		a.metrics.FeedCache.WithLabelValues(k.Label(), result).Inc()
+	}
+}
+
+func (a *app) metricsWebSub() func(string) {
+	if a.metrics == nil {
+		return nil
+	}
+	return func(result string) { a.metrics.WebSubDeliveries.WithLabelValues(result).Inc() }
+}
 
 func (a *app) metricsRender() func(time.Duration) {
 	if a.metrics == nil {

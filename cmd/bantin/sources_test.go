@@ -92,7 +92,8 @@ newsletters:
 	_, metrics := httpGet(t, base+"/metrics", "")
 	for _, want := range []string{`bantin_source_polls_total{result="ok",source="huyen"} 1`,
 		`bantin_articles_ingested_total{entry="source",result="created"} 1`, `bantin_feed_requests_total{code="200",kind="rss"}`,
-		`bantin_subscribers`, `bantin_outbox_depth 0`} {
+		`bantin_subscribers`, `bantin_outbox_depth 0`, `bantin_feed_cache_total{kind="rss",result="hit"}`,
+		`bantin_feed_cache_total{kind="rss",result="miss"}`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

@@ -28,6 +28,19 @@ const (
 // Kinds lists every format in the order pages and OPML name them.
 var Kinds = []Kind{RSS, Atom, JSON}
 
+// Label is the kind's short name for metrics: rss, atom, json, opml.
+func (k Kind) Label() string {
+	switch k {
+	case Atom:
+		return "atom"
+	case JSON:
+		return "json"
+	case opmlKind:
+		return "opml"
+	}
+	return "rss"
+}
+
 // File is the file name of a kind of feed.
 func (k Kind) File() string {
 	switch k {

@@ -61,8 +61,10 @@ type Service struct {
 	source Source
 	now    func() time.Time
 	logger *slog.Logger
-	// observeRender is told each rendering's time (metrics); nil for none.
+	// observeRender is told each rendering's time, observeCache each
+	// request's cache hit or miss (metrics); nil for none.
 	observeRender func(time.Duration)
+	observeCache  func(Kind, bool)
 
 	cache        atomic.Pointer[generation]
 	mu           sync.Mutex // guards listeners and lastModified
@@ -104,11 +106,14 @@ type ServiceOptions struct {
 	// ObserveRender is told how long each rendering took (a cache miss);
 	// nil for none.
 	ObserveRender func(time.Duration)
+	// ObserveCache is told, for each document asked for, its kind and
+	// whether it came from the cache (metrics); nil for none.
+	ObserveCache func(kind Kind, hit bool)
 }
 
 // NewService builds a Service. Call Run to keep it fresh.
 func NewService(opts ServiceOptions) *Service {
-	s := &Service{source: opts.Source, now: opts.Now, logger: opts.Logger, observeRender: opts.ObserveRender}
+	s := &Service{source: opts.Source, now: opts.Now, logger: opts.Logger, observeRender: opts.ObserveRender, observeCache: opts.ObserveCache}
 	s.look.Store(newLook(opts.Renderer, opts.Items))
 	if s.now == nil {
 		s.now = time.Now
@@ -301,7 +306,9 @@ func (s *Service) cached(k key, render func() (*Rendered, error)) (*Rendered, er
 		}
 		gen.mu.Unlock()
 	}
+	hit := true
 	e.once.Do(func() {
+		hit = false
 		start := time.Now()
 		e.doc, e.err = render()
 		if e.err == nil {
@@ -311,6 +318,9 @@ func (s *Service) cached(k key, render func() (*Rendered, error)) (*Rendered, er
 			s.logger.Debug("feed rendered", "url", e.doc.Self, "duration", time.Since(start))
 		}
 	})
+	if s.observeCache != nil && e.err == nil {
+		s.observeCache(k.kind, hit)
+	}
 	if e.err != nil {
 		// A failed render is not kept: a store error is tried again by the
 		// next request, and a feed that does not exist takes no memory

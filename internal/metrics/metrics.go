@@ -20,6 +20,8 @@ type Metrics struct {
 
 	FeedRequests     *prometheus.CounterVec // kind, code
 	FeedRender       prometheus.Histogram
+	FeedCache        *prometheus.CounterVec // kind, result
+	WebSubDeliveries *prometheus.CounterVec // result
 	ArticlesIngested *prometheus.CounterVec // entry, result
 	SourcePolls      *prometheus.CounterVec // source, result
 	IssuesCreated    *prometheus.CounterVec // list
@@ -39,6 +41,12 @@ func New() *Metrics {
 			Name: "bantin_feed_render_seconds", Help: "Time to render one feed document (a cache miss).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
+		FeedCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bantin_feed_cache_total", Help: "Feed documents asked for, by kind and whether the cache had them (hit, miss).",
+		}, []string{"kind", "result"}),
+		WebSubDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bantin_websub_deliveries_total", Help: "WebSub content deliveries to subscribers by result (delivered, gone, retry, failed).",
+		}, []string{"result"}),
 		ArticlesIngested: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bantin_articles_ingested_total", Help: "Articles ingested by entry point (api, watch, source, cli) and result (created, updated, unchanged, rejected).",
 		}, []string{"entry", "result"}),
@@ -57,7 +65,7 @@ func New() *Metrics {
 		}, []string{"outcome"}),
 	}
 	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.FeedRequests, m.FeedRender, m.ArticlesIngested, m.SourcePolls, m.IssuesCreated, m.Deliveries, m.SMTPTransaction)
+		m.FeedRequests, m.FeedRender, m.FeedCache, m.WebSubDeliveries, m.ArticlesIngested, m.SourcePolls, m.IssuesCreated, m.Deliveries, m.SMTPTransaction)
 	return m
 }
 

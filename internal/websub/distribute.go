@@ -125,12 +125,19 @@ func (h *Hub) deliver(sub store.Subscription, doc *feed.Rendered, attempt int) {
 			resp.Body.Close()
 		}
 		err = cause(err)
+		observe := func(result string) {
+			if h.opts.ObserveDelivery != nil {
+				h.opts.ObserveDelivery(result)
+			}
+		}
 		switch {
 		case status/100 == 2:
 			log.Debug("websub: delivered")
+			observe("delivered")
 			return
 		case status == http.StatusGone:
 			log.Info("websub: subscriber gone, subscription ended")
+			observe("gone")
 			if err := h.opts.Store.DeleteSubscription(ctx, sub.Topic, sub.Callback); err != nil {
 				log.Error("websub: subscription not deleted", "err", err)
 			}
@@ -138,8 +145,10 @@ func (h *Hub) deliver(sub store.Subscription, doc *feed.Rendered, attempt int) {
 		}
 		if attempt >= h.opts.Retries {
 			log.Warn("websub: delivery failed, giving up", "status", status, "err", err)
+			observe("failed")
 			return
 		}
+		observe("retry")
 		wait := h.opts.RetryBase << (attempt - 1)
 		log.Info("websub: delivery failed, will retry", "status", status, "err", err, "in", wait)
 		h.wg.Add(1)

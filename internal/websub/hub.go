@@ -69,6 +69,9 @@ type Options struct {
 	// it doubles each time, up to Retries tries. Defaults: 1 minute, 5.
 	RetryBase time.Duration
 	Retries   int
+	// ObserveDelivery is told each delivery's result: delivered, gone,
+	// retry or failed (metrics); nil for none.
+	ObserveDelivery func(result string)
 }
 
 // Hub is the WebSub hub.
