@@ -221,3 +221,27 @@ func TestSubscribersImportExportErase(t *testing.T) {
 		t.Fatalf("erase again: %s", errOut)
 	}
 }
+
+// FuzzReadCSV: any file reads as rows, each with its line and either
+// fields or the reason it is broken; nothing panics.
+func FuzzReadCSV(f *testing.F) {
+	f.Add("nu@example.vn,Ngọc Nữ\nan@example.vn\n")
+	f.Add("\"unterminated,quote\nok@example.vn,Ok\n")
+	f.Add("a,b,c\r\n\"x\"\"y\",z\n")
+	f.Fuzz(func(t *testing.T, data string) {
+		rows, err := readCSV(strings.NewReader(data))
+		if err != nil {
+			return
+		}
+		last := 0
+		for _, r := range rows {
+			if r.line < last {
+				t.Fatalf("rows out of order: line %d after %d", r.line, last)
+			}
+			last = r.line
+			if r.err == nil && len(r.fields) == 0 {
+				t.Fatalf("line %d: no fields and no error", r.line)
+			}
+		}
+	})
+}

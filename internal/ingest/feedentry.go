@@ -238,5 +238,10 @@ func entryDate(raw string, parsed *time.Time, loc *time.Location) string {
 	if !hasZone(raw) && t.Location() == time.UTC && loc != nil {
 		t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc)
 	}
+	// A year RFC 3339 cannot write (gofeed reads some nonsense as year 0)
+	// is no date: the entry is dated when first seen.
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return ""
+	}
 	return t.Format(time.RFC3339)
 }

@@ -42,7 +42,7 @@ type signupFixture struct {
 	dir    string
 }
 
-func newSignupFixture(t *testing.T, limit int, proxies ...netip.Prefix) *signupFixture {
+func newSignupFixture(t testing.TB, limit int, proxies ...netip.Prefix) *signupFixture {
 	t.Helper()
 	st := sqlitetest.Open(t)
 	tmpl, err := templates.Load("")
