@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // post sends a request to the running server and returns status and body.
@@ -179,6 +180,31 @@ newsletters:
 	}
 	if code, _ := post(t, "POST", base+"/unsubscribe/forged", "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click", ""); code != http.StatusNotFound {
 		t.Errorf("a one-click POST with a forged token: %d, want 404", code)
+	}
+	// A real confirmation token used for another purpose does nothing.
+	if code, _ := post(t, "POST", base+"/subscribe", "application/x-www-form-urlencoded",
+		url.Values{"email": {"cp@example.vn"}, "list": {"sang"}}.Encode(), ""); code != http.StatusOK {
+		t.Fatalf("sign-up for the token test: %d", code)
+	}
+	var confirm string
+	waitFor(t, 5*time.Second, "the confirmation email", func() bool {
+		for _, e := range emlFiles(t, filepath.Join(dir, "data", "outbox")) {
+			e = strings.ReplaceAll(e, "=\r\n", "")
+			if strings.Contains(e, "cp@example.vn") {
+				confirm = regexp.MustCompile(`/confirm/[A-Za-z0-9_-]+`).FindString(e)
+			}
+		}
+		return confirm != ""
+	})
+	tok := strings.TrimPrefix(confirm, "/confirm/")
+	if code, _ := httpGet(t, base+"/unsubscribe/"+tok, ""); code != http.StatusNotFound {
+		t.Errorf("a confirmation token as an unsubscribe link: %d, want 404", code)
+	}
+	if code, _ := post(t, "POST", base+"/preferences/"+tok, "application/x-www-form-urlencoded", "list=sang", ""); code != http.StatusNotFound {
+		t.Errorf("a confirmation token as a preferences link: %d, want 404", code)
+	}
+	if code, _ := httpGet(t, base+confirm, ""); code != http.StatusOK {
+		t.Errorf("the confirmation link itself: %d, want 200", code)
 	}
 
 	// A sign-up flood from one address: 5 an hour, then 429.

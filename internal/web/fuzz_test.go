@@ -20,6 +20,7 @@ func FuzzPublicForms(f *testing.F) {
 		{"/api/v1/subscribers", `{"list":"sang","email":"a@b.vn","name":"A","confirmed":true}`},
 		{"/unsubscribe/AAAA", "List-Unsubscribe=One-Click"},
 		{"/preferences/AAAA", "list=sang&category=kinh-te"},
+		{"/websub", "hub.mode=subscribe&hub.topic=https%3A%2F%2Fbaomau.vn%2Ffeeds%2Frss.xml&hub.callback=http%3A%2F%2F127.0.0.1%2Fcb"},
 	} {
 		f.Add(seed.route, seed.body)
 	}
