@@ -64,6 +64,12 @@ that pages and categories that no longer exist disappear.`,
 				}
 				return nil
 			}
+			total := 1 // feeds.opml
+			for _, sc := range scopes {
+				total += sc.Pages * len(feed.Kinds)
+			}
+			bar := newProgress(opts.stderr, int64(total), "building", "documents")
+			defer bar.finish()
 			for _, sc := range scopes {
 				slug := ""
 				if sc.Category != nil {
@@ -81,6 +87,7 @@ that pages and categories that no longer exist disappear.`,
 						if err := write(feed.Path(slug, page, kind), doc); err != nil {
 							return err
 						}
+						bar.add(1)
 					}
 				}
 			}
@@ -91,6 +98,8 @@ that pages and categories that no longer exist disappear.`,
 			if err := write("/feeds.opml", opml); err != nil {
 				return err
 			}
+			bar.add(1)
+			bar.finish()
 			fmt.Fprintf(opts.stdout, "wrote %d files for %d feeds under %s (%s)\n", files, len(scopes), out, time.Since(start).Round(time.Millisecond))
 			return nil
 		},
