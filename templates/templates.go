@@ -73,16 +73,10 @@ func Load(overrideDir string) (*Set, error) {
 	return set, nil
 }
 
-// Reload parses the templates again (an admin changed a file) and puts
-// them in place at once for every user of the set; templates that do not
-// parse are refused and the running ones stay.
-func (s *Set) Reload(overrideDir string) error {
-	next, err := Load(overrideDir)
-	if err != nil {
-		return err
-	}
+// Swap puts the templates of next in place at once for every user of s
+// (a reload: next was loaded and checked first).
+func (s *Set) Swap(next *Set) {
 	s.p.Store(next.p.Load())
-	return nil
 }
 
 // loadEmail parses the email templates: .html with html/template (every

@@ -157,8 +157,12 @@ For PostgreSQL, use pg_dump.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(opts.stdout, "backed up %s to %s (%d MiB, checked) in %s\n", app.cfg.Storage.DSN, a[0],
-				info.Size()>>20, time.Since(started).Round(time.Millisecond))
+			size := fmt.Sprintf("%d KiB", info.Size()>>10)
+			if info.Size() >= 10<<20 {
+				size = fmt.Sprintf("%d MiB", info.Size()>>20)
+			}
+			fmt.Fprintf(opts.stdout, "backed up %s to %s (%s, checked) in %s\n", app.cfg.Storage.DSN, a[0],
+				size, time.Since(started).Round(time.Millisecond))
 			return nil
 		},
 	}

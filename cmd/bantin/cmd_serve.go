@@ -128,6 +128,7 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		Sources:         poller,
 		Metrics:         a.metrics.Handler(),
 		FeedRequest:     a.metricsFeedRequest(),
+		ObserveIngest:   a.metricsAPIIngest(),
 		TrustedProxies:  proxies,
 		SignupLimit:     signupLimit,
 		SignupPeriod:    signupPeriod,
@@ -203,13 +204,13 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		for range hup {
 			next, err := reload(cfg, opts, tmpl, digests, subs, poller, feeds)
 			if err != nil {
-				logger.Error("SIGHUP: the new config is refused; the running one stays", "err", err)
+				logger.Error("reload: the new config is refused; the running one stays", "err", err)
 				continue
 			}
-			logger.Info("SIGHUP: reloaded newsletters, upstream feeds, feed settings and templates",
+			logger.Info("reload: newsletters, upstream feeds, feed settings and templates reloaded",
 				"newsletters", len(next.Newsletters), "sources", len(next.Ingest.Sources))
 			if later := restartOnly(cfg, next); len(later) > 0 {
-				logger.Warn("SIGHUP: these changed but take a restart", "keys", strings.Join(later, ", "))
+				logger.Warn("reload: these changed but take a restart", "keys", strings.Join(later, ", "))
 			}
 		}
 	}()
@@ -313,9 +314,7 @@ func reload(running *config.Config, opts *options, tmpl *templates.Set, digests 
 	if err != nil {
 		return nil, err
 	}
-	if err := tmpl.Reload(next.TemplatesDir); err != nil {
-		return nil, err
-	}
+	tmpl.Swap(fresh)
 	digests.SetNewsletters(lists)
 	subs.SetLists(subscriberLists(next))
 	poller.SetSources(sources(next))
@@ -338,6 +337,7 @@ func restartOnly(running, next *config.Config) []string {
 		{"site", running.Site, next.Site}, {"server", running.Server, next.Server}, {"storage", running.Storage, next.Storage},
 		{"ingest.watch_dir", running.Ingest.WatchDir, next.Ingest.WatchDir}, {"mail", running.Mail, next.Mail},
 		{"subscribe", running.Subscribe, next.Subscribe}, {"log", running.Log, next.Log},
+		{"watch_config", running.WatchConfig, next.WatchConfig},
 	} {
 		if !reflect.DeepEqual(c.was, c.is) {
 			out = append(out, c.key)

@@ -295,6 +295,9 @@ feeds:
 		_, m := get("/metrics", false)
 		return strings.Contains(m, `bantin_websub_deliveries_total{result="delivered"}`)
 	})
+	if _, m := get("/metrics", false); !strings.Contains(m, `bantin_articles_ingested_total{entry="api",result="created"}`) {
+		t.Error("the article posted to the API is not counted in /metrics")
+	}
 	var list struct {
 		Articles []struct{ ID, Slug string } `json:"articles"`
 	}
@@ -377,7 +380,7 @@ feeds:
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Second, "the SIGHUP to be logged", func() bool { return strings.Contains(logs.String(), "SIGHUP") })
+	waitFor(t, 2*time.Second, "the reload to be logged", func() bool { return strings.Contains(logs.String(), "reload:") })
 	if status, _ := get("/healthz", false); status != 200 {
 		t.Errorf("after SIGHUP /healthz answered %d", status)
 	}

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
+	netmail "net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -197,6 +200,46 @@ newsletters:
 		return confirm != ""
 	})
 	tok := strings.TrimPrefix(confirm, "/confirm/")
+
+	// A name with a script, through the form: the confirmation email shows
+	// it as text.
+	if code, _ := post(t, "POST", base+"/subscribe", "application/x-www-form-urlencoded",
+		url.Values{"email": {"xss@example.vn"}, "name": {`<script>alert(11)</script><img src=x onerror=alert(12)>Nữ`}, "list": {"sang"}}.Encode(), ""); code != http.StatusOK {
+		t.Fatalf("sign-up with a script in the name: %d", code)
+	}
+	var mailHTML string
+	waitFor(t, 5*time.Second, "the confirmation email to xss@", func() bool {
+		for _, e := range emlFiles(t, filepath.Join(dir, "data", "outbox")) {
+			if !strings.Contains(e, "xss@example.vn") {
+				continue
+			}
+			msg, err := netmail.ReadMessage(strings.NewReader(e))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+			mr := multipart.NewReader(msg.Body, params["boundary"])
+			for {
+				part, err := mr.NextPart()
+				if err != nil {
+					break
+				}
+				if strings.HasPrefix(part.Header.Get("Content-Type"), "text/html") {
+					b, _ := io.ReadAll(part)
+					mailHTML = string(b)
+				}
+			}
+		}
+		return mailHTML != ""
+	})
+	if !strings.Contains(mailHTML, "Nữ") {
+		t.Errorf("the confirmation email does not greet the reader by name; the check below would prove nothing")
+	}
+	for _, re := range []*regexp.Regexp{scriptTag, handler, jsLink} {
+		if m := re.FindString(mailHTML); m != "" {
+			t.Errorf("the confirmation email carries %q", m)
+		}
+	}
 	if code, _ := httpGet(t, base+"/unsubscribe/"+tok, ""); code != http.StatusNotFound {
 		t.Errorf("a confirmation token as an unsubscribe link: %d, want 404", code)
 	}

@@ -60,7 +60,10 @@ func whileLeading(ctx context.Context, st leases, name, holder string, logger *s
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
-		held, err := st.AcquireLease(ctx, name, holder, time.Now(), leaseTTL)
+		// A renewal stuck behind a long write must not outlast the lease.
+		renew, cancelRenew := context.WithTimeout(ctx, leaseTTL/3)
+		held, err := st.AcquireLease(renew, name, holder, time.Now(), leaseTTL)
+		cancelRenew()
 		switch {
 		case err != nil:
 			// A store that does not answer for a while: stop before the

@@ -63,6 +63,13 @@ func (a *app) metricsIngest() func(ingest.Result) {
 	}
 }
 
+func (a *app) metricsAPIIngest() func(string) {
+	if a.metrics == nil {
+		return nil
+	}
+	return func(result string) { a.metrics.ArticlesIngested.WithLabelValues("api", result).Inc() }
+}
+
 func (a *app) metricsPoll() func(ingest.PollResult) {
 	if a.metrics == nil {
 		return nil

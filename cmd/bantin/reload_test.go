@@ -44,11 +44,11 @@ newsletters:
 	}
 	hup := func(what string) {
 		t.Helper()
-		before := strings.Count(d.logs.String(), "SIGHUP")
+		before := strings.Count(d.logs.String(), "reload:")
 		if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 5*time.Second, what, func() bool { return strings.Count(d.logs.String(), "SIGHUP") > before })
+		waitFor(t, 5*time.Second, what, func() bool { return strings.Count(d.logs.String(), "reload:") > before })
 	}
 
 	writeConfig(t, dir, base+`  - {id: toi, title: "Bản tin tối", schedule: "0 18 * * *", template: khong-co}

@@ -454,7 +454,10 @@ func (s *Service) runSchedule(ctx context.Context) {
 		now := s.opts.Now()
 		// With several processes on one store, the holder of the lease
 		// makes the issues; another takes over within a lease of its end.
-		held, err := s.opts.Store.AcquireLease(ctx, schedulerLease, s.opts.Holder, now, s.opts.LeaderTTL)
+		// A renewal stuck behind a long write must not outlast the lease.
+		renew, cancelRenew := context.WithTimeout(ctx, s.opts.LeaderTTL/3)
+		held, err := s.opts.Store.AcquireLease(renew, schedulerLease, s.opts.Holder, now, s.opts.LeaderTTL)
+		cancelRenew()
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.opts.Logger.Warn("digest: the scheduler lease", "err", err)

@@ -48,7 +48,7 @@ func New() *Metrics {
 			Name: "bantin_websub_deliveries_total", Help: "WebSub content deliveries to subscribers by result (delivered, gone, retry, failed).",
 		}, []string{"result"}),
 		ArticlesIngested: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bantin_articles_ingested_total", Help: "Articles ingested by entry point (api, watch, source, cli) and result (created, updated, unchanged, rejected).",
+			Name: "bantin_articles_ingested_total", Help: "Articles ingested by entry point (api, watch, source) and result (created, updated, unchanged, rejected).",
 		}, []string{"entry", "result"}),
 		SourcePolls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bantin_source_polls_total", Help: "Polls of upstream feeds by source and result (ok, not_modified, error).",

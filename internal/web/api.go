@@ -88,6 +88,13 @@ type saveResponse struct {
 // apiSaveArticles creates or updates one article or an array of them. A
 // request is all or nothing: one bad article refuses the whole request,
 // naming its index and field, and nothing is written.
+// observeIngest tells the metrics of an article through the API.
+func (s *Server) observeIngest(result string) {
+	if s.opts.ObserveIngest != nil {
+		s.opts.ObserveIngest(result)
+	}
+}
+
 func (s *Server) apiSaveArticles(w http.ResponseWriter, r *http.Request) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
 	if err != nil {
@@ -127,6 +134,7 @@ func (s *Server) apiSaveArticles(w http.ResponseWriter, r *http.Request) error {
 		seen[ids[i]] = true
 		a, err := s.opts.Normalizer.Normalize(in, now)
 		if err != nil {
+			s.observeIngest("rejected")
 			return batchError(i, single, err)
 		}
 		toSave = append(toSave, a)
@@ -143,6 +151,7 @@ func (s *Server) apiSaveArticles(w http.ResponseWriter, r *http.Request) error {
 	}
 	status := http.StatusOK
 	for _, a := range resp.Articles {
+		s.observeIngest(a.Outcome)
 		switch a.Outcome {
 		case store.Created.String():
 			resp.Created++

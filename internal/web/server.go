@@ -76,6 +76,9 @@ type Options struct {
 	// kind and status of every feed request; nil for none.
 	Metrics     http.Handler
 	FeedRequest func(kind string, code int)
+	// ObserveIngest is told the result of each article posted to the API
+	// (created, updated, unchanged, rejected); nil for none.
+	ObserveIngest func(result string)
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// SignupLimit and SignupPeriod bound sign-ups per client address

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 )
@@ -23,24 +24,55 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	}
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".partial")
 	_ = os.Remove(tmp)
-	if _, err := s.db.ExecContext(ctx, `VACUUM INTO ?`, tmp); err != nil {
+	fail := func(err error) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("backup to %s: %w", path, err)
+	}
+	if _, err := s.db.ExecContext(ctx, `VACUUM INTO ?`, tmp); err != nil {
+		return fail(err)
+	}
+	// The copy holds subscribers' addresses and the token key: only the
+	// owner reads it.
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return fail(err)
 	}
 	if err := check(ctx, tmp); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("backup to %s: the copy failed its check: %w", path, err)
+		return fail(fmt.Errorf("the copy failed its check: %w", err))
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("backup to %s: %w", path, err)
+	// VACUUM INTO does not sync what it writes: a crash after the rename
+	// must not leave a torn copy under the final name.
+	if err := syncFile(tmp); err != nil {
+		return fail(err)
 	}
-	return nil
+	// Link, not rename: a file that appeared at path meanwhile is never
+	// replaced.
+	if err := os.Link(tmp, path); err != nil {
+		return fail(err)
+	}
+	_ = os.Remove(tmp)
+	return syncFile(filepath.Dir(path))
 }
 
-// check runs SQLite's integrity check on the database file at path.
+// syncFile flushes a file or a folder to disk.
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// check runs SQLite's integrity check on the database file at path, read
+// only; the path is written as a file: URI, so no character of it is
+// read as a URI parameter.
 func check(ctx context.Context, path string) error {
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	uri := (&url.URL{Scheme: "file", Path: abs, RawQuery: "mode=ro"}).String()
+	db, err := sql.Open("sqlite", uri)
 	if err != nil {
 		return err
 	}
