@@ -62,6 +62,16 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	}
 	defer a.close()
 	cfg, logger := a.cfg, a.logger
+	// With several machines on one database, leases and claims compare
+	// each machine's clock: say so when this one is off.
+	if c, ok := a.store.(interface {
+		ClockSkew(ctx context.Context) (time.Duration, error)
+	}); ok {
+		if skew, err := c.ClockSkew(ctx); err == nil && (skew > time.Second || skew < -time.Second) {
+			logger.Warn("this machine's clock differs from the database's; keep clocks in sync (NTP), or processes may take over each other's deliveries",
+				"skew", skew.Round(time.Millisecond))
+		}
+	}
 	a.metrics = metrics.New()
 	a.metrics.AddGauges(a.store, logger)
 

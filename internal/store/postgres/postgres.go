@@ -201,3 +201,18 @@ func rollback(tx pgx.Tx) { _ = tx.Rollback(context.Background()) }
 func text(s string) string {
 	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
 }
+
+// ClockSkew is how far this machine's clock is from the database's.
+// Leases and claims compare each machine's own time, so processes on
+// machines whose clocks disagree by more than a second or two can take
+// over each other's live claims.
+func (s *Store) ClockSkew(ctx context.Context) (time.Duration, error) {
+	before := time.Now()
+	var db time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&db); err != nil {
+		return 0, fmt.Errorf("clock of the database: %w", err)
+	}
+	after := time.Now()
+	local := before.Add(after.Sub(before) / 2)
+	return local.Sub(db), nil
+}

@@ -264,3 +264,15 @@ func TestChangesAfterLostConnection(t *testing.T) {
 		t.Fatal("no change signal within a second after the listener reconnected")
 	}
 }
+
+// TestClockSkew: on one machine the database's clock and ours agree.
+func TestClockSkew(t *testing.T) {
+	s := open(t, newSchema(t))
+	skew, err := s.ClockSkew(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if skew < -time.Second || skew > time.Second {
+		t.Errorf("clock skew %v on one machine", skew)
+	}
+}
