@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"path"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -190,16 +191,13 @@ func (s *Server) countFeeds(h http.Handler) http.Handler {
 	})
 }
 
-// feedKind names a feed path's format for metrics: a handful of values.
-func feedKind(path string) string {
-	switch {
-	case strings.HasSuffix(path, "/rss.xml"):
-		return "rss"
-	case strings.HasSuffix(path, "/atom.xml"):
-		return "atom"
-	case strings.HasSuffix(path, "/feed.json"):
-		return "json"
-	case strings.HasSuffix(path, ".opml"):
+// feedKind names a feed path's format for metrics, as the feed package
+// labels its kinds.
+func feedKind(p string) string {
+	if k, ok := feed.KindOf(path.Base(p)); ok {
+		return k.Label()
+	}
+	if strings.HasSuffix(p, ".opml") {
 		return "opml"
 	}
 	return "other"
