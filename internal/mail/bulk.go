@@ -218,25 +218,27 @@ func (b *Bulk) Copy(to mail.Address, msgID string, date time.Time, values, htmlV
 	out = append(out, b.before...)
 	out = fmt.Appendf(out, "Message-ID: <%s>\r\n", id)
 	out = append(out, b.afterTo...)
+	// One replacer per part for the whole copy, not one per line.
+	textR, htmlR := b.replacer(clean), b.replacer(cleanHTML)
 	var h bytes.Buffer
 	writeHeader(&h, "To", addr.String())
 	for _, x := range b.extra {
 		v := x.value
 		if x.personal {
-			v = b.replace(v, clean)
+			v = textR.Replace(v)
 		}
 		writeHeader(&h, x.name, encodeHeader(v))
 	}
 	out = append(out, h.Bytes()...)
 	if len(b.bodyParts) == 1 {
 		out = append(out, "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"...)
-		return b.appendPart(out, b.bodyParts[0], clean), nil
+		return b.appendPart(out, b.bodyParts[0], textR), nil
 	}
 	out = fmt.Appendf(out, "Content-Type: multipart/alternative;\r\n boundary=%s\r\n\r\n", b.boundary)
 	for i, part := range b.bodyParts {
-		kind, vals := "plain", clean
+		kind, vals := "plain", textR
 		if i == 1 {
-			kind, vals = "html", cleanHTML
+			kind, vals = "html", htmlR
 		}
 		out = fmt.Appendf(out, "--%s\r\nContent-Transfer-Encoding: quoted-printable\r\nContent-Type: text/%s; charset=UTF-8\r\n\r\n", b.boundary, kind)
 		out = b.appendPart(out, part, vals)
@@ -247,24 +249,24 @@ func (b *Bulk) Copy(to mail.Address, msgID string, date time.Time, values, htmlV
 }
 
 // appendPart appends a part's chunks, encoding its personal lines.
-func (b *Bulk) appendPart(out []byte, part []chunk, values []string) []byte {
+func (b *Bulk) appendPart(out []byte, part []chunk, values *strings.Replacer) []byte {
 	for _, c := range part {
 		if c.shared != nil {
 			out = append(out, c.shared...)
 			continue
 		}
-		out = qpEncode(out, b.replace(c.personal, values))
+		out = qpEncode(out, values.Replace(c.personal))
 	}
 	return out
 }
 
-// replace puts values in place of the placeholders in s.
-func (b *Bulk) replace(s string, values []string) string {
+// replacer puts values in place of the placeholders.
+func (b *Bulk) replacer(values []string) *strings.Replacer {
 	pairs := make([]string, 0, 2*len(b.keys))
 	for i, k := range b.keys {
 		pairs = append(pairs, k, values[i])
 	}
-	return strings.NewReplacer(pairs...).Replace(s)
+	return strings.NewReplacer(pairs...)
 }
 
 // size guesses a copy's length, to allocate it once.
