@@ -21,19 +21,13 @@ import (
 func digestDir(t *testing.T, addr string, port int) string {
 	t.Helper()
 	dir := t.TempDir()
-	config := fmt.Sprintf(`site:
-  title: Báo Mẫu
-  base_url: http://%s
-server:
-  listen: %s
-  admin_token: digest-token
-newsletters:
+	config := serveConfig(addr, "digest-token") + fmt.Sprintf(`newsletters:
   - {id: sang, title: "Bản tin sáng", schedule: "0 6 * * *"}
 mail:
   from: "Báo Mẫu <news@baomau.vn>"
   transport: smtp
   smtp: {host: 127.0.0.1, port: %d, tls: none, connections: 4}
-`, addr, addr, port)
+`, port)
 	writeConfig(t, dir, config)
 	page := `{"id": "bai-1", "title": "Công tác dân vận góp phần gắn kết", "author": "Ngọc Nữ",
 "summary": "Ngày 19/3, đoàn cán bộ đã có buổi khảo sát.", "content_html": "<p>Nội dung.</p>", "categories": ["xa-hoi"]}`
@@ -89,19 +83,13 @@ func (d *daemon) kill(t *testing.T) {
 // api calls the admin API and decodes its JSON answer.
 func api(t *testing.T, method, url string, into any) int {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, nil)
-	req.Header.Set("Authorization", "Bearer digest-token")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	code, body := httpDo(t, method, url, "", "", "digest-token")
 	if into != nil {
-		if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
+		if err := json.Unmarshal([]byte(body), into); err != nil {
 			t.Fatalf("%s %s: %v", method, url, err)
 		}
 	}
-	return resp.StatusCode
+	return code
 }
 
 func received(counts map[string]int) (total, distinct int) {

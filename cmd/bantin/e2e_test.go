@@ -80,9 +80,19 @@ func cleanEnv() []string {
 // returns the status and body.
 func httpGet(t *testing.T, url, token string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest("GET", url, nil)
+	return httpDo(t, "GET", url, "", "", token)
+}
+
+// httpDo sends a request to the running server, with the admin token when
+// token is not empty, and returns the status and body.
+func httpDo(t *testing.T, method, url, contentType, body, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -97,6 +107,16 @@ func httpGet(t *testing.T, url, token string) (int, string) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(b)
+}
+
+// serveConfig is the head of a test config: the site and the server on
+// addr, with the admin API when token is not empty.
+func serveConfig(addr, token string) string {
+	c := fmt.Sprintf("site:\n  title: Báo Mẫu\n  base_url: http://%s\nserver:\n  listen: %s\n", addr, addr)
+	if token != "" {
+		c += "  admin_token: " + token + "\n"
+	}
+	return c
 }
 
 // writeConfig writes config/bantin.yaml under dir.

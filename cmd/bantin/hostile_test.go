@@ -18,29 +18,6 @@ import (
 	"time"
 )
 
-// post sends a request to the running server and returns status and body.
-func post(t *testing.T, method, target, contentType, body, token string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, target, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", contentType)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
-}
-
 // TestHostileInput throws what an attacker or a broken client would at the
 // running server, and checks that nothing gets through: script in every
 // field that is shown, line breaks where headers are made, huge bodies,
@@ -49,15 +26,9 @@ func post(t *testing.T, method, target, contentType, body, token string) (int, s
 func TestHostileInput(t *testing.T) {
 	addr := freeAddr(t)
 	dir := t.TempDir()
-	writeConfig(t, dir, fmt.Sprintf(`site:
-  title: Báo Mẫu
-  base_url: http://%s
-server:
-  listen: %s
-  admin_token: hostile-token
-newsletters:
+	writeConfig(t, dir, serveConfig(addr, "hostile-token")+`newsletters:
   - {id: sang, title: "Bản tin sáng", schedule: "0 6 * * *"}
-`, addr, addr))
+`)
 	startServe(t, dir, addr)
 	base := "http://" + addr
 	const token = "hostile-token"
@@ -66,11 +37,11 @@ newsletters:
 	evil := `{"id": "xss-1", "title": "<script>alert(1)</script>Tiêu đề", "author": "<img src=x onerror=alert(2)>Tác giả",
 "summary": "<script>alert(3)</script>Tóm tắt", "content_html": "<p onclick=\"alert(4)\">Nội dung <a href=\"javascript:alert(5)\">x</a></p><script>alert(6)</script><iframe src=\"https://evil.example\"></iframe>",
 "categories": ["<script>alert(7)</script>Thời sự"], "image": {"url": "https://baomau.vn/anh.jpg\" onerror=\"alert(8)", "caption": "<script>alert(9)</script>Ảnh"}}`
-	if code, body := post(t, "POST", base+"/api/v1/articles", "application/json",
+	if code, body := httpDo(t, "POST", base+"/api/v1/articles", "application/json",
 		`{"id": "js-img", "title": "x", "summary": "y", "image": {"url": "javascript:alert(0)"}}`, token); code != http.StatusBadRequest || !strings.Contains(body, "image.url") {
 		t.Errorf("a javascript: image: %d %s; want 400 naming image.url", code, body)
 	}
-	if code, body := post(t, "POST", base+"/api/v1/articles", "application/json", evil, token); code != http.StatusCreated {
+	if code, body := httpDo(t, "POST", base+"/api/v1/articles", "application/json", evil, token); code != http.StatusCreated {
 		t.Fatalf("the article with scripts: %d %s", code, body)
 	}
 	mustRun(t, dir, 0, "subscribers", "add", "sang", "an@example.vn", "--name", "<script>alert(10)</script>An", "--confirmed")
@@ -115,15 +86,15 @@ newsletters:
 	}
 
 	// Line breaks where a header is made.
-	if code, _ := post(t, "POST", base+"/subscribe", "application/x-www-form-urlencoded",
+	if code, _ := httpDo(t, "POST", base+"/subscribe", "application/x-www-form-urlencoded",
 		url.Values{"email": {"b@example.vn\r\nBcc: victim@example.vn"}, "list": {"sang"}}.Encode(), ""); code != http.StatusBadRequest {
 		t.Errorf("an address with CRLF through the form: %d, want 400", code)
 	}
 	// A name with a line break is refused, or kept on one line: it never
 	// reaches a header with one.
-	post(t, "POST", base+"/subscribe", "application/x-www-form-urlencoded",
+	httpDo(t, "POST", base+"/subscribe", "application/x-www-form-urlencoded",
 		url.Values{"email": {"c@example.vn"}, "name": {"C\r\nBcc: victim@example.vn"}, "list": {"sang"}}.Encode(), "")
-	post(t, "POST", base+"/api/v1/subscribers", "application/json",
+	httpDo(t, "POST", base+"/api/v1/subscribers", "application/json",
 		`{"list": "sang", "email": "d@example.vn", "name": "D\r\nBcc: victim@example.vn", "confirmed": true}`, token)
 	for _, status := range []string{"pending", "confirmed"} {
 		_, list := httpGet(t, base+"/api/v1/subscribers?list=sang&status="+status, token)
@@ -135,15 +106,15 @@ newsletters:
 
 	// Huge bodies.
 	huge := `{"id": "big", "title": "x", "content_html": "` + strings.Repeat("x", 11<<20) + `"}`
-	if code, _ := post(t, "POST", base+"/api/v1/articles", "application/json", huge, token); code != http.StatusRequestEntityTooLarge {
+	if code, _ := httpDo(t, "POST", base+"/api/v1/articles", "application/json", huge, token); code != http.StatusRequestEntityTooLarge {
 		t.Errorf("an 11 MiB article: %d, want 413", code)
 	}
-	if code, _ := post(t, "POST", base+"/subscribe", "application/x-www-form-urlencoded", "email="+strings.Repeat("a", 1<<20), ""); code != http.StatusRequestEntityTooLarge {
+	if code, _ := httpDo(t, "POST", base+"/subscribe", "application/x-www-form-urlencoded", "email="+strings.Repeat("a", 1<<20), ""); code != http.StatusRequestEntityTooLarge {
 		t.Errorf("a 1 MiB form: %d, want 413", code)
 	}
 
 	// Broken JSON, CSV and YAML.
-	if code, body := post(t, "POST", base+"/api/v1/articles", "application/json", `{"id": "x", "title": `, token); code != http.StatusBadRequest || !strings.Contains(body, `"error"`) {
+	if code, body := httpDo(t, "POST", base+"/api/v1/articles", "application/json", `{"id": "x", "title": `, token); code != http.StatusBadRequest || !strings.Contains(body, `"error"`) {
 		t.Errorf("broken JSON: %d %s", code, body)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "bad.csv"), []byte("\"unterminated,quote\nok@example.vn,Ok\n"), 0o644); err != nil {
@@ -181,11 +152,11 @@ newsletters:
 			t.Errorf("%s answered %d, want 404", path, code)
 		}
 	}
-	if code, _ := post(t, "POST", base+"/unsubscribe/forged", "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click", ""); code != http.StatusNotFound {
+	if code, _ := httpDo(t, "POST", base+"/unsubscribe/forged", "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click", ""); code != http.StatusNotFound {
 		t.Errorf("a one-click POST with a forged token: %d, want 404", code)
 	}
 	// A real confirmation token used for another purpose does nothing.
-	if code, _ := post(t, "POST", base+"/subscribe", "application/x-www-form-urlencoded",
+	if code, _ := httpDo(t, "POST", base+"/subscribe", "application/x-www-form-urlencoded",
 		url.Values{"email": {"cp@example.vn"}, "list": {"sang"}}.Encode(), ""); code != http.StatusOK {
 		t.Fatalf("sign-up for the token test: %d", code)
 	}
@@ -203,7 +174,7 @@ newsletters:
 
 	// A name with a script, through the form: the confirmation email shows
 	// it as text.
-	if code, _ := post(t, "POST", base+"/subscribe", "application/x-www-form-urlencoded",
+	if code, _ := httpDo(t, "POST", base+"/subscribe", "application/x-www-form-urlencoded",
 		url.Values{"email": {"xss@example.vn"}, "name": {`<script>alert(11)</script><img src=x onerror=alert(12)>Nữ`}, "list": {"sang"}}.Encode(), ""); code != http.StatusOK {
 		t.Fatalf("sign-up with a script in the name: %d", code)
 	}
@@ -243,7 +214,7 @@ newsletters:
 	if code, _ := httpGet(t, base+"/unsubscribe/"+tok, ""); code != http.StatusNotFound {
 		t.Errorf("a confirmation token as an unsubscribe link: %d, want 404", code)
 	}
-	if code, _ := post(t, "POST", base+"/preferences/"+tok, "application/x-www-form-urlencoded", "list=sang", ""); code != http.StatusNotFound {
+	if code, _ := httpDo(t, "POST", base+"/preferences/"+tok, "application/x-www-form-urlencoded", "list=sang", ""); code != http.StatusNotFound {
 		t.Errorf("a confirmation token as a preferences link: %d, want 404", code)
 	}
 	if code, _ := httpGet(t, base+confirm, ""); code != http.StatusOK {
@@ -253,7 +224,7 @@ newsletters:
 	// A sign-up flood from one address: 5 an hour, then 429.
 	var last int
 	for i := range 7 {
-		last, _ = post(t, "POST", base+"/subscribe", "application/x-www-form-urlencoded",
+		last, _ = httpDo(t, "POST", base+"/subscribe", "application/x-www-form-urlencoded",
 			url.Values{"email": {fmt.Sprintf("flood-%d@example.vn", i)}, "list": {"sang"}}.Encode(), "")
 	}
 	if last != http.StatusTooManyRequests {

@@ -20,18 +20,12 @@ func TestServeOnPostgres(t *testing.T) {
 	dsn := pgtest.Schema(t)
 	addr := freeAddr(t)
 	dir := t.TempDir()
-	writeConfig(t, dir, fmt.Sprintf(`site:
-  title: Báo Mẫu
-  base_url: http://%s
-server:
-  listen: %s
-  admin_token: digest-token
-storage:
+	writeConfig(t, dir, serveConfig(addr, "digest-token")+fmt.Sprintf(`storage:
   driver: postgres
   dsn: %q
 newsletters:
   - {id: sang, title: "Bản tin sáng", schedule: "0 6 * * *"}
-`, addr, addr, dsn))
+`, dsn))
 	out, _ := mustRun(t, dir, 0, "migrate")
 	if !strings.Contains(out, "00001_articles.sql") {
 		t.Errorf("migrate on PostgreSQL: %s", out)
@@ -88,13 +82,7 @@ func TestThreeProcessesOnPostgres(t *testing.T) {
 	var dirs, addrs []string
 	for range 3 {
 		dir, addr := t.TempDir(), freeAddr(t)
-		writeConfig(t, dir, fmt.Sprintf(`site:
-  title: Báo Mẫu
-  base_url: http://%s
-server:
-  listen: %s
-  admin_token: digest-token
-storage:
+		writeConfig(t, dir, serveConfig(addr, "digest-token")+fmt.Sprintf(`storage:
   driver: postgres
   dsn: %q
 newsletters:
@@ -104,7 +92,7 @@ mail:
   transport: smtp
   smtp: {host: 127.0.0.1, port: %d, tls: none, connections: %d}
 log: {level: debug}
-`, addr, addr, dsn, srv.Port, connections))
+`, dsn, srv.Port, connections))
 		dirs, addrs = append(dirs, dir), append(addrs, addr)
 	}
 	a := dirs[0]
@@ -205,17 +193,12 @@ func TestSchedulerFailover(t *testing.T) {
 	var dirs, addrs []string
 	for range 2 {
 		dir, addr := t.TempDir(), freeAddr(t)
-		writeConfig(t, dir, fmt.Sprintf(`site:
-  title: Báo Mẫu
-  base_url: http://%s
-server:
-  listen: %s
-storage:
+		writeConfig(t, dir, serveConfig(addr, "")+fmt.Sprintf(`storage:
   driver: postgres
   dsn: %q
 newsletters:
   - {id: sang, title: "Bản tin sáng", schedule: "* * * * *"}
-`, addr, addr, dsn))
+`, dsn))
 		dirs, addrs = append(dirs, dir), append(addrs, addr)
 	}
 	body := `{"id": "bai-1", "title": "Bài đầu tiên", "summary": "Tóm tắt.", "content_html": "<p>Nội dung.</p>"}`

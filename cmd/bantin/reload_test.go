@@ -18,14 +18,9 @@ import (
 func TestReloadOnSIGHUP(t *testing.T) {
 	addr := freeAddr(t)
 	dir := t.TempDir()
-	base := fmt.Sprintf(`site:
-  title: Báo Mẫu
-  base_url: http://%s
-server:
-  listen: %s
-newsletters:
+	base := serveConfig(addr, "") + `newsletters:
   - {id: sang, title: "Bản tin sáng", schedule: "0 6 * * *"}
-`, addr, addr)
+`
 	writeConfig(t, dir, base)
 	for i := range 2 {
 		body := fmt.Sprintf(`{"id": "bai-%d", "title": "Bài %d", "summary": "Tóm tắt."}`, i, i)
@@ -83,15 +78,10 @@ feeds: {items: 1}
 func TestWatchConfig(t *testing.T) {
 	addr := freeAddr(t)
 	dir := t.TempDir()
-	base := fmt.Sprintf(`site:
-  title: Báo Mẫu
-  base_url: http://%s
-server:
-  listen: %s
-watch_config: true
+	base := serveConfig(addr, "") + `watch_config: true
 newsletters:
   - {id: sang, title: "Bản tin sáng", schedule: "0 6 * * *"}
-`, addr, addr)
+`
 	writeConfig(t, dir, base)
 	d := startServe(t, dir, addr)
 	writeConfig(t, dir, base+`  - {id: toi, title: "Bản tin tối", schedule: "0 18 * * *"}

@@ -31,18 +31,12 @@ func TestSourcesEndToEnd(t *testing.T) {
 
 	addr := freeAddr(t)
 	dir := t.TempDir()
-	config := fmt.Sprintf(`site:
-  title: Báo Mẫu
-  base_url: http://%s
-server:
-  listen: %s
-  admin_token: src-token
-ingest:
+	config := serveConfig(addr, "src-token") + fmt.Sprintf(`ingest:
   sources:
     - {name: huyen, url: "%s/feed", category: dia-phuong, interval: 1h}
 newsletters:
   - {id: sang, title: "Bản tin sáng", schedule: "0 6 * * *"}
-`, addr, addr, upstream.URL)
+`, upstream.URL)
 	writeConfig(t, dir, config)
 	out, _ := mustRun(t, dir, 0, "sources", "list")
 	if !strings.Contains(out, "huyen") || !strings.Contains(out, "never") {
