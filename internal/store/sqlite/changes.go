@@ -32,21 +32,30 @@ func (s *Store) startPolling() {
 			return
 		}
 		defer conn.Close()
-		var last int64 = -1
+		// data_version moves on any commit by another connection: a cheap
+		// first look. Only when it moved is the articles' own counter
+		// read, since leases, claims and source states are written every
+		// second and are no change to the feeds.
+		var lastData, lastArticles int64 = -1, -1
 		ticker := time.NewTicker(pollInterval)
 		defer ticker.Stop()
 		for {
-			var version int64
-			if err := conn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&version); err != nil {
+			var data int64
+			err := conn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&data)
+			if err == nil && data != lastData {
+				var articles int64
+				if err = conn.QueryRowContext(ctx, `SELECT version FROM article_version`).Scan(&articles); err == nil {
+					if lastArticles >= 0 && articles != lastArticles {
+						s.notify()
+					}
+					lastData, lastArticles = data, articles
+				}
+			}
+			if err != nil {
 				if ctx.Err() != nil {
 					return
 				}
 				slog.Warn("store: change poll failed", "err", err)
-			} else {
-				if last >= 0 && version != last {
-					s.notify()
-				}
-				last = version
 			}
 			select {
 			case <-ctx.Done():

@@ -377,6 +377,17 @@ func testChanges(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	expect("a delete through another handle")
+	// Writes that are not articles (leases, source states, as a daemon
+	// makes every second) are no change to the feeds.
+	for i := range 3 {
+		if _, err := other.AcquireLease(ctx, "scheduler", "b", t0.Add(time.Duration(i)*time.Second), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := other.SaveSourceState(ctx, store.SourceState{Name: "tinh", URL: "u", FetchURL: "u", Failures: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	quiet("lease renewals and source states written through another handle")
 	cancel()
 	for range changes {
 	}
