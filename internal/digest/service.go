@@ -442,12 +442,12 @@ func (s *Service) Run(ctx context.Context) {
 func (s *Service) runSchedule(ctx context.Context) {
 	leading := false
 	defer func() {
-		if leading {
-			release, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			if err := s.opts.Store.ReleaseLease(release, schedulerLease, s.opts.Holder); err != nil {
-				s.opts.Logger.Warn("digest: giving up the scheduler", "err", err)
-			}
+		// Always: a renewal cut by the stop may have taken the lease
+		// without this loop knowing, and only our own lease is released.
+		release, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := s.opts.Store.ReleaseLease(release, schedulerLease, s.opts.Holder); err != nil {
+			s.opts.Logger.Warn("digest: giving up the scheduler", "err", err)
 		}
 	}()
 	for {
@@ -459,8 +459,11 @@ func (s *Service) runSchedule(ctx context.Context) {
 		held, err := s.opts.Store.AcquireLease(renew, schedulerLease, s.opts.Holder, now, s.opts.LeaderTTL)
 		cancelRenew()
 		switch {
-		case err != nil && ctx.Err() == nil:
-			s.opts.Logger.Warn("digest: the scheduler lease", "err", err)
+		case err != nil:
+			// Unknown whether the lease is ours: no tick this round.
+			if ctx.Err() == nil {
+				s.opts.Logger.Warn("digest: the scheduler lease", "err", err)
+			}
 		case held != leading:
 			leading = held
 			s.opts.Logger.Info("digest: scheduler", "leading", leading, "holder", s.opts.Holder)
