@@ -29,6 +29,7 @@ type Config struct {
 	Mail        Mail         `yaml:"mail"`
 	Newsletters []Newsletter `yaml:"newsletters"`
 	Subscribe   Subscribe    `yaml:"subscribe"`
+	Limits      Limits       `yaml:"limits"`
 	Log         Log          `yaml:"log"`
 	// TemplatesDir is a folder whose files override the embedded templates
 	// of the same name; empty means the embedded templates only.
@@ -197,8 +198,34 @@ type Subscribe struct {
 	// BounceLimit is the number of hard bounces before a subscriber is
 	// marked bounced.
 	BounceLimit int `yaml:"bounce_limit"`
-	// ConfirmTTL is how long a confirmation link works.
+	// ConfirmTTL is how long a confirmation link works; pending sign-ups
+	// older than this are deleted.
 	ConfirmTTL time.Duration `yaml:"confirm_ttl"`
+	// ConfirmResend is the least time between two confirmation emails to
+	// one pending address, whoever asks and from wherever.
+	ConfirmResend time.Duration `yaml:"confirm_resend"`
+	// AllowedOrigins are other sites (scheme://host[:port]) whose pages may
+	// POST the public forms; any other cross-origin POST gets 403.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+}
+
+// Limits bound what strangers and upstream feeds can make bantin spend.
+// Each has a default that a small server lives with.
+type Limits struct {
+	// Categories is the most categories one article may carry.
+	Categories int `yaml:"categories"`
+	// FeedCache is the memory for rendered feed documents, both encodings
+	// counted; the least recently used are dropped first.
+	FeedCache ByteSize `yaml:"feed_cache"`
+	// HomeCategories is the most category feeds linked from the home page
+	// (the busiest first); the OPML lists them all.
+	HomeCategories int `yaml:"home_categories"`
+	// Connections is the most HTTP connections open at once; more wait in
+	// the kernel's accept queue.
+	Connections int `yaml:"connections"`
+	// WebSubPerHost is the most WebSub subscriptions whose callbacks are on
+	// one host.
+	WebSubPerHost int `yaml:"websub_per_host"`
 }
 
 // ParsedRateLimit returns RateLimit as a count per period, for example
@@ -269,10 +296,18 @@ func defaults() *Config {
 			},
 		},
 		Subscribe: Subscribe{
-			DoubleOptIn: true,
-			RateLimit:   "5/hour",
-			BounceLimit: 3,
-			ConfirmTTL:  168 * time.Hour,
+			DoubleOptIn:   true,
+			RateLimit:     "5/hour",
+			BounceLimit:   3,
+			ConfirmTTL:    168 * time.Hour,
+			ConfirmResend: time.Hour,
+		},
+		Limits: Limits{
+			Categories:     50,
+			FeedCache:      64 << 20,
+			HomeCategories: 30,
+			Connections:    1024,
+			WebSubPerHost:  64,
 		},
 		Log: Log{
 			Level:  "info",
@@ -307,6 +342,9 @@ func (c *Config) resolve() {
 	}
 	if len(c.Server.TrustedProxies) == 0 {
 		c.Server.TrustedProxies = nil
+	}
+	if len(c.Subscribe.AllowedOrigins) == 0 {
+		c.Subscribe.AllowedOrigins = nil
 	}
 	if len(c.Feeds.WebSubHubs) == 0 {
 		c.Feeds.WebSubHubs = nil

@@ -192,8 +192,8 @@ func envName(key string) string {
 
 // applyEnv reads the variable of every leaf key and puts the typed value in
 // viper's top layer. Values are converted strictly: BANTIN_FEEDS_ITEMS=12.7
-// is an error naming the variable. An empty variable counts as unset, as in
-// viper. Variables naming no key (BANTIN_CONFIG, BANTIN_TEST_*) are never
+// is an error naming the variable. An empty variable counts as unset except
+// for text keys, which it empties. Variables naming no key (BANTIN_CONFIG, BANTIN_TEST_*) are never
 // read here, so they are not config.
 func applyEnv(v *viper.Viper, lookup func(string) (string, bool), set map[string]string) problems {
 	var probs problems
@@ -203,7 +203,10 @@ func applyEnv(v *viper.Viper, lookup func(string) (string, bool), set map[string
 		}
 		name := envName(k.path)
 		raw, ok := lookup(name)
-		if !ok || raw == "" {
+		// An empty variable leaves a number, flag or list at its default,
+		// as in viper, but empties a text key: BANTIN_SERVER_ADMIN_TOKEN=
+		// switches the admin API off whatever the file says.
+		if !ok || (raw == "" && k.typ.Kind() != reflect.String) {
 			continue
 		}
 		val, want, fix := parseEnv(raw, k.typ)
@@ -232,6 +235,12 @@ func parseEnv(raw string, t reflect.Type) (val any, want, fix string) {
 			return nil, expected(t), durationFix(s)
 		}
 		return d, "", ""
+	case t == byteSizeType:
+		b, err := ParseByteSize(s)
+		if err != nil {
+			return nil, expected(t), byteSizeFix
+		}
+		return b, "", ""
 	case t.Kind() == reflect.String:
 		return raw, "", ""
 	case t.Kind() == reflect.Bool:

@@ -57,8 +57,10 @@ func wantDefaults() *Config {
 			FileDir:   "data/outbox",
 			SMTP:      SMTP{Host: "localhost", Port: 25, TLS: "starttls", Connections: 4},
 		},
-		Subscribe: Subscribe{DoubleOptIn: true, RateLimit: "5/hour", BounceLimit: 3, ConfirmTTL: 168 * time.Hour},
-		Log:       Log{Level: "info", Format: "text"},
+		Subscribe: Subscribe{DoubleOptIn: true, RateLimit: "5/hour", BounceLimit: 3, ConfirmTTL: 168 * time.Hour,
+			ConfirmResend: time.Hour},
+		Limits: Limits{Categories: 50, FeedCache: 64 << 20, HomeCategories: 30, Connections: 1024, WebSubPerHost: 64},
+		Log:    Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -141,6 +143,14 @@ subscribe:
   rate_limit: 10/minute
   bounce_limit: 1
   confirm_ttl: 24h
+  confirm_resend: 10m
+  allowed_origins: ["https://cms.example.vn"]
+limits:
+  categories: 10
+  feed_cache: 16MiB
+  home_categories: 5
+  connections: 200
+  websub_per_host: 3
 log: {level: debug, format: json}
 templates_dir: mytemplates
 watch_config: true
@@ -175,7 +185,9 @@ watch_config: true
 			{ID: "weekly", Title: "weekly", Schedule: "0 8 * * 1", Timezone: "UTC",
 				MaxArticles: 5, MaxAge: 336 * time.Hour, Subject: "{{.Count}} bài", Template: "weekly"},
 		},
-		Subscribe:    Subscribe{DoubleOptIn: false, RateLimit: "10/minute", BounceLimit: 1, ConfirmTTL: 24 * time.Hour},
+		Subscribe: Subscribe{DoubleOptIn: false, RateLimit: "10/minute", BounceLimit: 1, ConfirmTTL: 24 * time.Hour,
+			ConfirmResend: 10 * time.Minute, AllowedOrigins: []string{"https://cms.example.vn"}},
+		Limits:       Limits{Categories: 10, FeedCache: 16 << 20, HomeCategories: 5, Connections: 200, WebSubPerHost: 3},
 		Log:          Log{Level: "debug", Format: "json"},
 		TemplatesDir: "mytemplates",
 		WatchConfig:  true,
@@ -254,6 +266,13 @@ mail:
 			name: "empty variable counts as unset",
 			env:  map[string]string{"BANTIN_FEEDS_ITEMS": ""},
 			want: func(c *Config) { c.Feeds.Items = 10; c.Mail.SMTP.Password = "from-file" },
+		},
+		{
+			// An operator must be able to switch the admin API off (or
+			// clear a password) from the environment, over the file.
+			name: "empty variable clears a text key",
+			env:  map[string]string{"BANTIN_FEEDS_ITEMS": "", "BANTIN_MAIL_SMTP_PASSWORD": ""},
+			want: func(c *Config) { c.Feeds.Items = 10 },
 		},
 	}
 	for _, tt := range tests {
@@ -391,5 +410,27 @@ func TestLoadEmptyFiles(t *testing.T) {
 				t.Errorf("Load(%q) mismatch (-want +got):\n%s", content, diff)
 			}
 		})
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]ByteSize{"64MiB": 64 << 20, "1GiB": 1 << 30, "512KiB": 512 << 10, "2MB": 2e6, "1048576": 1 << 20, "1.5MiB": 3 << 19} {
+		got, err := ParseByteSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "64 potatoes", "-1MiB", "MiB", "99999999999TiB"} {
+		if _, err := ParseByteSize(in); err == nil {
+			t.Errorf("ParseByteSize(%q) = nil error, want one", in)
+		}
+	}
+	_, err := loadString(t, "limits:\n  feed_cache: 64 potatoes\n", nil)
+	if err == nil || !strings.Contains(err.Error(), "limits.feed_cache") || !strings.Contains(err.Error(), "64MiB") {
+		t.Errorf("feed_cache: 64 potatoes: error = %v, want one naming limits.feed_cache and a size like 64MiB", err)
+	}
+	_, err = loadString(t, "limits:\n  feed_cache: 100KiB\n", nil)
+	if err == nil || !strings.Contains(err.Error(), "at least 1MiB") {
+		t.Errorf("feed_cache: 100KiB: error = %v, want one asking for at least 1MiB", err)
 	}
 }

@@ -31,6 +31,7 @@ func (c *Config) Masked() *Config {
 	m := *c
 	m.Server.TrustedProxies = slices.Clone(c.Server.TrustedProxies)
 	m.Feeds.WebSubHubs = slices.Clone(c.Feeds.WebSubHubs)
+	m.Subscribe.AllowedOrigins = slices.Clone(c.Subscribe.AllowedOrigins)
 	m.Categories = slices.Clone(c.Categories)
 	m.Ingest.Sources = slices.Clone(c.Ingest.Sources)
 	m.Newsletters = slices.Clone(c.Newsletters)
@@ -94,6 +95,8 @@ func toNode(v reflect.Value) *yaml.Node {
 	switch {
 	case t == durationType:
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: formatDuration(time.Duration(v.Int()))}
+	case t == byteSizeType:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: ByteSize(v.Int()).String()}
 	case t.Kind() == reflect.Struct:
 		n := &yaml.Node{Kind: yaml.MappingNode}
 		for _, f := range reflect.VisibleFields(t) {

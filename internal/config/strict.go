@@ -260,6 +260,17 @@ func (w *walker) scalar(n *yaml.Node, t reflect.Type, key string, line int) (any
 			return nil, false
 		}
 		return d, true
+	case t == byteSizeType:
+		if tag != "!!str" && tag != "!!int" {
+			w.typeProblem(line, key, expected(t), n, byteSizeFix)
+			return nil, false
+		}
+		b, err := ParseByteSize(n.Value)
+		if err != nil {
+			w.typeProblem(line, key, expected(t), n, byteSizeFix)
+			return nil, false
+		}
+		return b, true
 	case t.Kind() == reflect.String:
 		// Numbers and booleans are kept as written ("port: 0025" stays
 		// "0025"), so a password of digits is never altered.
@@ -332,6 +343,8 @@ func expected(t reflect.Type) string {
 	switch {
 	case t == durationType:
 		return "a duration such as \"30m\" or \"168h\""
+	case t == byteSizeType:
+		return byteSizeExpected()
 	case t.Kind() == reflect.String:
 		return "a text value"
 	case t.Kind() == reflect.Bool:

@@ -213,12 +213,38 @@ func (c *Config) validate(o *origin) error {
 	if c.Subscribe.ConfirmTTL <= 0 {
 		v.add("subscribe.confirm_ttl", "write a positive duration, such as \"168h\"", "is %s; it must be more than 0", c.Subscribe.ConfirmTTL)
 	}
+	if c.Subscribe.ConfirmResend < 0 {
+		v.add("subscribe.confirm_resend", "write a duration of 0 or more, such as \"1h\"", "is %s; it cannot be negative", c.Subscribe.ConfirmResend)
+	}
+	for i, o := range c.Subscribe.AllowedOrigins {
+		key := fmt.Sprintf("subscribe.allowed_origins[%d]", i)
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			v.add(key, "write an origin: scheme and host only, such as \"https://cms.example.vn\"", "%q is not an origin", o)
+		}
+	}
+
+	// limits
+	v.atLeast("limits.categories", c.Limits.Categories, 1, "50")
+	if c.Limits.FeedCache < 1<<20 {
+		v.add("limits.feed_cache", "write a size of at least 1MiB, such as \"64MiB\"", "is %s; the feed cache needs at least 1MiB", c.Limits.FeedCache)
+	}
+	v.atLeast("limits.home_categories", c.Limits.HomeCategories, 0, "30")
+	v.atLeast("limits.connections", c.Limits.Connections, 16, "1024")
+	v.atLeast("limits.websub_per_host", c.Limits.WebSubPerHost, 1, "64")
 
 	// log
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "text", "json")
 
 	return v.probs.err()
+}
+
+// atLeast checks a whole-number limit against its floor.
+func (v *validator) atLeast(key string, got, least int, example string) {
+	if got < least {
+		v.add(key, fmt.Sprintf("write a whole number of at least %d, such as %s", least, example), "is %d; it must be at least %d", got, least)
+	}
 }
 
 // validator collects validation problems, placing each where its value
