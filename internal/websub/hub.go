@@ -39,6 +39,30 @@ const (
 // maxSecret is the longest hub.secret the recommendation allows (§5.1).
 const maxSecret = 199
 
+// DefaultPerHost is the most subscriptions whose callbacks are on one host
+// (limits.websub_per_host).
+const DefaultPerHost = 64
+
+// The pools that call subscribers. Verification of intent and content
+// delivery have their own, so that stalled deliveries never hold up a
+// subscription, and each has a fixed number of workers and a bounded queue.
+// A worker waiting on a callback costs a goroutine and a connection (an
+// open file): with idleConns kept for reuse, the hub holds at most 128.
+const (
+	verifyWorkers  = 16
+	verifyQueue    = 1024
+	deliverWorkers = 96
+	deliverQueue   = 16384
+	idleConns      = 16
+	// hostInFlight is the most calls in flight to one callback host, so
+	// that one slow host cannot take a whole pool.
+	hostInFlight = 2
+	// DefaultCallbackTimeout bounds one call to a subscriber, connecting
+	// included.
+	DefaultCallbackTimeout = 10 * time.Second
+	connectTimeout         = 5 * time.Second
+)
+
 // Store is what the hub keeps.
 type Store interface {
 	SaveSubscription(ctx context.Context, sub store.Subscription) error
@@ -72,6 +96,12 @@ type Options struct {
 	// ObserveDelivery is told each delivery's result: delivered, gone,
 	// retry or failed (metrics); nil for none.
 	ObserveDelivery func(result string)
+	// PerHost is the most subscriptions whose callbacks are on one host
+	// (limits.websub_per_host); 0 means DefaultPerHost.
+	PerHost int
+	// CallbackTimeout bounds each call to a subscriber, connecting
+	// included; 0 means DefaultCallbackTimeout.
+	CallbackTimeout time.Duration
 }
 
 // Hub is the WebSub hub.
@@ -83,9 +113,17 @@ type Hub struct {
 
 	mu   sync.Mutex
 	sent map[string]string // topic → ETag last distributed
-	wg   sync.WaitGroup    // verifications and deliveries in flight
-	sem  chan struct{}     // bounds them
+	// verifying holds the subscriptions waiting for their verification,
+	// by callback host, so that they count toward the host's allowance.
+	verifying map[string]map[pair]bool
+	wg        sync.WaitGroup // jobs queued or running, and retries waiting
+
+	verifications *pool
+	deliveries    *pool
 }
+
+// pair names a subscription.
+type pair struct{ topic, callback string }
 
 // New builds a Hub.
 func New(opts Options) *Hub {
@@ -101,20 +139,31 @@ func New(opts Options) *Hub {
 	if opts.Retries <= 0 {
 		opts.Retries = 5
 	}
+	if opts.PerHost <= 0 {
+		opts.PerHost = DefaultPerHost
+	}
+	if opts.CallbackTimeout <= 0 {
+		opts.CallbackTimeout = DefaultCallbackTimeout
+	}
 	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
-	h := &Hub{opts: opts, sent: map[string]string{}, sem: make(chan struct{}, 16)}
+	h := &Hub{opts: opts, sent: map[string]string{}, verifying: map[string]map[pair]bool{}}
+	h.verifications = newPool(verifyWorkers, hostInFlight, verifyQueue, &h.wg)
+	h.deliveries = newPool(deliverWorkers, hostInFlight, deliverQueue, &h.wg)
 	h.client = &http.Client{
-		Timeout: 15 * time.Second,
+		Timeout: opts.CallbackTimeout,
 		Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, Control: h.controlDial}).DialContext,
-			TLSHandshakeTimeout: 5 * time.Second,
-			MaxIdleConnsPerHost: 4,
+			DialContext:           (&net.Dialer{Timeout: min(connectTimeout, opts.CallbackTimeout), Control: h.controlDial}).DialContext,
+			TLSHandshakeTimeout:   connectTimeout,
+			ResponseHeaderTimeout: opts.CallbackTimeout,
+			MaxIdleConns:          idleConns,
+			MaxIdleConnsPerHost:   hostInFlight,
+			IdleConnTimeout:       time.Minute,
 		},
 		// A callback that redirects is not followed: its owner verified the
 		// URL it gave, not another one.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	h.pinger = &http.Client{Timeout: 15 * time.Second}
+	h.pinger = &http.Client{Timeout: opts.CallbackTimeout}
 	return h
 }
 
@@ -180,8 +229,20 @@ func publicIP(ip net.IP) bool {
 	return true
 }
 
-// Wait blocks until verifications and deliveries in flight are done.
+// Wait blocks until verifications and deliveries queued or in flight,
+// and retries waiting, are done.
 func (h *Hub) Wait() { h.wg.Wait() }
+
+// Close stops the hub's calls: queued ones are dropped, and those in flight
+// may finish until ctx ends, then are cut. Retries still waiting are
+// dropped when they come due. Subscription requests after Close get 503.
+func (h *Hub) Close(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); h.verifications.Close(ctx) }()
+	go func() { defer wg.Done(); h.deliveries.Close(ctx) }()
+	wg.Wait()
+}
 
 // ServeHTTP answers GET with a short description and POST with the
 // subscription protocol (§5.1): 202 Accepted, then verification of intent
@@ -209,12 +270,102 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if !h.tryBackground(func(ctx context.Context) { h.verify(ctx, req) }) {
+	if req.mode == "subscribe" {
+		if err := h.admit(r.Context(), req); errors.Is(err, errHostFull) {
+			http.Error(w, err.Error(), http.StatusForbidden)
+			return
+		} else if err != nil {
+			h.opts.Logger.Error("websub: subscriptions not read", "err", err)
+			http.Error(w, "the hub cannot take subscriptions just now; try again later", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	if !h.verifications.add(h.verification(req)) {
+		h.release(req)
+		// Only a full queue of verifications gets here: stalled
+		// deliveries have their own pool.
 		w.Header().Set("Retry-After", "60")
-		http.Error(w, "the hub is busy; try again in a minute", http.StatusServiceUnavailable)
+		http.Error(w, "the hub has too many subscription requests waiting for verification; try again in a minute", http.StatusServiceUnavailable)
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// errHostFull refuses a subscription beyond limits.websub_per_host.
+var errHostFull = errors.New("too many subscriptions for one callback host")
+
+// callbackHost is the host a callback's allowance is counted by: its name
+// without the port, so that one machine's many ports share one.
+func callbackHost(callback string) string {
+	u, err := url.Parse(callback)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+}
+
+// others counts the subscriptions on a request's callback host, stored and
+// waiting for verification, other than the one it renews.
+func (h *Hub) others(ctx context.Context, req request, host string) (stored int, err error) {
+	subs, err := h.opts.Store.Subscriptions(ctx, h.opts.Now())
+	if err != nil {
+		return 0, fmt.Errorf("count subscriptions: %w", err)
+	}
+	for _, s := range subs {
+		if (s.Topic != req.topic || s.Callback != req.callback) && callbackHost(s.Callback) == host {
+			stored++
+		}
+	}
+	return stored, nil
+}
+
+// admit checks a subscription against its callback host's allowance
+// (limits.websub_per_host) and holds a place for it until its
+// verification is done (release). Renewing a subscription always fits.
+func (h *Hub) admit(ctx context.Context, req request) error {
+	host := callbackHost(req.callback)
+	stored, err := h.others(ctx, req, host)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p := pair{req.topic, req.callback}
+	waiting := len(h.verifying[host])
+	if h.verifying[host][p] {
+		waiting--
+	}
+	if stored+waiting >= h.opts.PerHost {
+		return fmt.Errorf("%w: the hub keeps at most %d subscriptions for callbacks on %s (limits.websub_per_host); unsubscribe one, or renew one you have", errHostFull, h.opts.PerHost, host)
+	}
+	if h.verifying[host] == nil {
+		h.verifying[host] = map[pair]bool{}
+	}
+	h.verifying[host][p] = true
+	return nil
+}
+
+// release gives back the place admit held.
+func (h *Hub) release(req request) {
+	if req.mode != "subscribe" {
+		return
+	}
+	host := callbackHost(req.callback)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.verifying[host], pair{req.topic, req.callback})
+	if len(h.verifying[host]) == 0 {
+		delete(h.verifying, host)
+	}
+}
+
+// verification is the job that verifies a request's intent.
+func (h *Hub) verification(req request) *job {
+	return &job{host: callbackHost(req.callback), key: "verify\n" + req.topic + "\n" + req.callback,
+		run: func(ctx context.Context) bool {
+			defer h.release(req)
+			return h.verify(ctx, req)
+		}}
 }
 
 type request struct {
@@ -238,23 +389,34 @@ func (h *Hub) parse(ctx context.Context, form url.Values) (request, error) {
 	if len(req.secret) > maxSecret {
 		return req, fmt.Errorf("hub.secret is longer than %d bytes", maxSecret)
 	}
-	req.lease = DefaultLease
-	if v := form.Get("hub.lease_seconds"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return req, fmt.Errorf("hub.lease_seconds must be a whole number of seconds, got %q", v)
-		}
-		req.lease = min(max(time.Duration(n)*time.Second, MinLease), MaxLease)
-	}
+	req.lease = lease(form.Get("hub.lease_seconds"))
 	return req, nil
 }
 
-// topic checks that a URL is the first page of one of the site's feeds and
-// says which.
-func (h *Hub) topic(ctx context.Context, topic string) (category string, kind feed.Kind, doc *feed.Rendered, err error) {
+// lease is the lease the hub grants for a hub.lease_seconds: the one asked
+// for within MinLease and MaxLease, MaxLease for a number too large to
+// hold, and DefaultLease for none, zero, a negative number or not a number
+// (the parameter is only a wish, §5.1).
+func lease(v string) time.Duration {
+	v = strings.TrimSpace(v)
+	n, err := strconv.ParseInt(v, 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(v, "-"):
+		return MaxLease
+	case err != nil || n < 1:
+		return DefaultLease
+	case n >= int64(MaxLease/time.Second): // before multiplying, which could overflow
+		return MaxLease
+	}
+	return max(time.Duration(n)*time.Second, MinLease)
+}
+
+// feedOf says which feed a topic URL is the first page of; false for a URL
+// that is no such page.
+func (h *Hub) feedOf(topic string) (category string, kind feed.Kind, ok bool) {
 	rest, ok := strings.CutPrefix(topic, h.opts.BaseURL+"/feeds/")
 	if !ok {
-		return "", 0, nil, fmt.Errorf("hub.topic %q is not a feed of this site (%s/feeds/…)", topic, h.opts.BaseURL)
+		return "", 0, false
 	}
 	file := rest
 	if i := strings.LastIndexByte(rest, '/'); i >= 0 {
@@ -262,6 +424,19 @@ func (h *Hub) topic(ctx context.Context, topic string) (category string, kind fe
 	}
 	kind, ok = feed.KindOf(file)
 	if !ok || strings.Contains(category, "/") || feed.Path(category, 1, kind) != "/feeds/"+rest {
+		return "", 0, false
+	}
+	return category, kind, true
+}
+
+// topic checks that a URL is the first page of one of the site's feeds and
+// says which.
+func (h *Hub) topic(ctx context.Context, topic string) (category string, kind feed.Kind, doc *feed.Rendered, err error) {
+	if !strings.HasPrefix(topic, h.opts.BaseURL+"/feeds/") {
+		return "", 0, nil, fmt.Errorf("hub.topic %q is not a feed of this site (%s/feeds/…)", topic, h.opts.BaseURL)
+	}
+	category, kind, ok := h.feedOf(topic)
+	if !ok {
 		return "", 0, nil, fmt.Errorf("hub.topic %q is not a feed of this site; %s/feeds.opml lists them", topic, h.opts.BaseURL)
 	}
 	doc, err = h.opts.Feeds.Get(ctx, category, 1, kind)
@@ -271,40 +446,19 @@ func (h *Hub) topic(ctx context.Context, topic string) (category string, kind fe
 	return category, kind, doc, err
 }
 
-// background runs f on a bounded pool, waiting for a free place first, so
-// that a flood of requests or a crowd of slow subscribers holds a fixed
-// number of goroutines. The hub waits for them on shutdown.
-func (h *Hub) background(f func(ctx context.Context)) {
-	h.sem <- struct{}{}
-	h.start(f)
-}
-
-// tryBackground is background for request handlers: it refuses rather
-// than waits when the pool is full.
-func (h *Hub) tryBackground(f func(ctx context.Context)) bool {
-	select {
-	case h.sem <- struct{}{}:
-		h.start(f)
-		return true
-	default:
-		return false
-	}
-}
-
-func (h *Hub) start(f func(ctx context.Context)) {
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		defer func() { <-h.sem }()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		f(ctx)
-	}()
-}
-
 // verify asks the subscriber to confirm its intent (§5.3) and records the
-// answer.
-func (h *Hub) verify(ctx context.Context, req request) {
+// answer. It reports whether the callback timed out.
+func (h *Hub) verify(ctx context.Context, req request) (slow bool) {
+	log := h.opts.Logger.With("mode", req.mode, "topic", req.topic, "callback", redact(req.callback))
+	var version string
+	if req.mode == "subscribe" {
+		// The version the subscriber is taken to have: any later change of
+		// the feed reaches it. A feed gone since the request is no error
+		// here; the next distribution leaves it out.
+		if _, _, doc, err := h.topic(ctx, req.topic); err == nil {
+			version = doc.ETag
+		}
+	}
 	challenge := randomString()
 	u, _ := url.Parse(req.callback)
 	q := u.Query()
@@ -312,39 +466,67 @@ func (h *Hub) verify(ctx context.Context, req request) {
 	q.Set("hub.topic", req.topic)
 	q.Set("hub.challenge", challenge)
 	if req.mode == "subscribe" {
-		q.Set("hub.lease_seconds", strconv.Itoa(int(req.lease/time.Second)))
+		q.Set("hub.lease_seconds", strconv.FormatInt(int64(req.lease/time.Second), 10))
 	}
 	u.RawQuery = q.Encode()
-	log := h.opts.Logger.With("mode", req.mode, "topic", req.topic, "callback", redact(req.callback))
 	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		log.Warn("websub: verification not sent", "err", cause(err))
-		return
+		return false
 	}
 	resp, err := h.client.Do(hr)
 	if err != nil {
 		log.Warn("websub: verification failed", "err", cause(err))
-		return
+		return timedOut(err)
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1024))
 	resp.Body.Close()
+	if err != nil {
+		log.Warn("websub: verification failed", "err", cause(err))
+		return timedOut(err)
+	}
 	if resp.StatusCode/100 != 2 || string(body) != challenge {
 		log.Warn("websub: subscriber did not confirm", "status", resp.StatusCode)
-		return
+		return false
 	}
 	now := h.opts.Now()
 	if req.mode == "unsubscribe" {
 		err = h.opts.Store.DeleteSubscription(ctx, req.topic, req.callback)
 	} else {
-		err = h.opts.Store.SaveSubscription(ctx, store.Subscription{Topic: req.topic, Callback: req.callback,
-			Secret: req.secret, ExpiresAt: now.Add(req.lease), CreatedAt: now})
+		// Checked again now that the verification is done: requests on
+		// other processes of this store, or ones that raced the first
+		// check, count too.
+		var stored int
+		if stored, err = h.others(ctx, req, callbackHost(req.callback)); err == nil && stored >= h.opts.PerHost {
+			log.Warn("websub: subscription not stored: its callback host has limits.websub_per_host subscriptions already", "limit", h.opts.PerHost)
+			return false
+		}
+		if err == nil {
+			err = h.opts.Store.SaveSubscription(ctx, store.Subscription{Topic: req.topic, Callback: req.callback,
+				Secret: req.secret, ExpiresAt: now.Add(req.lease), CreatedAt: now})
+		}
 	}
 	if err != nil {
 		log.Error("websub: subscription not stored", "err", "store error")
 		h.opts.Logger.Debug("websub: store error", "err", err)
-		return
+		return false
+	}
+	if version != "" {
+		h.mu.Lock()
+		if _, ok := h.sent[req.topic]; !ok {
+			h.sent[req.topic] = version
+		}
+		h.mu.Unlock()
 	}
 	log.Info("websub: " + req.mode + "d")
+	return false
+}
+
+// timedOut reports a call that ran out of time: its host is slow rather
+// than gone or refusing.
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // redact keeps a callback's query and user info out of the log: they

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,36 +82,65 @@ func (s *subscriber) count() (verified, delivered int) {
 }
 
 type fixture struct {
-	hub   *Hub
-	store *sqlite.Store
-	feeds *feed.Service
+	hub     *Hub
+	store   *sqlite.Store
+	feeds   *feed.Service
+	renders atomic.Int64 // feed documents rendered (cache misses)
+	// reads counts the hub's reads of the subscriptions: one a
+	// distribution, when nobody subscribes.
+	reads *countingStore
+}
+
+// countingStore counts reads of the subscriptions.
+type countingStore struct {
+	*sqlite.Store
+	n atomic.Int64
+}
+
+func (c *countingStore) Subscriptions(ctx context.Context, now time.Time) ([]store.Subscription, error) {
+	c.n.Add(1)
+	return c.Store.Subscriptions(ctx, now)
+}
+
+// fixtureOptions changes a fixture's hub.
+type fixtureOptions struct {
+	allowPrivate bool
+	externalHubs []string
+	perHost      int
 }
 
 func newFixture(t *testing.T, allowPrivate bool, externalHubs ...string) *fixture {
 	t.Helper()
+	return newFixtureWith(t, fixtureOptions{allowPrivate: allowPrivate, externalHubs: externalHubs})
+}
+
+func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	st := sqlitetest.Open(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := feed.NewService(feed.ServiceOptions{
+	f := &fixture{store: st, reads: &countingStore{Store: st}}
+	f.feeds = feed.NewService(feed.ServiceOptions{
 		Renderer: feed.NewRenderer(feed.Options{Site: feed.Site{Title: "Báo Mẫu", BaseURL: base, Language: "vi", Location: hcm},
 			FullContent: true, Hubs: []string{base + "/websub"}}),
-		Source: st, Logger: logger,
+		Source: st, Logger: logger, ObserveRender: func(time.Duration) { f.renders.Add(1) },
 	})
-	hub := New(Options{Store: st, Feeds: svc, BaseURL: base, ExternalHubs: externalHubs, AllowPrivate: allowPrivate,
-		Logger: logger, RetryBase: 20 * time.Millisecond, Retries: 4})
+	f.hub = New(Options{Store: f.reads, Feeds: f.feeds, BaseURL: base, ExternalHubs: o.externalHubs, AllowPrivate: o.allowPrivate,
+		Logger: logger, RetryBase: 20 * time.Millisecond, Retries: 4, PerHost: o.perHost})
+	// The feeds as they are before a test changes them.
+	f.publish(t, "a0", "Bài đầu tiên")
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); svc.Run(ctx) }()
-	go func() { defer wg.Done(); hub.Run(ctx) }()
-	t.Cleanup(func() { cancel(); wg.Wait(); hub.Wait() })
-	f := &fixture{hub: hub, store: st, feeds: svc}
-	f.publish(t, "a0", "Bài đầu tiên")
-	// Let the hub learn the feeds as they are before a test changes them.
-	eventually(t, "the hub's first look at the feeds", func() bool {
-		hub.mu.Lock()
-		defer hub.mu.Unlock()
-		return hub.sent[base+"/feeds/thoi-su/rss.xml"] != ""
+	go func() { defer wg.Done(); f.feeds.Run(ctx) }()
+	go func() { defer wg.Done(); f.hub.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		closing, stop := context.WithTimeout(context.Background(), time.Second)
+		defer stop()
+		f.hub.Close(closing)
 	})
+	eventually(t, "the hub's first look at the feeds", func() bool { return f.reads.n.Load() > 0 })
 	time.Sleep(300 * time.Millisecond) // past the store's echo of that change
 	return f
 }
@@ -239,7 +269,6 @@ func TestRefusals(t *testing.T) {
 		{"second page", url.Values{"hub.mode": {"subscribe"}, "hub.topic": {base + "/feeds/page/2/rss.xml"}, "hub.callback": {sub.srv.URL}}},
 		{"not http", url.Values{"hub.mode": {"subscribe"}, "hub.topic": {base + "/feeds/rss.xml"}, "hub.callback": {"ftp://x/"}}},
 		{"long secret", url.Values{"hub.mode": {"subscribe"}, "hub.topic": {base + "/feeds/rss.xml"}, "hub.callback": {sub.srv.URL}, "hub.secret": {strings.Repeat("s", 200)}}},
-		{"bad lease", url.Values{"hub.mode": {"subscribe"}, "hub.topic": {base + "/feeds/rss.xml"}, "hub.callback": {sub.srv.URL}, "hub.lease_seconds": {"mai"}}},
 	} {
 		if resp := f.post(t, tc.form); resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("%s: %d, want 400", tc.name, resp.StatusCode)
