@@ -86,6 +86,8 @@ func (a *app) normalizer() (*article.Normalizer, error) {
 		BaseURL:   a.cfg.Site.BaseURL,
 		Location:  a.cfg.Location(),
 		ParseTime: ingest.ParseDate,
+		// One article's categories, from the API, a file or a feed entry.
+		MaxCategories: a.cfg.Limits.Categories,
 	})
 }
 

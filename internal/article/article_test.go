@@ -135,6 +135,7 @@ func FuzzNormalize(f *testing.F) {
 	f.Add("Công tác <b>dân vận</b>", "<p onclick=x>Xin chào <a href=\"/a\">a</a><script>x</script></p>", "", "https://baomau.vn/a.html", "Ngọc Nữ", "Dân vận")
 	f.Add("Dòng\r\nhai\x00", "]]> \x01 \uFFFE", "**md** [x](javascript:alert(1))", "/tuong-doi", "<img src=x onerror=y>", "")
 	f.Add("a", "", "", "", "", "   ")
+	f.Add("b", "</div></div><table><tr><td>x<details open><p>y", "", "", "", "")
 	n := testNormalizer(f)
 	f.Fuzz(func(t *testing.T, title, content, markdown, link, author, category string) {
 		in := Input{Title: title, ContentHTML: content, ContentMarkdown: markdown, URL: link, Author: author, Categories: []string{category}, Summary: "tóm tắt"}
@@ -164,6 +165,9 @@ func FuzzNormalize(f *testing.F) {
 		}
 		if a.Slug == "" {
 			t.Error("empty slug")
+		}
+		if err := checkBalanced(a.ContentHTML); err != nil {
+			t.Errorf("content not balanced: %v in %q", err, a.ContentHTML)
 		}
 	})
 }

@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strings"
 
+	"golang.org/x/net/html/atom"
+
 	"golang.org/x/net/html"
 )
 
@@ -13,11 +15,99 @@ import (
 func (n *Normalizer) sanitizeHTML(base *url.URL, s string) string {
 	// bluemonday decodes character references in text and writes back only
 	// <, >, &, ' and ": a &#x1; comes out raw, so the output is cleaned too.
-	out := RemoveXMLInvalid(strings.TrimSpace(n.policy.Sanitize(cleanText(s))))
+	out := RemoveXMLInvalid(strings.TrimSpace(balance(n.policy.Sanitize(cleanText(s)))))
 	if !hasRelativeURL(out) {
 		return out
 	}
 	return resolveURLs(base, out)
+}
+
+// balance parses sanitized HTML as the content of a <div>, as the article
+// page and an email hold it, and writes the tree back: every element is
+// closed and stray end tags are gone, so an article's "</div></div>" or
+// unclosed "<details open>" cannot reach into the page around it. Text
+// without markup is returned as it is.
+func balance(s string) string {
+	if balanced(s) {
+		return s
+	}
+	context := &html.Node{Type: html.ElementNode, Data: "div", DataAtom: atom.Div}
+	nodes, err := html.ParseFragment(strings.NewReader(s), context)
+	if err != nil {
+		// Reading from a string fails only on input the parser cannot
+		// hold (too deeply nested): nothing of it is kept.
+		return ""
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 64)
+	for _, node := range nodes {
+		if err := html.Render(&b, node); err != nil {
+			return ""
+		}
+	}
+	// Render ends void elements with "/>" where bluemonday writes ">".
+	// Text and attribute values have their ">" escaped and no raw-text
+	// element survives the policy, so "/>" ends a void element only:
+	// written as bluemonday does, well-formed articles come out as before.
+	return strings.ReplaceAll(b.String(), "/>", ">")
+}
+
+// voidElements have no end tag.
+var voidElements = map[string]bool{"area": true, "base": true, "br": true, "col": true, "embed": true, "hr": true,
+	"img": true, "input": true, "link": true, "meta": true, "source": true, "track": true, "wbr": true}
+
+// balanced reports sanitized HTML whose every element is closed, in order,
+// with no end tag of an element not open: most articles, which are spared
+// a parse. bluemonday writes lowercase names, escapes "<" and ">" in text
+// and attribute values, and drops comments, so a scan for "<" finds every
+// tag. Anything else it is unsure of (a "<!", a non-void element written
+// "<div/>") counts as unbalanced.
+func balanced(s string) bool {
+	var open []string
+	for {
+		i := strings.IndexByte(s, '<')
+		if i < 0 {
+			return len(open) == 0
+		}
+		s = s[i+1:]
+		end := strings.IndexByte(s, '>')
+		if end < 0 {
+			return false
+		}
+		tag := s[:end]
+		s = s[end+1:]
+		if name, ok := strings.CutPrefix(tag, "/"); ok {
+			if len(open) == 0 || open[len(open)-1] != name {
+				return false
+			}
+			open = open[:len(open)-1]
+			continue
+		}
+		name := tag
+		if j := strings.IndexAny(tag, " \t\n\f\r/"); j >= 0 {
+			name = tag[:j]
+		}
+		switch {
+		case name == "" || !isTagName(name):
+			return false
+		case voidElements[name]:
+		case strings.HasSuffix(tag, "/"):
+			return false
+		default:
+			open = append(open, name)
+		}
+	}
+}
+
+// isTagName reports a lowercase ASCII element name.
+func isTagName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // hasRelativeURL is a cheap check on sanitized HTML (bluemonday always

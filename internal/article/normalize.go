@@ -21,7 +21,7 @@ import (
 
 // rulesVersion is part of every input hash: when the normalization rules
 // change, bump it so that re-ingesting the same input applies the new rules.
-const rulesVersion = "2"
+const rulesVersion = "3"
 
 // Limits on field sizes. They keep one hostile article from bloating every
 // feed that carries it.
@@ -31,6 +31,8 @@ const (
 	maxSummaryRunes = 2000
 	summaryFromBody = 300
 	maxContentBytes = 2 << 20
+	// DefaultMaxCategories is limits.categories' default.
+	DefaultMaxCategories = 50
 )
 
 // Normalizer turns Inputs into Articles. It is safe for concurrent use.
@@ -40,6 +42,9 @@ type Normalizer struct {
 	parseTime func(s string, loc *time.Location) (time.Time, error)
 	policy    *bluemonday.Policy
 	markdown  goldmark.Markdown
+	// maxCategories is the most distinct categories one article may have
+	// (limits.categories): each is a feed and a line of the category list.
+	maxCategories int
 	// keyBuffers recycles the buffers Key hashes.
 	keyBuffers sync.Pool
 }
@@ -53,6 +58,9 @@ type NormalizerOptions struct {
 	Location *time.Location
 	// ParseTime reads published_at and updated_at. Required.
 	ParseTime func(s string, loc *time.Location) (time.Time, error)
+	// MaxCategories is the most distinct categories (after slugging) an
+	// article may have (limits.categories); DefaultMaxCategories when 0.
+	MaxCategories int
 }
 
 // NewNormalizer builds a Normalizer from its options.
@@ -66,6 +74,12 @@ func NewNormalizer(opts NormalizerOptions) (*Normalizer, error) {
 	}
 	if opts.ParseTime == nil {
 		return nil, fmt.Errorf("normalizer: no time parser")
+	}
+	if opts.MaxCategories < 0 {
+		return nil, fmt.Errorf("normalizer: negative category limit %d", opts.MaxCategories)
+	}
+	if opts.MaxCategories == 0 {
+		opts.MaxCategories = DefaultMaxCategories
 	}
 
 	// UGC is bluemonday's policy for user content: no script, style, event
@@ -87,6 +101,8 @@ func NewNormalizer(opts NormalizerOptions) (*Normalizer, error) {
 		parseTime:  opts.ParseTime,
 		policy:     policy,
 		markdown:   goldmark.New(goldmark.WithRendererOptions(gmhtml.WithUnsafe())),
+
+		maxCategories: opts.MaxCategories,
 	}, nil
 }
 
@@ -109,6 +125,9 @@ func (n *Normalizer) Key(in Input) (id, hash string) {
 	}
 	field(n.Fingerprint())
 	field(id)
+	// The id as given too: one with a control character in it is refused
+	// by Normalize, and must not pass as the clean id's unchanged input.
+	field(in.ID)
 	field(in.Title)
 	field(in.URL)
 	field(in.PublishedAt)
@@ -168,6 +187,9 @@ func (n *Normalizer) Normalize(in Input, now time.Time) (Article, error) {
 	if len(id) > maxIDBytes {
 		return Article{}, &FieldError{Field: "id", Reason: fmt.Sprintf("longer than %d bytes", maxIDBytes)}
 	}
+	if r, ok := controlIn(in.ID); ok {
+		return Article{}, &FieldError{Field: "id", Reason: fmt.Sprintf("holds the control character %U; an id is one line of visible text", r)}
+	}
 
 	// A title is text: tags some CMSs put in titles are dropped, entities
 	// read, so "<em>Giá</em> &lt; 80" is shown as "Giá < 80" everywhere.
@@ -220,15 +242,16 @@ func (n *Normalizer) Normalize(in Input, now time.Time) (Article, error) {
 	a.Author = n.plainText(in.Author)
 	seen := map[string]bool{}
 	for _, c := range in.Categories {
-		// A category's name is text like a title: markup some CMSs put in
-		// it is dropped (rules version 2).
-		title := oneLine(n.plainText(c))
-		slug := CategorySlug(title)
+		title, slug := n.category(c)
 		if slug == "" || seen[slug] {
 			continue
 		}
 		seen[slug] = true
 		a.Categories = append(a.Categories, Category{Slug: slug, Title: title})
+	}
+	if len(a.Categories) > n.maxCategories {
+		return Article{}, &FieldError{Field: "categories", Reason: fmt.Sprintf(
+			"%d distinct categories; at most %d (limits.categories)", len(a.Categories), n.maxCategories)}
 	}
 
 	switch {
@@ -266,6 +289,66 @@ func (n *Normalizer) Normalize(in Input, now time.Time) (Article, error) {
 		}
 	}
 	return a, nil
+}
+
+// category reads one category name as Normalize does: its title, as text
+// like a title (markup some CMSs put in it is dropped, rules version 2),
+// and its slug ("" when it has none).
+func (n *Normalizer) category(name string) (title, slug string) {
+	title = oneLine(n.plainText(name))
+	return title, CategorySlug(title)
+}
+
+// MaxCategories is the most distinct categories an article may have
+// (limits.categories).
+func (n *Normalizer) MaxCategories() int { return n.maxCategories }
+
+// FirstCategories keeps the first names of categories up to the limit
+// (limits.categories), counted by slug as Normalize counts them, leaving
+// room for extra (a category every article of the import gets; "" for
+// none). It returns categories itself when nothing is dropped, and how
+// many distinct categories it dropped.
+func (n *Normalizer) FirstCategories(categories []string, extra string) (kept []string, dropped int) {
+	seen := map[string]bool{}
+	if _, slug := n.category(extra); slug != "" {
+		seen[slug] = true
+	}
+	for i, c := range categories {
+		_, slug := n.category(c)
+		if slug == "" || seen[slug] {
+			continue
+		}
+		if len(seen) >= n.maxCategories {
+			if kept == nil {
+				kept = categories[:i:i]
+			}
+			dropped++
+		}
+		seen[slug] = true
+		if len(seen) > n.maxCategories {
+			continue
+		}
+		if kept != nil {
+			kept = append(kept, c)
+		}
+	}
+	if kept == nil {
+		return categories, 0
+	}
+	return kept, dropped
+}
+
+// controlIn returns the first character of s, past its leading and
+// trailing white space, that would break a line of a listing or turn its
+// text around: C0 and C1 controls (tab, CR and LF included), DEL, and the
+// bidirectional formatting characters such as U+202E.
+func controlIn(s string) (rune, bool) {
+	for _, r := range strings.TrimSpace(s) {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return r, true
+		}
+	}
+	return 0, false
 }
 
 // CategorySlug is the URL slug of a category title. "page" is taken by
