@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -86,6 +87,17 @@ type Options struct {
 	// (subscribe.rate_limit); 0 for no limit.
 	SignupLimit  int
 	SignupPeriod time.Duration
+	// AllowedOrigins are the other sites whose pages may POST the public
+	// forms (subscribe.allowed_origins); see crossOrigin.
+	AllowedOrigins []string
+	// FormBodyTimeout bounds the reading of a request body, counted from
+	// the end of its headers: the public forms' bodies are a few KB, so a
+	// client that sends one slower than this holds a connection for
+	// nothing. APIBodyTimeout replaces it once an admin API request has
+	// shown the right token: those bodies may be MBs. Defaults:
+	// DefaultFormBodyTimeout, DefaultAPIBodyTimeout.
+	FormBodyTimeout time.Duration
+	APIBodyTimeout  time.Duration
 }
 
 // Feeds is what the web layer needs of the feed service.
@@ -110,6 +122,14 @@ type Server struct {
 // hundred articles, not for a memory exhaustion attack.
 const DefaultMaxBodyBytes = 10 << 20
 
+// Body read deadlines: a form's few KB come in well under a second on
+// any link; an API batch of up to DefaultMaxBodyBytes needs about
+// 170 KB/s to arrive within a minute.
+const (
+	DefaultFormBodyTimeout = 10 * time.Second
+	DefaultAPIBodyTimeout  = 60 * time.Second
+)
+
 // New builds a Server.
 func New(opts Options) *Server {
 	if opts.Now == nil {
@@ -121,10 +141,16 @@ func New(opts Options) *Server {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if opts.FormBodyTimeout <= 0 {
+		opts.FormBodyTimeout = DefaultFormBodyTimeout
+	}
+	if opts.APIBodyTimeout <= 0 {
+		opts.APIBodyTimeout = DefaultAPIBodyTimeout
+	}
 	opts.Site.BaseURL = strings.TrimRight(opts.Site.BaseURL, "/")
 	s := &Server{opts: opts, requestIDs: newRequestIDs(), signups: newLimiter(opts.SignupLimit, opts.SignupPeriod),
 		issuePolicy: newIssuePolicy()}
-	s.handler = s.logRequests(s.Routes())
+	s.handler = securityHeaders(s.bodyDeadline(s.logRequests(s.Routes())))
 	return s
 }
 
@@ -141,7 +167,8 @@ func (s *Server) Routes() http.Handler {
 	}
 	mux.Handle("GET /subscribe", s.handle(s.subscribeForm))
 	mux.Handle("POST /subscribe", s.handle(s.subscribe))
-	mux.Handle("GET /confirm/{token}", s.handle(s.confirm))
+	mux.Handle("GET /confirm/{token}", s.handle(s.confirmPage))
+	mux.Handle("POST /confirm/{token}", s.handle(s.confirm))
 	mux.Handle("GET /unsubscribe/{token}", s.handle(s.unsubscribePage))
 	mux.Handle("POST /unsubscribe/{token}", s.handle(s.unsubscribe))
 	mux.Handle("GET /preferences/{token}", s.handle(s.preferencesPage))
@@ -244,6 +271,81 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 		r.status = http.StatusOK
 	}
 	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (the admin
+// API's longer body deadline).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// The headers every response starts with. A handler that serves HTML sets
+// its own Content-Security-Policy (and Referrer-Policy, where its URL
+// carries a token), which replaces these; the default CSP is the strictest
+// one a plain page works under, so an error page, a feed opened in a
+// browser or a redirect runs no script and cannot be framed.
+const (
+	defaultCSP            = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+	defaultReferrerPolicy = "strict-origin-when-cross-origin"
+)
+
+// securityHeaders gives every response, whatever its type, the headers
+// that keep a browser from sniffing it into HTML or framing it: feeds,
+// JSON, /metrics, errors and redirects included.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["X-Content-Type-Options"] = []string{"nosniff"}
+		h["X-Frame-Options"] = []string{"DENY"}
+		h["Referrer-Policy"] = []string{defaultReferrerPolicy}
+		h["Content-Security-Policy"] = []string{defaultCSP}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// bodyDeadline cuts a request whose body arrives slower than
+// FormBodyTimeout, counted from the end of its headers: without it a
+// client sending a form a byte at a time holds a connection (and a slot
+// of limits.connections) for the server's whole read timeout. It applies
+// to every request that has a body, whatever its route, since a handler
+// that reads none still has the server discard it. The admin API extends
+// it once the token is checked (see admin). Requests without a body keep
+// the server's own timeouts.
+func (s *Server) bodyDeadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rc := http.NewResponseController(w)
+		if err := rc.SetReadDeadline(time.Now().Add(s.opts.FormBodyTimeout)); err != nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		// Once the body is read, the deadline goes: the server's
+		// background read of the connection would otherwise cancel the
+		// request's context at the deadline, in the middle of the
+		// handler's work. The handler gets a shallow copy, so the server
+		// still sees its own body when it discards what was left unread.
+		r2 := r.WithContext(r.Context())
+		r2.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+		next.ServeHTTP(w, r2)
+	})
+}
+
+// deadlineBody lifts the connection's read deadline once the body has
+// been read to its end.
+type deadlineBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	done bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 // logRequests logs one line per request with an id that is also sent back
