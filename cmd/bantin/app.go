@@ -56,6 +56,11 @@ func openApp(ctx context.Context, opts *options) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openAppConfig(ctx, cfg, opts)
+}
+
+// openAppConfig is openApp on a config loaded already.
+func openAppConfig(ctx context.Context, cfg *config.Config, opts *options) (*app, error) {
 	logger := newLogger(cfg, opts.stderr)
 	st, err := openStore(ctx, cfg)
 	if err != nil {
@@ -101,6 +106,11 @@ func (a *app) feeds() *feed.Service {
 		Logger:        a.logger,
 		ObserveRender: a.metricsRender(),
 		ObserveCache:  a.metricsCache(),
+		// Rendered documents are held up to limits.feed_cache; the home
+		// page links limits.home_categories category feeds.
+		CacheBytes:        int64(a.cfg.Limits.FeedCache),
+		ObserveCacheBytes: a.metricsCacheBytes(),
+		HomeCategories:    a.cfg.Limits.HomeCategories,
 	})
 }
 

@@ -20,28 +20,12 @@ import (
 	"github.com/bantin/bantin/templates"
 )
 
-// newsletters reads the newsletters of cfg for the digest, checking that
-// each names a template set tmpl has.
+// newsletters reads the newsletters of cfg for the digest, each checked
+// as checkConfig checks them; a problem is a *config.Error (exit 2).
 func newsletters(cfg *config.Config, tmpl *templates.Set) ([]digest.Newsletter, error) {
-	var lists []digest.Newsletter
-	for i, n := range cfg.Newsletters {
-		loc := n.Location()
-		sched, err := digest.ParseSchedule(n.Schedule, loc)
-		if err != nil {
-			return nil, fmt.Errorf("newsletters[%d].schedule: %w", i, err)
-		}
-		subject, err := digestSubject(n.Subject)
-		if err != nil {
-			return nil, fmt.Errorf("newsletters[%d].subject: %w", i, err)
-		}
-		if !tmpl.HasEmail(n.Template) {
-			return nil, fmt.Errorf("newsletters[%d].template: no email template set %q: add %s.html and %s.txt under templates_dir/email/, or remove the key for the built-in \"digest\"",
-				i, n.Template, n.Template, n.Template)
-		}
-		lists = append(lists, digest.Newsletter{
-			ID: n.ID, Title: n.Title, Description: n.Description, Schedule: sched, Location: loc,
-			Categories: n.Categories, MaxArticles: n.MaxArticles, MaxAge: n.MaxAge, Subject: subject, Template: n.Template,
-		})
+	lists, probs := newsletterProblems(cfg, tmpl)
+	if err := cfg.Place(probs); err != nil {
+		return nil, err
 	}
 	return lists, nil
 }
@@ -344,6 +328,10 @@ func (da *digestApp) deliver(ctx context.Context, opts *options, list string) er
 		total.Failed += r.Failed
 		total.Skipped += r.Skipped
 		total.Retry += r.Retry
+		var relay *mail.RelayError
+		if errors.As(err, &relay) {
+			return da.relayDown(ctx, opts, list, is, total, relay)
+		}
 		if err != nil {
 			return err
 		}
@@ -363,6 +351,21 @@ func (da *digestApp) deliver(ctx context.Context, opts *options, list string) er
 		return failedError{"nothing sent"}
 	}
 	return nil
+}
+
+// relayDown reports a send cut short by a relay that cannot be reached:
+// which relay, why, and how many copies wait in the queue (read from the
+// store, so copies another sender holds are counted too).
+func (da *digestApp) relayDown(ctx context.Context, opts *options, list string, is store.Issue, total digest.Report, relay *mail.RelayError) error {
+	counts, err := da.store.DeliveryCounts(context.WithoutCancel(ctx), is.ID)
+	if err != nil {
+		return fmt.Errorf("%w; counting the copies left: %w", relay, err)
+	}
+	waiting := counts[store.DeliveryQueued]
+	fmt.Fprintf(opts.stdout, "%s: %d sent, %d failed, %d skipped, %d waiting for the relay\n", list, total.Sent, total.Failed, total.Skipped, waiting)
+	fmt.Fprintf(opts.stderr, "the relay %s cannot be reached after %d tries (%v): sending stopped; %d copies of %s issue %d wait in the queue, none failed; serve sends them once the relay answers, or run this command again\n",
+		relay.Relay, relay.Tries, relay.Err, waiting, list, is.Number)
+	return failedError{fmt.Sprintf("relay %s cannot be reached: %d copies wait", relay.Relay, waiting)}
 }
 
 func newDigestCancelCmd(opts *options) *cobra.Command {

@@ -24,14 +24,22 @@ func newConfigCmd(opts *options) *cobra.Command {
 		Use:   "check [--print]",
 		Short: "Validate the config; --print shows the effective config, secrets masked",
 		Long: `Validate the config file and the BANTIN_* environment as serve would, and
-report every problem with the file, line, key and fix. Exit status 2 when the
-config is invalid.`,
+report every problem with the file, line, key and fix. Beyond the keys'
+values, it reads and parses the DKIM key, loads the templates (templates_dir
+included), renders each newsletter's subject and email on a sample issue, and
+builds the mail transport's settings: the checks serve runs at start and on
+a reload. Exit status 2 when the config is invalid.`,
 		Example: `  bantin config check
   bantin --config /etc/bantin/bantin.yaml config check --print`,
 		Args: args(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(opts)
 			if err != nil {
+				return err
+			}
+			// The same checks as serve's start and a reload: a config that
+			// passes here starts.
+			if _, err := checkConfig(cfg); err != nil {
 				return err
 			}
 			if print {

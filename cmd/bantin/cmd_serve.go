@@ -18,6 +18,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/spf13/cobra"
+	"golang.org/x/net/netutil"
 
 	"github.com/bantin/bantin/internal/config"
 	"github.com/bantin/bantin/internal/digest"
@@ -56,12 +57,22 @@ SIGTERM or SIGINT stops it gracefully; a second signal stops it at once.`,
 }
 
 func serve(ctx context.Context, stopSignals func(), opts *options) error {
-	a, err := openApp(ctx, opts)
+	cfg, err := loadConfig(opts)
+	if err != nil {
+		return err
+	}
+	// What would fail later (a DKIM key, a template set, a subject) fails
+	// the start instead, as a config error: exit status 2.
+	checks, err := checkConfig(cfg)
+	if err != nil {
+		return err
+	}
+	a, err := openAppConfig(ctx, cfg, opts)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	cfg, logger := a.cfg, a.logger
+	logger := a.logger
 	// With several machines on one database, leases and claims compare
 	// each machine's clock: say so when this one is off.
 	if c, ok := a.store.(interface {
@@ -75,10 +86,7 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	a.metrics = metrics.New()
 	a.metrics.AddGauges(a.store, logger)
 
-	tmpl, err := templates.Load(cfg.TemplatesDir)
-	if err != nil {
-		return err
-	}
+	tmpl := checks.templates
 	normalizer, err := a.normalizer()
 	if err != nil {
 		return err
@@ -116,6 +124,7 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	hub := websub.New(websub.Options{
 		Store: a.store, Feeds: feeds, BaseURL: cfg.Site.BaseURL, ExternalHubs: cfg.Feeds.WebSubHubs,
 		AllowPrivate: cfg.Feeds.WebSubAllowPrivate, Logger: logger, Now: a.now, ObserveDelivery: a.metricsWebSub(),
+		PerHost: cfg.Limits.WebSubPerHost,
 	})
 	server := web.New(web.Options{
 		Site: web.Site{
@@ -142,18 +151,24 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		TrustedProxies:  proxies,
 		SignupLimit:     signupLimit,
 		SignupPeriod:    signupPeriod,
+		AllowedOrigins:  cfg.Subscribe.AllowedOrigins,
 	})
 
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	ln, err := listen(cfg, logger)
 	if err != nil {
-		return fmt.Errorf("listen on %s (server.listen): %w", cfg.Server.Listen, err)
+		return err
 	}
 	httpServer := &http.Server{
-		Handler:           server,
+		Handler: server,
+		// A silent client is cut after 10 s; a request body has the
+		// route's own deadline (web.Options.FormBodyTimeout, 10 s; the
+		// admin API's, 60 s), and ReadTimeout stays as the whole
+		// request's bound. An idle keep-alive connection holds a slot of
+		// limits.connections, so it is closed after 30 s.
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
+		ReadTimeout:       web.DefaultAPIBodyTimeout,
 		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		IdleTimeout:       30 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
 
@@ -190,6 +205,13 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		defer wg.Done()
 		// One process polls the upstream feeds for all of them.
 		whileLeading(workCtx, a.store, "sources", holder, logger, poller.Run)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// Sign-ups left pending past subscribe.confirm_ttl are deleted, at
+		// start and hourly (in every process: deleting twice is harmless).
+		subs.SweepStale(workCtx, time.Hour, logger)
 	}()
 	if cfg.Ingest.WatchDir != "" {
 		watcher := ingest.NewWatcher(cfg.Ingest.WatchDir, importer, logger)
@@ -247,9 +269,39 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	}
 	stopWork()
 	wg.Wait()
-	waitBounded(hub.Wait, shutdownGrace)
+	// Calls to subscribers in flight get a moment to finish; stalled ones
+	// are cut rather than waited for.
+	hubCtx, hubCancel := context.WithTimeout(context.Background(), 2*time.Second)
+	hub.Close(hubCtx)
+	hubCancel()
 	logger.Info("stopped")
 	return nil
+}
+
+// fileReserve is the open files serve needs besides the HTTP
+// connections: the store, SMTP and WebSub connections, upstream polls,
+// the watch folder, the log.
+const fileReserve = 256
+
+// listen opens server.listen, taking at most limits.connections
+// connections at once: the next waits in the kernel's queue until one
+// ends, so a flood of slow clients cannot exhaust the open files. The
+// soft limit on open files is raised to the hard one first, and a cap the
+// files cannot carry is logged.
+func listen(cfg *config.Config, logger *slog.Logger) (net.Listener, error) {
+	files, err := raiseFileLimit()
+	if err != nil {
+		logger.Warn("open files limit", "err", err)
+	}
+	if limit := uint64(cfg.Limits.Connections); limit+fileReserve > files {
+		logger.Warn("limits.connections is above what the open files limit allows; raise the limit (LimitNOFILE= in the systemd unit, ulimit -n) or lower limits.connections",
+			"limits.connections", cfg.Limits.Connections, "open_files", files, "reserve", fileReserve)
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (server.listen): %w", cfg.Server.Listen, err)
+	}
+	return netutil.LimitListener(ln, cfg.Limits.Connections), nil
 }
 
 // watchConfig turns changes of the config file into reloads, as SIGHUP
@@ -308,24 +360,20 @@ func configEvents(ctx context.Context, w *fsnotify.Watcher, abs, path string, re
 
 // reload reads the config again and applies what can change live: the
 // newsletters, the upstream feeds and the templates. Everything is read
-// and checked before anything is applied: a config or a template that
-// does not load changes nothing.
+// and checked (checkConfig, as serve checks at start) before anything is
+// applied: a config or a template that does not load changes nothing.
 func reload(running *config.Config, opts *options, tmpl *templates.Set, digests *digest.Service, subs *subscriber.Service,
 	poller *ingest.Poller, feeds *feed.Service) (*config.Config, error) {
 	next, err := loadConfig(opts)
 	if err != nil {
 		return nil, err
 	}
-	fresh, err := templates.Load(next.TemplatesDir)
+	checks, err := checkConfig(next)
 	if err != nil {
 		return nil, err
 	}
-	lists, err := newsletters(next, fresh)
-	if err != nil {
-		return nil, err
-	}
-	tmpl.Swap(fresh)
-	digests.SetNewsletters(lists)
+	tmpl.Swap(checks.templates)
+	digests.SetNewsletters(checks.newsletters)
 	subs.SetLists(subscriberLists(next))
 	poller.SetSources(sources(next))
 	// Feed settings and categories change live; the site's own keys are
@@ -354,14 +402,4 @@ func restartOnly(running, next *config.Config) []string {
 		}
 	}
 	return out
-}
-
-// waitBounded waits for wait to return, at most limit.
-func waitBounded(wait func(), limit time.Duration) {
-	done := make(chan struct{})
-	go func() { wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(limit):
-	}
 }

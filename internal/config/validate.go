@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -237,6 +238,37 @@ func (c *Config) validate(o *origin) error {
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "text", "json")
 
+	return v.probs.err()
+}
+
+// Place makes an *Error of problems found outside this package (a DKIM
+// key that does not read, a newsletter's template set that does not
+// exist, a subject that does not render), each placed as Load places its
+// own: at the file and line that set its Key, or naming the environment
+// variable that did. A problem's Message is said after its key, and its
+// Fix after that. Place returns nil when ps is empty.
+func (c *Config) Place(ps []Problem) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	o := &origin{file: c.Path, lines: map[string]int{}, env: map[string]string{}}
+	// The lines are read again from the file: a Config keeps only values.
+	if c.Path != "" {
+		if data, err := os.ReadFile(c.Path); err == nil {
+			if file, probs := parseFile(c.Path, data); len(probs) == 0 {
+				o.lines = file.lines
+			}
+		}
+	}
+	v := &validator{o: o}
+	for _, p := range ps {
+		if name := envName(p.Key); !strings.Contains(p.Key, "[") {
+			if _, set := os.LookupEnv(name); set {
+				o.env[p.Key] = name
+			}
+		}
+		v.add(p.Key, p.Fix, "%s", p.Message)
+	}
 	return v.probs.err()
 }
 

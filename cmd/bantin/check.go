@@ -1,0 +1,168 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/config"
+	"github.com/bantin/bantin/internal/digest"
+	"github.com/bantin/bantin/internal/mail"
+	"github.com/bantin/bantin/templates"
+)
+
+// checked is what checkConfig built on the way, for serve and a reload to
+// use rather than build again.
+type checked struct {
+	templates   *templates.Set
+	newsletters []digest.Newsletter
+}
+
+// checkConfig runs the checks of a loaded config that take more than the
+// config package knows: the templates load (templates_dir overrides
+// included); each newsletter's template set exists, and its subject and
+// email render on a sample issue as the digest renders them; the DKIM key
+// reads and parses; the mail transport's settings build. `config check`,
+// serve at start and every reload run it, so that a config check passes
+// exactly when serve starts. Every problem found is in one *config.Error
+// (exit status 2) naming the key, the file and line that set it, and the
+// fix.
+func checkConfig(cfg *config.Config) (*checked, error) {
+	var probs []config.Problem
+	add := func(key, fix, format string, args ...any) {
+		probs = append(probs, config.Problem{Key: key, Message: fmt.Sprintf(format, args...), Fix: fix})
+	}
+
+	tmpl, err := templates.Load(cfg.TemplatesDir)
+	if err != nil {
+		add("templates_dir", "fix the template file named, or remove it from templates_dir to use the built-in one", "%v", err)
+		return nil, cfg.Place(probs)
+	}
+	lists, listProbs := newsletterProblems(cfg, tmpl)
+	probs = append(probs, listProbs...)
+
+	m := cfg.Mail
+	if m.DKIM.Enabled() {
+		if _, err := mail.LoadDKIM(m.DKIM.Domain, m.DKIM.Selector, m.DKIM.KeyFile); err != nil {
+			key, msg := splitKey(err, "mail.dkim.key_file")
+			fix := ""
+			if key == "mail.dkim.key_file" {
+				fix = "name a readable, unencrypted PEM private key (RSA or Ed25519), or remove mail.dkim to send unsigned"
+			}
+			add(key, fix, "%s", msg)
+		}
+	}
+	switch m.Transport {
+	case "smtp":
+		t, err := mail.NewSMTPTransport(mail.SMTPOptions{
+			Host: m.SMTP.Host, Port: m.SMTP.Port, Username: m.SMTP.Username, Password: m.SMTP.Password,
+			TLS: m.SMTP.TLS, Connections: m.SMTP.Connections, Rate: m.SMTP.Rate, Location: cfg.Location(),
+		})
+		if err != nil {
+			key, msg := splitKey(err, "mail.smtp")
+			add(key, "see the mail.smtp keys in config/bantin.example.yaml", "%s", msg)
+		} else {
+			_ = t.Close()
+		}
+	case "file":
+		if info, err := os.Stat(m.FileDir); err == nil && !info.IsDir() {
+			add("mail.file_dir", "name a folder (it is made when missing), or remove the file", "%s is a file, not a folder", m.FileDir)
+		}
+	}
+	if err := cfg.Place(probs); err != nil {
+		return nil, err
+	}
+	return &checked{templates: tmpl, newsletters: lists}, nil
+}
+
+// splitKey splits the error of a mail constructor, which starts with the
+// key it is about ("mail.dkim.key_file: cannot read…"), into that key and
+// the rest; fallback is the key when the message names none.
+func splitKey(err error, fallback string) (key, msg string) {
+	msg = err.Error()
+	if !strings.HasPrefix(msg, "mail.") {
+		return fallback, msg
+	}
+	end := strings.IndexAny(msg, ": ")
+	if end < 0 {
+		return fallback, msg
+	}
+	return msg[:end], strings.TrimLeft(msg[end:], ": ")
+}
+
+// newsletterProblems reads the newsletters of cfg for the digest: each
+// schedule and subject parses, each names a template set tmpl has, and a
+// sample issue renders through both, as every issue will.
+func newsletterProblems(cfg *config.Config, tmpl *templates.Set) ([]digest.Newsletter, []config.Problem) {
+	var lists []digest.Newsletter
+	var probs []config.Problem
+	add := func(key, fix, format string, args ...any) {
+		probs = append(probs, config.Problem{Key: key, Message: fmt.Sprintf(format, args...), Fix: fix})
+	}
+	for i, n := range cfg.Newsletters {
+		prefix := fmt.Sprintf("newsletters[%d]", i)
+		loc := n.Location()
+		sched, err := digest.ParseSchedule(n.Schedule, loc)
+		if err != nil {
+			add(prefix+".schedule", "write 5 cron fields, such as \"0 6 * * *\"", "%v", err)
+			continue
+		}
+		subject, err := digestSubject(n.Subject)
+		if err != nil {
+			add(prefix+".subject", subjectFix, "%v", err)
+			continue
+		}
+		name := n.Template
+		if name == "" {
+			name = "digest"
+		}
+		if !tmpl.HasEmail(name) {
+			add(prefix+".template", fmt.Sprintf("add %s.html and %s.txt under templates_dir/email/, or remove the key for the built-in \"digest\"", name, name),
+				"no email template set %q", name)
+			continue
+		}
+		sample := sampleIssue(cfg, n.ID, n.Title, loc, subject, n.Template)
+		if _, err := sample.SubjectLine(); err != nil {
+			add(prefix+".subject", subjectFix, "%q does not render: %v", n.Subject, err)
+			continue
+		}
+		if _, err := sample.Render(tmpl, digest.Recipient{Email: "ban.doc@example.com", Name: "Bạn đọc",
+			UnsubscribeURL: cfg.Site.BaseURL + "/unsubscribe/mau", PreferencesURL: cfg.Site.BaseURL + "/preferences/mau"}); err != nil {
+			key := prefix + ".template"
+			if n.Template == "" {
+				key = "templates_dir"
+			}
+			add(key, "fix the template so that it renders an issue (see templates/email/digest.html for the fields)", "email template set %q does not render: %v", name, err)
+			continue
+		}
+		lists = append(lists, digest.Newsletter{
+			ID: n.ID, Title: n.Title, Description: n.Description, Schedule: sched, Location: loc,
+			Categories: n.Categories, MaxArticles: n.MaxArticles, MaxAge: n.MaxAge, Subject: subject, Template: n.Template,
+		})
+	}
+	return lists, probs
+}
+
+// subjectFix is the fix of a subject that does not parse or render.
+const subjectFix = "use only {{.List.Title}}, {{.List.ID}}, {{.Date}}, {{.Count}}, {{.Number}} and {{(index .Articles 0).Title}}"
+
+// sampleIssue is an issue of one article, built as the digest builds
+// them, to render a list's subject and email before any real issue does.
+func sampleIssue(cfg *config.Config, id, title string, loc *time.Location, subject *texttemplate.Template, templateID string) digest.Issue {
+	now := time.Now().In(loc)
+	base := strings.TrimRight(cfg.Site.BaseURL, "/")
+	a := article.Article{
+		ID: "mau", Slug: "bai-mau", Title: "Bài mẫu", Author: "Ban biên tập", Summary: "Tóm tắt bài mẫu.",
+		ContentHTML: "<p>Tóm tắt bài mẫu.</p><p>Nội dung bài mẫu.</p>",
+		Categories:  []article.Category{{Slug: "mau", Title: "Mẫu"}},
+		PublishedAt: now, UpdatedAt: now, StoredAt: now,
+	}
+	return digest.Issue{
+		List: digest.List{ID: id, Title: title}, Number: 1, Date: now, Articles: []article.Article{a},
+		Site: cfg.Site.Title, Sender: cfg.Site.Title + " · " + base, BaseURL: base, Lang: cfg.Site.Language,
+		Location: loc, Subject: subject, TemplateID: templateID,
+	}
+}
