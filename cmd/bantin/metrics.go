@@ -27,6 +27,13 @@ func (a *app) metricsCache() func(feed.Kind, bool) {
 	}
 }
 
+func (a *app) metricsCacheBytes() func(int64) {
+	if a.metrics == nil {
+		return nil
+	}
+	return func(n int64) { a.metrics.FeedCacheBytes.Set(float64(n)) }
+}
+
 func (a *app) metricsWebSub() func(string) {
 	if a.metrics == nil {
 		return nil

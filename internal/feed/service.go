@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -53,7 +54,10 @@ type Rendered struct {
 }
 
 // Service renders feed documents on first request after a change and
-// keeps them: a GET of an unchanged feed costs no rendering and no query.
+// keeps them, up to a number of bytes (limits.feed_cache): a GET of an
+// unchanged feed costs no rendering and no query. A change drops them all
+// and renders nothing by itself beyond the three site-wide feeds: the cost
+// of a change is what readers ask for afterwards, not the number of feeds.
 type Service struct {
 	// look holds what a reload may change: the renderer (site, hubs,
 	// categories, full content) and the entries per page.
@@ -65,23 +69,41 @@ type Service struct {
 	// request's cache hit or miss (metrics); nil for none.
 	observeRender func(time.Duration)
 	observeCache  func(Kind, bool)
+	// homeCategories is how many category feeds HomeScopes names.
+	homeCategories int
+	// life is the context Run was given: renders are detached from the
+	// request that started them, but not from the daemon's shutdown.
+	life atomic.Pointer[context.Context]
 
+	docs         *lru
 	cache        atomic.Pointer[generation]
+	invalidateMu sync.Mutex // one Invalidate at a time: epochs and generations in step
 	mu           sync.Mutex // guards listeners and lastModified
 	listeners    []chan struct{}
 	lastModified map[key]lastModified
 }
 
-// generation is the cache between two changes. A change replaces it whole,
-// so a render that started before the change can never be served after it.
+// generation is what holds between two changes: the renders under way and
+// what is known of the categories. A change replaces it whole (and clears
+// docs), so a render that started before the change is never kept after
+// it.
 type generation struct {
-	mu      sync.RWMutex
-	entries map[key]*entry
+	epoch   uint64 // of docs, when this generation began
+	mu      sync.Mutex
+	renders map[key]*flight // under way: later requests for the key wait
+	// categories are the stored ones by slug, read once per generation: a
+	// category feed looks its own up here, not by reading them all again.
+	catsMu sync.Mutex
+	cats   map[string]article.Category
 	// scopes are the feeds there are, found once per generation: the home
 	// page and the hub ask on every request and every change.
 	scopesMu sync.Mutex
 	scopes   []Scope
 	read     atomic.Bool // a document of this generation was asked for
+}
+
+func newGeneration(epoch uint64) *generation {
+	return &generation{epoch: epoch, renders: map[key]*flight{}}
 }
 
 type key struct {
@@ -90,8 +112,9 @@ type key struct {
 	kind     Kind
 }
 
-type entry struct {
-	once sync.Once
+// flight is one render under way, shared by every request for its key.
+type flight struct {
+	done chan struct{}
 	doc  *Rendered
 	err  error
 }
@@ -109,11 +132,24 @@ type ServiceOptions struct {
 	// ObserveCache is told, for each document asked for, its kind and
 	// whether it came from the cache (metrics); nil for none.
 	ObserveCache func(kind Kind, hit bool)
+	// CacheBytes bounds the memory of rendered documents, both encodings
+	// counted (limits.feed_cache); 0 for DefaultCacheBytes.
+	CacheBytes int64
+	// ObserveCacheBytes is told the bytes the cache holds after each
+	// change to it (metrics); nil for none.
+	ObserveCacheBytes func(int64)
+	// HomeCategories is how many category feeds HomeScopes names
+	// (limits.home_categories); 0 for 30.
+	HomeCategories int
 }
 
 // NewService builds a Service. Call Run to keep it fresh.
 func NewService(opts ServiceOptions) *Service {
-	s := &Service{source: opts.Source, now: opts.Now, logger: opts.Logger, observeRender: opts.ObserveRender, observeCache: opts.ObserveCache}
+	s := &Service{source: opts.Source, now: opts.Now, logger: opts.Logger, observeRender: opts.ObserveRender, observeCache: opts.ObserveCache,
+		homeCategories: opts.HomeCategories, docs: newLRU(opts.CacheBytes, opts.ObserveCacheBytes)}
+	if s.homeCategories <= 0 {
+		s.homeCategories = 30
+	}
 	s.look.Store(newLook(opts.Renderer, opts.Items))
 	if s.now == nil {
 		s.now = time.Now
@@ -121,7 +157,7 @@ func NewService(opts ServiceOptions) *Service {
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
-	s.cache.Store(&generation{entries: map[key]*entry{}})
+	s.cache.Store(newGeneration(s.docs.clear()))
 	s.lastModified = map[key]lastModified{}
 	return s
 }
@@ -154,7 +190,9 @@ func (s *Service) Reconfigure(r *Renderer, items int) {
 
 // Invalidate drops every rendered document and tells the listeners.
 func (s *Service) Invalidate() {
-	s.cache.Store(&generation{entries: map[key]*entry{}})
+	s.invalidateMu.Lock()
+	s.cache.Store(newGeneration(s.docs.clear()))
+	s.invalidateMu.Unlock()
 	s.mu.Lock()
 	for _, ch := range s.listeners {
 		select {
@@ -180,6 +218,7 @@ func (s *Service) Listen() <-chan struct{} {
 // the store (this process's or another's) and when the next scheduled
 // article comes due.
 func (s *Service) Run(ctx context.Context) {
+	s.life.Store(&ctx)
 	changes := s.source.Changes(ctx)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -256,9 +295,15 @@ func (s *Service) get(ctx context.Context, category string, page int, kind Kind)
 	k := key{category, page, kind}
 	return s.cached(k, func() (*Rendered, error) {
 		// Other requests wait on this render: one client going away must
-		// not fail them all.
+		// not fail them all. The daemon stopping does (SIGTERM).
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
+		if life := s.life.Load(); life != nil {
+			if err := (*life).Err(); err != nil {
+				return nil, fmt.Errorf("render %s: %w", Path(k.category, k.page, k.kind), err)
+			}
+			defer context.AfterFunc(*life, cancel)()
+		}
 		return s.render(ctx, k)
 	})
 }
@@ -290,49 +335,61 @@ type lastModified struct {
 	at   time.Time
 }
 
-// cached returns the document of k in the current generation, rendering
-// it with render once however many requests ask at the same moment.
+// cached returns the document of k, rendering it with render once however
+// many requests ask at the same moment, and keeping it while room allows.
 func (s *Service) cached(k key, render func() (*Rendered, error)) (*Rendered, error) {
+	if doc, ok := s.docs.get(k); ok {
+		s.observe(k, true)
+		return doc, nil
+	}
 	gen := s.cache.Load()
-	// Most requests find their document: a shared lock suffices.
-	gen.mu.RLock()
-	e, ok := gen.entries[k]
-	gen.mu.RUnlock()
-	if !ok {
-		gen.mu.Lock()
-		if e, ok = gen.entries[k]; !ok {
-			e = &entry{}
-			gen.entries[k] = e
+	gen.mu.Lock()
+	f, waiting := gen.renders[k]
+	if !waiting {
+		// A render that ended since the look above has kept its document
+		// before leaving renders.
+		if doc, ok := s.docs.get(k); ok {
+			gen.mu.Unlock()
+			s.observe(k, true)
+			return doc, nil
 		}
-		gen.mu.Unlock()
+		f = &flight{done: make(chan struct{})}
+		gen.renders[k] = f
 	}
-	hit := true
-	e.once.Do(func() {
-		hit = false
-		start := time.Now()
-		e.doc, e.err = render()
-		if e.err == nil {
-			e.doc = s.keepLastModifiedMoving(k, e.doc)
+	gen.mu.Unlock()
+	if waiting {
+		<-f.done
+		if f.err == nil {
+			s.observe(k, true)
 		}
-		if e.err == nil {
-			s.logger.Debug("feed rendered", "url", e.doc.Self, "duration", time.Since(start))
-		}
-	})
-	if s.observeCache != nil && e.err == nil {
-		s.observeCache(k.kind, hit)
+		return f.doc, f.err
 	}
-	if e.err != nil {
+	start := time.Now()
+	f.doc, f.err = render()
+	if f.err == nil {
+		f.doc = s.keepLastModifiedMoving(k, f.doc)
+		s.logger.Debug("feed rendered", "url", f.doc.Self, "duration", time.Since(start))
 		// A failed render is not kept: a store error is tried again by the
 		// next request, and a feed that does not exist takes no memory
 		// however many different wrong URLs are asked for.
-		gen.mu.Lock()
-		if gen.entries[k] == e {
-			delete(gen.entries, k)
-		}
-		gen.mu.Unlock()
+		s.docs.add(gen.epoch, k, f.doc)
+		s.observe(k, false)
 	}
-	return e.doc, e.err
+	gen.mu.Lock()
+	delete(gen.renders, k)
+	gen.mu.Unlock()
+	close(f.done)
+	return f.doc, f.err
 }
+
+func (s *Service) observe(k key, hit bool) {
+	if s.observeCache != nil {
+		s.observeCache(k.kind, hit)
+	}
+}
+
+// CacheBytes returns the bytes of rendered documents held, and how many.
+func (s *Service) CacheBytes() (int64, int) { return s.docs.held() }
 
 func (s *Service) render(ctx context.Context, k key) (*Rendered, error) {
 	if s.observeRender != nil {
@@ -342,19 +399,16 @@ func (s *Service) render(ctx context.Context, k key) (*Rendered, error) {
 	q := store.ArticleQuery{Category: k.category, Now: now}
 	doc := Document{Kind: k.kind, Page: k.page}
 	if k.category != "" {
-		cats, err := s.source.Categories(ctx, now)
+		cats, err := s.categories(ctx)
 		if err != nil {
 			return nil, err
 		}
-		for i := range cats {
-			if cats[i].Slug == k.category {
-				c := s.rend().category(cats[i])
-				doc.Category = &c
-			}
-		}
-		if doc.Category == nil {
+		c, ok := cats[k.category]
+		if !ok {
 			return nil, fmt.Errorf("category %q: %w", k.category, ErrNotFound)
 		}
+		c = s.rend().category(c)
+		doc.Category = &c
 	}
 	total, err := s.source.CountArticles(ctx, q)
 	if err != nil {
@@ -375,17 +429,23 @@ func (s *Service) render(ctx context.Context, k key) (*Rendered, error) {
 	return s.rend().newRendered(body, k.kind, Updated(doc.Articles), s.rend().url(doc, k.page, k.kind))
 }
 
+// gzipWriters are reused: a compressor at BestCompression allocates
+// about a megabyte, which a crawl of the archive would pay per page.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestCompression) // a valid level: no error
+	return zw
+}}
+
 func (r *Renderer) newRendered(body []byte, kind Kind, updated time.Time, self string) (*Rendered, error) {
 	var gz bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-	if err != nil {
-		return nil, err
-	}
+	zw := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(zw)
+	zw.Reset(&gz)
 	if _, err := zw.Write(body); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("gzip %s: %w", self, err)
 	}
 	if err := zw.Close(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("gzip %s: %w", self, err)
 	}
 	doc := &Rendered{
 		Body: body, Gzip: gz.Bytes(),
@@ -435,6 +495,7 @@ func etag(b []byte) string {
 type Scope struct {
 	Category *article.Category
 	Pages    int
+	Articles int // published now
 }
 
 // Scopes lists every feed there is now, site-wide first.
@@ -452,21 +513,62 @@ func (s *Service) Scopes(ctx context.Context) ([]Scope, error) {
 	return slices.Clone(gen.scopes), nil
 }
 
+// HomeScopes lists the feeds the home page links: the site-wide one, then
+// the busiest categories (the most articles; a tie goes to the slug first
+// in order), at most limits.home_categories of them. A category made up by
+// one article's long list of categories holds one article, so it comes
+// after every real section. The OPML still lists them all.
+func (s *Service) HomeScopes(ctx context.Context) ([]Scope, error) {
+	scopes, err := s.Scopes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cats := scopes[1:]
+	slices.SortStableFunc(cats, func(a, b Scope) int { return b.Articles - a.Articles })
+	cats = cats[:min(len(cats), s.homeCategories)]
+	slices.SortFunc(cats, func(a, b Scope) int { return strings.Compare(a.Category.Slug, b.Category.Slug) })
+	return scopes[:1+len(cats)], nil
+}
+
+// categories returns the stored categories by slug, read once per
+// generation.
+func (s *Service) categories(ctx context.Context) (map[string]article.Category, error) {
+	gen := s.cache.Load()
+	gen.catsMu.Lock()
+	defer gen.catsMu.Unlock()
+	if gen.cats == nil {
+		list, err := s.source.Categories(ctx, s.now())
+		if err != nil {
+			return nil, fmt.Errorf("categories: %w", err)
+		}
+		cats := make(map[string]article.Category, len(list))
+		for _, c := range list {
+			cats[c.Slug] = c
+		}
+		gen.cats = cats
+	}
+	return gen.cats, nil
+}
+
 func (s *Service) findScopes(ctx context.Context) ([]Scope, error) {
 	now := s.now()
-	cats, err := s.source.Categories(ctx, now)
+	cats, err := s.categories(ctx)
 	if err != nil {
 		return nil, err
 	}
 	scopes := []Scope{{}}
-	for i := range cats {
-		if cats[i].Slug == "page" { // taken by paging; see article.CategorySlug
+	for _, slug := range slices.Sorted(maps.Keys(cats)) {
+		if slug == "page" { // taken by paging; see article.CategorySlug
 			continue
 		}
-		c := s.rend().category(cats[i])
+		c := s.rend().category(cats[slug])
 		scopes = append(scopes, Scope{Category: &c})
 	}
 	for i := range scopes {
+		// One count per feed: a shutdown must not wait for thousands.
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("count articles: %w", err)
+		}
 		q := store.ArticleQuery{Now: now}
 		if c := scopes[i].Category; c != nil {
 			q.Category = c.Slug
@@ -475,6 +577,7 @@ func (s *Service) findScopes(ctx context.Context) ([]Scope, error) {
 		if err != nil {
 			return nil, err
 		}
+		scopes[i].Articles = n
 		scopes[i].Pages = max(1, (n+s.perPage()-1)/s.perPage())
 	}
 	return scopes, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,11 +79,14 @@ func TestMissingFeedsTakeNoMemory(t *testing.T) {
 			t.Fatalf("page past the last: %v", err)
 		}
 	}
+	if bytes, n := svc.CacheBytes(); n != 0 || bytes != 0 {
+		t.Errorf("%d cache entries (%d bytes) for feeds that do not exist", n, bytes)
+	}
 	gen := svc.cache.Load()
-	gen.mu.RLock()
-	defer gen.mu.RUnlock()
-	if len(gen.entries) != 0 {
-		t.Errorf("%d cache entries for feeds that do not exist", len(gen.entries))
+	gen.mu.Lock()
+	defer gen.mu.Unlock()
+	if len(gen.renders) != 0 {
+		t.Errorf("%d renders left under way for feeds that do not exist", len(gen.renders))
 	}
 }
 
@@ -134,10 +138,8 @@ func TestWarmOnlyWhenRead(t *testing.T) {
 	save(t, st, "a", time.Date(2024, 12, 18, 8, 0, 0, 0, hcm))
 	ctx := context.Background()
 	entries := func() int {
-		gen := svc.cache.Load()
-		gen.mu.RLock()
-		defer gen.mu.RUnlock()
-		return len(gen.entries)
+		_, n := svc.CacheBytes()
+		return n
 	}
 	svc.refresh(ctx)
 	if n := entries(); n != 0 {
@@ -153,5 +155,113 @@ func TestWarmOnlyWhenRead(t *testing.T) {
 	svc.refresh(ctx) // warming alone is no reading
 	if n := entries(); n != 0 {
 		t.Errorf("warming counted as reading: %d documents rendered", n)
+	}
+}
+
+// countingSource counts the reads of every category.
+type countingSource struct {
+	Source
+	categoryReads atomic.Int64
+}
+
+func (c *countingSource) Categories(ctx context.Context, now time.Time) ([]article.Category, error) {
+	c.categoryReads.Add(1)
+	return c.Source.Categories(ctx, now)
+}
+
+func saveWithCategories(t *testing.T, st *sqlite.Store, id string, published time.Time, n int) {
+	t.Helper()
+	cats := make([]article.Category, n)
+	for i := range cats {
+		cats[i] = article.Category{Slug: fmt.Sprintf("muc-%04d", i), Title: fmt.Sprintf("Mục %d", i)}
+	}
+	_, err := st.SaveArticles(context.Background(), published, []article.Article{{ID: id, GUID: "tag:x:" + id, Slug: id,
+		Title: "Bài " + id, Summary: "x", Categories: cats, PublishedAt: published, InputHash: id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCategoryFeedsReadCategoriesOnce: rendering every category feed reads
+// the category list once per change, not once per feed (which made a
+// change cost N² with N categories).
+func TestCategoryFeedsReadCategoriesOnce(t *testing.T) {
+	st := sqlitetest.Open(t)
+	src := &countingSource{Source: st}
+	svc := NewService(ServiceOptions{Renderer: testRenderer(true), Source: src, Items: 10})
+	saveWithCategories(t, st, "a", time.Date(2024, 12, 18, 8, 0, 0, 0, hcm), 200)
+	ctx := context.Background()
+	scopes, err := svc.Scopes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range scopes[1:] {
+		if _, err := svc.Get(ctx, sc.Category.Slug, 1, RSS); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := src.categoryReads.Load(); n != 1 {
+		t.Errorf("200 category feeds read the category list %d times; want once", n)
+	}
+}
+
+// TestHomeScopesLimitsHomeCategories: the home page names the site-wide
+// feed and the busiest limits.home_categories categories, not one link per
+// category an article made up.
+func TestHomeScopesLimitsHomeCategories(t *testing.T) {
+	st := sqlitetest.Open(t)
+	svc := NewService(ServiceOptions{Renderer: testRenderer(true), Source: st, Items: 10, HomeCategories: 3})
+	day := time.Date(2024, 12, 18, 8, 0, 0, 0, hcm)
+	saveWithCategories(t, st, "spam", day, 100) // muc-0000 … muc-0099, one article each
+	for i, slug := range []string{"thoi-su", "the-thao", "thoi-su", "kinh-te", "thoi-su", "the-thao", "kinh-te", "van-hoa"} {
+		_, err := st.SaveArticles(context.Background(), day, []article.Article{{ID: fmt.Sprint("b", i), GUID: fmt.Sprint("tag:x:b", i),
+			Slug: fmt.Sprint("b", i), Title: "Bài", Summary: "x", Categories: []article.Category{{Slug: slug, Title: slug}},
+			PublishedAt: day.Add(time.Duration(i) * time.Hour), InputHash: fmt.Sprint("b", i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	scopes, err := svc.HomeScopes(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, sc := range scopes {
+		if sc.Category == nil {
+			got = append(got, "")
+			continue
+		}
+		got = append(got, sc.Category.Slug)
+	}
+	want := []string{"", "kinh-te", "the-thao", "thoi-su"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("home feeds %q; want %q", got, want)
+	}
+	all, _ := svc.Scopes(context.Background())
+	if len(all) != 1+100+4 {
+		t.Errorf("Scopes (the OPML) lists %d feeds; want all %d", len(all), 1+100+4)
+	}
+}
+
+// TestRenderStopsWithRun: a render detached from its request still ends
+// when the daemon stops (Run's context), so SIGTERM is not held up by
+// renders.
+func TestRenderStopsWithRun(t *testing.T) {
+	svc, st := newTestService(t)
+	saveWithCategories(t, st, "a", time.Date(2024, 12, 18, 8, 0, 0, 0, hcm), 50)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { svc.Run(ctx); close(done) }()
+	for svc.life.Load() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	svc.Invalidate()
+	if _, err := svc.Get(context.Background(), "muc-0001", 1, RSS); !errors.Is(err, context.Canceled) {
+		t.Errorf("a render after the daemon stopped: %v; want context.Canceled", err)
+	}
+	if _, err := svc.Scopes(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Scopes after the daemon stopped: %v; want context.Canceled", err)
 	}
 }

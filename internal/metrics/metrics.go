@@ -21,6 +21,7 @@ type Metrics struct {
 	FeedRequests     *prometheus.CounterVec // kind, code
 	FeedRender       prometheus.Histogram
 	FeedCache        *prometheus.CounterVec // kind, result
+	FeedCacheBytes   prometheus.Gauge
 	WebSubDeliveries *prometheus.CounterVec // result
 	ArticlesIngested *prometheus.CounterVec // entry, result
 	SourcePolls      *prometheus.CounterVec // source, result
@@ -44,6 +45,9 @@ func New() *Metrics {
 		FeedCache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bantin_feed_cache_total", Help: "Feed documents asked for, by kind and whether the cache had them (hit, miss).",
 		}, []string{"kind", "result"}),
+		FeedCacheBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bantin_feed_cache_bytes", Help: "Memory held by rendered feed documents, both encodings (at most limits.feed_cache).",
+		}),
 		WebSubDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bantin_websub_deliveries_total", Help: "WebSub content deliveries to subscribers by result (delivered, gone, retry, failed).",
 		}, []string{"result"}),
@@ -65,7 +69,7 @@ func New() *Metrics {
 		}, []string{"outcome"}),
 	}
 	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.FeedRequests, m.FeedRender, m.FeedCache, m.WebSubDeliveries, m.ArticlesIngested, m.SourcePolls, m.IssuesCreated, m.Deliveries, m.SMTPTransaction)
+		m.FeedRequests, m.FeedRender, m.FeedCache, m.FeedCacheBytes, m.WebSubDeliveries, m.ArticlesIngested, m.SourcePolls, m.IssuesCreated, m.Deliveries, m.SMTPTransaction)
 	return m
 }
 

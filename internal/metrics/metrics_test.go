@@ -23,6 +23,7 @@ func TestScrape(t *testing.T) {
 	m := New()
 	m.AddGauges(gauges{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	m.FeedRequests.WithLabelValues("rss", "304").Inc()
+	m.FeedCacheBytes.Set(123456)
 	m.ArticlesIngested.WithLabelValues("api", "created").Add(2)
 	m.Deliveries.WithLabelValues("sang", "sent").Add(5)
 	m.SMTPTransaction.WithLabelValues("sent").Observe((12 * time.Millisecond).Seconds())
@@ -34,6 +35,7 @@ func TestScrape(t *testing.T) {
 		`bantin_articles_ingested_total{entry="api",result="created"} 2`,
 		`bantin_deliveries_total{list="sang",result="sent"} 5`,
 		`bantin_smtp_transaction_seconds_count{outcome="sent"} 1`,
+		`bantin_feed_cache_bytes 123456`,
 		`bantin_outbox_depth 7`,
 		`bantin_subscribers{status="confirmed"} 3`,
 		`bantin_subscribers{status="bounced"} 1`,

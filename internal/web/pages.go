@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -56,11 +57,21 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, e *Error) {
 	_, _ = w.Write([]byte("<!doctype html><title>" + http.StatusText(e.Status) + "</title><p>" + http.StatusText(e.Status) + "</p>\n"))
 }
 
+// homeFeeds is the feed service's choice of feeds for the home page
+// (feed.Service.HomeScopes): the site-wide ones and the busiest
+// categories, at most limits.home_categories.
+type homeFeeds interface {
+	HomeScopes(ctx context.Context) ([]feed.Scope, error)
+}
+
 // homeArticles is how many of the newest articles the home page lists.
 const homeArticles = 30
 
-// homePage lists the newest articles and links every feed, with
-// autodiscovery links so that a reader given the site's address finds them.
+// homePage lists the newest articles and links the feeds, with
+// autodiscovery links so that a reader given the site's address finds them:
+// the site-wide feeds and those of the busiest categories
+// (limits.home_categories), so that a page of thousands of made-up
+// categories stays a page; the OPML lists every feed.
 func (s *Server) homePage(w http.ResponseWriter, r *http.Request) error {
 	data := s.page("")
 	data.Description = s.opts.Site.Description
@@ -78,7 +89,11 @@ func (s *Server) homePage(w http.ResponseWriter, r *http.Request) error {
 		data.Latest = append(data.Latest, item)
 	}
 	if s.opts.Feeds != nil {
-		scopes, err := s.opts.Feeds.Scopes(r.Context())
+		list := s.opts.Feeds.Scopes
+		if h, ok := s.opts.Feeds.(homeFeeds); ok {
+			list = h.HomeScopes
+		}
+		scopes, err := list(r.Context())
 		if err != nil {
 			return err
 		}
