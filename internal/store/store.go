@@ -6,7 +6,10 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/bantin/bantin/internal/article"
@@ -182,6 +185,21 @@ type Store interface {
 	RecordBounce(ctx context.Context, subscriberID int64, limit int) (bool, error)
 	// EraseSubscriber deletes every trace of the subscriber with email.
 	EraseSubscriber(ctx context.Context, email string) error
+	// RenamePending sets the name of a subscriber confirmed on no list:
+	// until a confirmation the last name typed into a sign-up wins, and
+	// after it a public form renames nobody. It reports whether the name
+	// was set.
+	RenamePending(ctx context.Context, subscriberID int64, name string) (bool, error)
+	// ClaimConfirmation records that a confirmation email goes to the
+	// subscriber at now, unless one went after now-every; it reports
+	// whether the caller may send. Of several processes asking at once,
+	// one gets true: the limit holds across processes and restarts.
+	ClaimConfirmation(ctx context.Context, subscriberID int64, now time.Time, every time.Duration) (bool, error)
+	// DeleteStalePending deletes the pending subscriptions last signed up
+	// for before before, and the subscribers they leave on no list at all
+	// (with their queued mail); it returns the count of subscriptions
+	// deleted.
+	DeleteStalePending(ctx context.Context, before time.Time) (int, error)
 
 	// EnqueueMail records a message to send; the same MessageID again is
 	// not a second message (it reports false).
@@ -298,6 +316,14 @@ type Subscriber struct {
 	CreatedAt  time.Time
 	Lists      map[string]SubscriptionStatus
 	Categories []string // preferred category slugs; empty means all
+}
+
+// AddressRef names an address in errors and logs without showing it: a
+// short hash of the address as compared (without case), the same in
+// every process, so two log lines about one person can be matched.
+func AddressRef(email string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
+	return "addr:" + hex.EncodeToString(sum[:6])
 }
 
 // MailStatus is where a message of the outbox stands.

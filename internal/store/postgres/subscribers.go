@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/bantin/bantin/internal/store"
 )
 
@@ -24,20 +26,22 @@ func (s *Store) SaveSubscriber(ctx context.Context, sub store.Subscriber, now ti
 		ON CONFLICT (email_key) DO NOTHING`,
 		strings.TrimSpace(sub.Email), key, sub.Name, sub.Language, micro(now))
 	if err != nil {
-		return store.Subscriber{}, fmt.Errorf("save subscriber %s: %w", sub.Email, err)
+		return store.Subscriber{}, fmt.Errorf("save subscriber %s: %w", store.AddressRef(key), err)
 	}
 	return s.SubscriberByEmail(ctx, key)
 }
 
 const subscriberColumns = `s.id, s.email, s.name, s.language, s.bounces, s.bounced, s.created_at`
 
-func (s *Store) subscriber(ctx context.Context, where string, arg any) (store.Subscriber, error) {
+// subscriber reads one subscriber; ref names it in errors (an id or an
+// AddressRef, never the address: errors reach the log).
+func (s *Store) subscriber(ctx context.Context, where string, arg any, ref string) (store.Subscriber, error) {
 	subs, err := s.querySubscribers(ctx, `SELECT `+subscriberColumns+` FROM subscribers s WHERE `+where, arg)
 	if err != nil {
-		return store.Subscriber{}, fmt.Errorf("subscriber %v: %w", arg, err)
+		return store.Subscriber{}, fmt.Errorf("subscriber %s: %w", ref, err)
 	}
 	if len(subs) == 0 {
-		return store.Subscriber{}, fmt.Errorf("subscriber %v: %w", arg, store.ErrNotFound)
+		return store.Subscriber{}, fmt.Errorf("subscriber %s: %w", ref, store.ErrNotFound)
 	}
 	return subs[0], nil
 }
@@ -110,12 +114,12 @@ func (s *Store) querySubscribers(ctx context.Context, sql string, args ...any) (
 
 // Subscriber returns a subscriber by id.
 func (s *Store) Subscriber(ctx context.Context, id int64) (store.Subscriber, error) {
-	return s.subscriber(ctx, "s.id = $1", id)
+	return s.subscriber(ctx, "s.id = $1", id, fmt.Sprint(id))
 }
 
 // SubscriberByEmail returns a subscriber by address, without case.
 func (s *Store) SubscriberByEmail(ctx context.Context, email string) (store.Subscriber, error) {
-	return s.subscriber(ctx, "s.email_key = $1", emailKey(email))
+	return s.subscriber(ctx, "s.email_key = $1", emailKey(email), store.AddressRef(email))
 }
 
 // SetListStatus sets the status of one list subscription.
@@ -191,10 +195,71 @@ func (s *Store) RecordBounce(ctx context.Context, subscriberID int64, limit int)
 func (s *Store) EraseSubscriber(ctx context.Context, email string) error {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM subscribers WHERE email_key = $1`, emailKey(email))
 	if err != nil {
-		return fmt.Errorf("erase subscriber %s: %w", email, err)
+		return fmt.Errorf("erase subscriber %s: %w", store.AddressRef(email), err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("erase subscriber %s: %w", email, store.ErrNotFound)
+		return fmt.Errorf("erase subscriber %s: %w", store.AddressRef(email), store.ErrNotFound)
 	}
 	return nil
+}
+
+// RenamePending sets the name of a subscriber confirmed on no list.
+func (s *Store) RenamePending(ctx context.Context, subscriberID int64, name string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE subscribers SET name = $1 WHERE id = $2 AND name <> $1
+		AND NOT EXISTS (SELECT 1 FROM list_subscriptions l WHERE l.subscriber_id = subscribers.id AND l.status = 'confirmed')`,
+		name, subscriberID)
+	if err != nil {
+		return false, fmt.Errorf("rename subscriber %d: %w", subscriberID, err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// ClaimConfirmation records a confirmation email to send at now, unless
+// one went after now-every. One UPDATE decides (the row lock orders two
+// processes), so two cannot both send.
+func (s *Store) ClaimConfirmation(ctx context.Context, subscriberID int64, now time.Time, every time.Duration) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE subscribers SET confirm_sent_at = $1
+		WHERE id = $2 AND (confirm_sent_at IS NULL OR confirm_sent_at <= $3)`,
+		micro(now), subscriberID, micro(now.Add(-every)))
+	if err != nil {
+		return false, fmt.Errorf("confirmation for subscriber %d: %w", subscriberID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		if _, err := s.Subscriber(ctx, subscriberID); err != nil {
+			return false, err
+		}
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// DeleteStalePending deletes pending subscriptions older than before and
+// the subscribers left on no list, in one transaction.
+func (s *Store) DeleteStalePending(ctx context.Context, before time.Time) (int, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("delete stale sign-ups: %w", err)
+	}
+	defer rollback(tx)
+	rows, err := tx.Query(ctx, `DELETE FROM list_subscriptions WHERE status = 'pending' AND updated_at < $1
+		RETURNING subscriber_id`, micro(before))
+	if err != nil {
+		return 0, fmt.Errorf("delete stale sign-ups: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return 0, fmt.Errorf("delete stale sign-ups: %w", err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	// Those left on no list at all go whole, their queued confirmation
+	// mail with them (by the foreign keys); others keep their other lists.
+	if _, err := tx.Exec(ctx, `DELETE FROM subscribers WHERE id = ANY($1)
+		AND NOT EXISTS (SELECT 1 FROM list_subscriptions l WHERE l.subscriber_id = subscribers.id)`, ids); err != nil {
+		return 0, fmt.Errorf("delete stale sign-ups: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("delete stale sign-ups: %w", err)
+	}
+	return len(ids), nil
 }

@@ -25,23 +25,25 @@ func (s *Store) SaveSubscriber(ctx context.Context, sub store.Subscriber, now ti
 		ON CONFLICT (email_key) DO NOTHING`,
 		strings.TrimSpace(sub.Email), key, sub.Name, sub.Language, micro(now))
 	if err != nil {
-		return store.Subscriber{}, fmt.Errorf("save subscriber %s: %w", sub.Email, err)
+		return store.Subscriber{}, fmt.Errorf("save subscriber %s: %w", store.AddressRef(key), err)
 	}
 	return s.SubscriberByEmail(ctx, key)
 }
 
 const subscriberColumns = `id, email, name, language, bounces, bounced, created_at`
 
-func (s *Store) subscriber(ctx context.Context, where string, arg any) (store.Subscriber, error) {
+// subscriber reads one subscriber; ref names it in errors (an id or an
+// AddressRef, never the address: errors reach the log).
+func (s *Store) subscriber(ctx context.Context, where string, arg any, ref string) (store.Subscriber, error) {
 	var sub store.Subscriber
 	var created int64
 	err := s.db.QueryRowContext(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE `+where, arg).
 		Scan(&sub.ID, &sub.Email, &sub.Name, &sub.Language, &sub.Bounces, &sub.Bounced, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return store.Subscriber{}, fmt.Errorf("subscriber %v: %w", arg, store.ErrNotFound)
+		return store.Subscriber{}, fmt.Errorf("subscriber %s: %w", ref, store.ErrNotFound)
 	}
 	if err != nil {
-		return store.Subscriber{}, fmt.Errorf("subscriber %v: %w", arg, err)
+		return store.Subscriber{}, fmt.Errorf("subscriber %s: %w", ref, err)
 	}
 	sub.CreatedAt = fromMicro(created)
 	one := []store.Subscriber{sub}
@@ -105,12 +107,12 @@ func (s *Store) fillSubscribers(ctx context.Context, subs []store.Subscriber) er
 
 // Subscriber returns a subscriber by id.
 func (s *Store) Subscriber(ctx context.Context, id int64) (store.Subscriber, error) {
-	return s.subscriber(ctx, "id = ?", id)
+	return s.subscriber(ctx, "id = ?", id, fmt.Sprint(id))
 }
 
 // SubscriberByEmail returns a subscriber by address, without case.
 func (s *Store) SubscriberByEmail(ctx context.Context, email string) (store.Subscriber, error) {
-	return s.subscriber(ctx, "email_key = ?", emailKey(email))
+	return s.subscriber(ctx, "email_key = ?", emailKey(email), store.AddressRef(email))
 }
 
 // SetListStatus sets the status of one list subscription.
@@ -201,10 +203,75 @@ func (s *Store) RecordBounce(ctx context.Context, subscriberID int64, limit int)
 func (s *Store) EraseSubscriber(ctx context.Context, email string) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM subscribers WHERE email_key = ?`, emailKey(email))
 	if err != nil {
-		return fmt.Errorf("erase subscriber %s: %w", email, err)
+		return fmt.Errorf("erase subscriber %s: %w", store.AddressRef(email), err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("erase subscriber %s: %w", email, store.ErrNotFound)
+		return fmt.Errorf("erase subscriber %s: %w", store.AddressRef(email), store.ErrNotFound)
 	}
 	return nil
+}
+
+// RenamePending sets the name of a subscriber confirmed on no list.
+func (s *Store) RenamePending(ctx context.Context, subscriberID int64, name string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE subscribers SET name = ? WHERE id = ? AND name <> ?
+		AND NOT EXISTS (SELECT 1 FROM list_subscriptions l WHERE l.subscriber_id = subscribers.id AND l.status = 'confirmed')`,
+		name, subscriberID, name)
+	if err != nil {
+		return false, fmt.Errorf("rename subscriber %d: %w", subscriberID, err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// ClaimConfirmation records a confirmation email to send at now, unless
+// one went after now-every. One UPDATE decides, so two processes cannot
+// both send.
+func (s *Store) ClaimConfirmation(ctx context.Context, subscriberID int64, now time.Time, every time.Duration) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE subscribers SET confirm_sent_at = ?
+		WHERE id = ? AND (confirm_sent_at IS NULL OR confirm_sent_at <= ?)`,
+		micro(now), subscriberID, micro(now.Add(-every)))
+	if err != nil {
+		return false, fmt.Errorf("confirmation for subscriber %d: %w", subscriberID, err)
+	}
+	n, _ := res.RowsAffected()
+	if n == 0 {
+		if _, err := s.Subscriber(ctx, subscriberID); err != nil {
+			return false, err
+		}
+	}
+	return n > 0, nil
+}
+
+// DeleteStalePending deletes pending subscriptions older than before and
+// the subscribers left on no list, in one transaction.
+func (s *Store) DeleteStalePending(ctx context.Context, before time.Time) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("delete stale sign-ups: %w", err)
+	}
+	defer tx.Rollback()
+	cut := micro(before)
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM list_subscriptions WHERE status = 'pending' AND updated_at < ?`, cut).Scan(&n); err != nil {
+		return 0, fmt.Errorf("delete stale sign-ups: %w", err)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	// Subscribers whose every list is a stale sign-up go whole (their
+	// queued confirmation mail with them, by the foreign keys); others
+	// keep their other lists.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM subscribers WHERE id IN (
+			SELECT subscriber_id FROM list_subscriptions WHERE status = 'pending' AND updated_at < ?)
+		AND NOT EXISTS (SELECT 1 FROM list_subscriptions l WHERE l.subscriber_id = subscribers.id
+			AND NOT (l.status = 'pending' AND l.updated_at < ?))`, cut, cut); err != nil {
+		return 0, fmt.Errorf("delete stale sign-ups: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM list_subscriptions WHERE status = 'pending' AND updated_at < ?`, cut); err != nil {
+		return 0, fmt.Errorf("delete stale sign-ups: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("delete stale sign-ups: %w", err)
+	}
+	return n, nil
 }
