@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	netmail "net/mail"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -31,9 +32,11 @@ func (a *app) transport() (mail.Transport, error) {
 		dkim = d
 	}
 	if cfg.Transport == "smtp" {
+		timeout := testSMTPTimeout()
 		return mail.NewSMTPTransport(mail.SMTPOptions{
 			Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username, Password: cfg.SMTP.Password,
 			TLS: cfg.SMTP.TLS, Connections: cfg.SMTP.Connections, Rate: cfg.SMTP.Rate,
+			GreetingTimeout: timeout, CommandTimeout: timeout, DataTimeout: timeout,
 			Location: a.cfg.Location(), Now: a.now, DKIM: dkim, ObserveTransaction: a.metricsSMTP(),
 		})
 	}
@@ -43,6 +46,19 @@ func (a *app) transport() (mail.Transport, error) {
 	}
 	ft.DKIM = dkim
 	return ft, nil
+}
+
+// testSMTPTimeout reads BANTIN_TEST_SMTP_TIMEOUT, a duration that replaces
+// the SMTP greeting, command and data timeouts (30 s, 30 s, 2 min), so that
+// the end-to-end tests see a silent relay given up on in seconds rather
+// than in the real two minutes. Like every BANTIN_TEST_ variable it is no
+// config key; zero (unset or unreadable) keeps the real timeouts.
+func testSMTPTimeout() time.Duration {
+	d, err := time.ParseDuration(os.Getenv("BANTIN_TEST_SMTP_TIMEOUT"))
+	if err != nil || d < 0 {
+		return 0
+	}
+	return d
 }
 
 // outbox builds the durable outbox on a transport; permanent failures
@@ -91,7 +107,8 @@ func (a *app) subscribers(ctx context.Context, mailer subscriber.Mailer, tmpl *t
 	return subscriber.NewService(subscriber.Options{
 		Store: a.store, Mailer: mailer, Emails: tmpl, Tokens: tokens, Lists: lists,
 		SiteTitle: cfg.Site.Title, BaseURL: cfg.Site.BaseURL, Language: cfg.Site.Language,
-		From: *from, ReplyTo: replyTo, DoubleOptIn: cfg.Subscribe.DoubleOptIn, ConfirmTTL: cfg.Subscribe.ConfirmTTL, Now: a.now,
+		From: *from, ReplyTo: replyTo, DoubleOptIn: cfg.Subscribe.DoubleOptIn, ConfirmTTL: cfg.Subscribe.ConfirmTTL,
+		ConfirmResend: cfg.Subscribe.ConfirmResend, Now: a.now,
 	}), nil
 }
 

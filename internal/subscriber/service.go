@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	netmail "net/mail"
 	"slices"
 	"strings"
@@ -26,6 +27,9 @@ type Store interface {
 	SetCategories(ctx context.Context, subscriberID int64, categories []string) error
 	ListSubscribers(ctx context.Context, list string, status store.SubscriptionStatus) ([]store.Subscriber, error)
 	EraseSubscriber(ctx context.Context, email string) error
+	RenamePending(ctx context.Context, subscriberID int64, name string) (bool, error)
+	ClaimConfirmation(ctx context.Context, subscriberID int64, now time.Time, every time.Duration) (bool, error)
+	DeleteStalePending(ctx context.Context, before time.Time) (int, error)
 }
 
 // Mailer queues a message for sending (mail.Outbox).
@@ -57,7 +61,10 @@ type Options struct {
 	ReplyTo     *netmail.Address
 	DoubleOptIn bool
 	ConfirmTTL  time.Duration
-	Now         func() time.Time
+	// ConfirmResend is the least time between two confirmation emails to
+	// one address, whoever asks (subscribe.confirm_resend); 0 for none.
+	ConfirmResend time.Duration
+	Now           func() time.Time
 }
 
 // Service is what readers and admins do with subscriptions.
@@ -156,6 +163,14 @@ type Outcome struct {
 	// Already are lists the address was confirmed on before. A public page
 	// must not tell them apart from Pending: that would say who reads what.
 	Already []string
+	// CheckEmail says that the answer is "check your email": double
+	// opt-in is on. It is the same for every sign-up, whatever the address
+	// and whatever was done, so the answer tells nobody who reads what.
+	CheckEmail bool
+	// Emailed says whether a confirmation email was queued: not when one
+	// went to the address within subscribe.confirm_resend. A public page
+	// must not show it either.
+	Emailed bool
 }
 
 // Subscribe records a sign-up. With double opt-in, the lists wait for the
@@ -190,10 +205,17 @@ func (s *Service) Subscribe(ctx context.Context, in SignUp) (Outcome, error) {
 	now := s.opts.Now()
 	sub, err := s.opts.Store.SaveSubscriber(ctx, store.Subscriber{Email: email, Name: name, Language: lang}, now)
 	if err != nil {
-		return Outcome{}, err
+		return Outcome{}, fmt.Errorf("sign-up to %s: %w", strings.Join(in.Lists, ","), err)
 	}
-	out := Outcome{Subscriber: sub}
-	var pendingTitles []string
+	// Until a confirmation the last name typed wins (the person may fix a
+	// typo, or follow a stranger who typed junk); a confirmed subscriber's
+	// name is theirs, and the store refuses to change it.
+	if name != "" && name != sub.Name {
+		if _, err := s.opts.Store.RenamePending(ctx, sub.ID, name); err != nil {
+			return Outcome{}, fmt.Errorf("sign-up of subscriber %d: %w", sub.ID, err)
+		}
+	}
+	out := Outcome{Subscriber: sub, CheckEmail: s.opts.DoubleOptIn}
 	for _, l := range lists {
 		if sub.Lists[l.ID] == store.Confirmed {
 			out.Already = append(out.Already, l.ID)
@@ -204,30 +226,55 @@ func (s *Service) Subscribe(ctx context.Context, in SignUp) (Outcome, error) {
 			status = store.Pending
 		}
 		if err := s.opts.Store.SetListStatus(ctx, sub.ID, l.ID, status, now); err != nil {
-			return Outcome{}, err
+			return Outcome{}, fmt.Errorf("sign-up of subscriber %d: %w", sub.ID, err)
 		}
 		if status == store.Pending {
 			out.Pending = append(out.Pending, l.ID)
-			pendingTitles = append(pendingTitles, l.Title)
 		} else {
 			out.Confirmed = append(out.Confirmed, l.ID)
 		}
 	}
-	if len(out.Pending) > 0 && !sub.Bounced {
-		if err := s.sendConfirmation(ctx, sub, out.Pending, pendingTitles); err != nil {
-			return Outcome{}, err
-		}
-	}
 	if out.Subscriber, err = s.opts.Store.Subscriber(ctx, sub.ID); err != nil {
-		return Outcome{}, err
+		return Outcome{}, fmt.Errorf("sign-up of subscriber %d: %w", sub.ID, err)
+	}
+	if len(out.Pending) > 0 && !sub.Bounced {
+		// One confirmation per address per confirm_resend, whoever signs it
+		// up and from wherever: the form cannot be used to flood someone.
+		ok, err := s.opts.Store.ClaimConfirmation(ctx, sub.ID, now, s.opts.ConfirmResend)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("sign-up of subscriber %d: %w", sub.ID, err)
+		}
+		if ok {
+			if err := s.sendConfirmation(ctx, out.Subscriber); err != nil {
+				return Outcome{}, fmt.Errorf("confirmation for subscriber %d: %w", sub.ID, err)
+			}
+			out.Emailed = true
+		}
 	}
 	return out, nil
 }
 
-// sendConfirmation queues the double opt-in email. Its link confirms the
-// lists this sign-up asked for and nothing added later by anyone else.
-func (s *Service) sendConfirmation(ctx context.Context, sub store.Subscriber, ids, lists []string) error {
-	token, err := s.opts.Tokens.Make(Claims{Purpose: Confirm, SubscriberID: sub.ID, List: strings.Join(ids, ","),
+// sendConfirmation queues the double opt-in email for the lists the
+// subscriber is pending on. Its link confirms those and nothing added later
+// by anyone else. It carries nothing anyone typed but the address it goes
+// to: no name (a stranger may have typed one), so the form cannot be used
+// to send words of one's choosing to someone else.
+func (s *Service) sendConfirmation(ctx context.Context, sub store.Subscriber) error {
+	var ids, lists []string
+	for _, l := range s.Lists() {
+		if sub.Lists[l.ID] == store.Pending {
+			ids = append(ids, l.ID)
+			lists = append(lists, l.Title)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	asked := strings.Join(ids, ",")
+	if len(asked) > 255 {
+		asked = "" // too many for a token: every list pending at confirmation
+	}
+	token, err := s.opts.Tokens.Make(Claims{Purpose: Confirm, SubscriberID: sub.ID, List: asked,
 		Expires: s.opts.Now().Add(s.opts.ConfirmTTL)})
 	if err != nil {
 		return err
@@ -246,23 +293,23 @@ func (s *Service) sendConfirmation(ctx context.Context, sub store.Subscriber, id
 		ttl = s.opts.ConfirmTTL.String()
 	}
 	text, html, err := s.opts.Emails.RenderEmail("confirm", map[string]any{
-		"Lang": lang, "Name": sub.Name, "Site": s.opts.SiteTitle, "SiteURL": s.opts.BaseURL + "/",
+		"Lang": lang, "Site": s.opts.SiteTitle, "SiteURL": s.opts.BaseURL + "/",
 		"Lists": lists, "ConfirmURL": s.opts.BaseURL + "/confirm/" + token, "TTL": ttl, "Subject": subject,
 	})
 	if err != nil {
 		return err
 	}
 	_, err = s.opts.Mailer.Enqueue(ctx, "confirm", sub.ID, mail.Message{
-		From: s.opts.From, ReplyTo: s.opts.ReplyTo, To: netmail.Address{Name: sub.Name, Address: sub.Email},
+		From: s.opts.From, ReplyTo: s.opts.ReplyTo, To: netmail.Address{Address: sub.Email},
 		Subject: subject, Text: text, HTML: html,
 	})
 	return err
 }
 
-// Confirm follows a confirmation link: the lists it was sent for that are
-// still pending become confirmed. It returns the subscriber and the lists
-// confirmed now.
-func (s *Service) Confirm(ctx context.Context, token string) (store.Subscriber, []string, error) {
+// LookupConfirm reads a confirmation link without changing anything: mail
+// scanners open links, and a GET must not confirm. It returns the
+// subscriber and the lists the link would confirm now.
+func (s *Service) LookupConfirm(ctx context.Context, token string) (store.Subscriber, []string, error) {
 	c, err := s.opts.Tokens.Check(token, Confirm, s.opts.Now())
 	if err != nil {
 		return store.Subscriber{}, nil, err
@@ -272,21 +319,70 @@ func (s *Service) Confirm(ctx context.Context, token string) (store.Subscriber, 
 		return store.Subscriber{}, nil, ErrBadToken
 	}
 	if err != nil {
-		return store.Subscriber{}, nil, err
+		return store.Subscriber{}, nil, fmt.Errorf("confirmation of subscriber %d: %w", c.SubscriberID, err)
 	}
-	var confirmed []string
+	var lists []string
 	asked := strings.Split(c.List, ",")
 	for list, status := range sub.Lists {
-		if status == store.Pending && slices.Contains(asked, list) {
-			if err := s.opts.Store.SetListStatus(ctx, sub.ID, list, store.Confirmed, s.opts.Now()); err != nil {
-				return store.Subscriber{}, nil, err
-			}
-			confirmed = append(confirmed, list)
+		if status == store.Pending && (c.List == "" || slices.Contains(asked, list)) {
+			lists = append(lists, list)
 		}
 	}
-	slices.Sort(confirmed)
+	slices.Sort(lists)
+	return sub, lists, nil
+}
+
+// Confirm follows a confirmation link (the button of its page): the lists
+// it was sent for that are still pending become confirmed. It returns the
+// subscriber and the lists confirmed now.
+func (s *Service) Confirm(ctx context.Context, token string) (store.Subscriber, []string, error) {
+	sub, lists, err := s.LookupConfirm(ctx, token)
+	if err != nil {
+		return store.Subscriber{}, nil, err
+	}
+	for _, list := range lists {
+		if err := s.opts.Store.SetListStatus(ctx, sub.ID, list, store.Confirmed, s.opts.Now()); err != nil {
+			return store.Subscriber{}, nil, fmt.Errorf("confirmation of subscriber %d: %w", sub.ID, err)
+		}
+	}
 	sub, err = s.opts.Store.Subscriber(ctx, sub.ID)
-	return sub, confirmed, err
+	if err != nil {
+		return store.Subscriber{}, nil, fmt.Errorf("confirmation of subscriber %d: %w", sub.ID, err)
+	}
+	return sub, lists, nil
+}
+
+// DeleteStale deletes the sign-ups left pending longer than
+// subscribe.confirm_ttl (their links have expired) and the people they
+// leave on no list: an address typed into the form by someone else is not
+// kept for ever. It returns the count of sign-ups deleted.
+func (s *Service) DeleteStale(ctx context.Context) (int, error) {
+	n, err := s.opts.Store.DeleteStalePending(ctx, s.opts.Now().Add(-s.opts.ConfirmTTL))
+	if err != nil {
+		return 0, fmt.Errorf("delete pending sign-ups older than %s: %w", s.opts.ConfirmTTL, err)
+	}
+	return n, nil
+}
+
+// SweepStale runs DeleteStale now and then every period until ctx ends,
+// logging what it deleted and any failure.
+func (s *Service) SweepStale(ctx context.Context, every time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		n, err := s.DeleteStale(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Warn("pending sign-ups not deleted", "err", err)
+		case n > 0:
+			logger.Info("pending sign-ups deleted", "count", n, "older_than", s.opts.ConfirmTTL)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // UnsubscribeLink is the one-click link for a subscriber and a list ("" for
@@ -434,6 +530,10 @@ func (s *Service) Remove(ctx context.Context, list, email string) error {
 		return &article.FieldError{Field: "list", Reason: fmt.Sprintf("no newsletter %q", trimForMessage(list))}
 	}
 	sub, err := s.opts.Store.SubscriberByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		// Said to the admin who typed it; not found is never logged.
+		return fmt.Errorf("%s is not on %s: %w", email, list, store.ErrNotFound)
+	}
 	if err != nil {
 		return err
 	}

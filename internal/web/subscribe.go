@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +22,7 @@ import (
 type Subscriptions interface {
 	Lists() []subscriber.List
 	Subscribe(ctx context.Context, in subscriber.SignUp) (subscriber.Outcome, error)
+	LookupConfirm(ctx context.Context, token string) (store.Subscriber, []string, error)
 	Confirm(ctx context.Context, token string) (store.Subscriber, []string, error)
 	LookupUnsubscribe(ctx context.Context, token string) (subscriber.Unsubscription, error)
 	Unsubscribe(ctx context.Context, token string, all bool) (subscriber.Unsubscription, error)
@@ -30,6 +32,36 @@ type Subscriptions interface {
 
 // maxFormBytes bounds a public form: an address, a name and a few boxes.
 const maxFormBytes = 16 << 10
+
+// crossOrigin refuses a public form's POST from another site's page (a
+// browser says so in Sec-Fetch-Site or Origin), unless that site is in
+// subscribe.allowed_origins or is the site's own base_url. A POST with
+// neither header is let through: it is no browser's cross-site request,
+// and RFC 8058 one-click unsubscribes come that way from mail providers.
+// The answer is a 403 page in the site's language.
+func (s *Server) crossOrigin(w http.ResponseWriter, r *http.Request) error {
+	p := http.NewCrossOriginProtection()
+	for _, o := range append([]string{s.opts.Site.BaseURL}, s.opts.AllowedOrigins...) {
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme == "" || u.Host == "" {
+			continue // config validation names bad ones
+		}
+		_ = p.AddTrustedOrigin(u.Scheme + "://" + u.Host)
+	}
+	if p.Check(r) == nil {
+		return nil
+	}
+	words := s.words()
+	data := subscribeData{pageData: s.page(words.Subscribe)}
+	if err := s.renderSubscription(w, http.StatusForbidden, "forbidden.html", data); err != nil {
+		return err
+	}
+	return errRefused
+}
+
+// errRefused tells a handler that the answer has been written and nothing
+// is to be done.
+var errRefused = errors.New("refused; answered")
 
 // limiter is the per-client limit on sign-ups (subscribe.rate_limit). An
 // IPv6 client is its /64: one host commonly has a whole /64 to pick
@@ -209,6 +241,15 @@ func (s *Server) subscribeForm(w http.ResponseWriter, r *http.Request) error {
 	return s.renderSubscription(w, http.StatusOK, "subscribe.html", data)
 }
 
+// refused turns errRefused (the 403 page is written) into nil for handle;
+// any other error goes on.
+func refused(err error) error {
+	if errors.Is(err, errRefused) {
+		return nil
+	}
+	return err
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -224,6 +265,9 @@ func contains(list []string, s string) bool {
 func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) error {
 	if s.opts.Subscriptions == nil || len(s.opts.Subscriptions.Lists()) == 0 {
 		return s.subscriptionsOff()
+	}
+	if err := s.crossOrigin(w, r); err != nil {
+		return refused(err)
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
@@ -255,22 +299,47 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// "Check your email" unless lists were confirmed just now (no double
-	// opt-in): an address already subscribed gets the same page as a new
-	// one, so the form tells nobody who reads what.
-	data.Done = len(out.Confirmed) > 0 && len(out.Pending) == 0
-	data.Pending = !data.Done
+	// "Check your email" with double opt-in, "you are subscribed"
+	// without, whatever the address: whether it was subscribed already and
+	// whether an email went out (subscribe.confirm_resend) are not shown,
+	// so the form tells nobody who reads what.
+	data.Pending = out.CheckEmail
+	data.Done = !data.Pending
 	return s.renderSubscription(w, http.StatusOK, "subscribed.html", data)
 }
 
-// confirm follows the link of the confirmation email.
+// confirmPage is where the confirmation email's link leads: the lists it
+// confirms and one button. A GET confirms nothing, because mail scanners
+// open links; a forged sign-up stays unconfirmed.
+func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) error {
+	if s.opts.Subscriptions == nil {
+		return s.subscriptionsOff()
+	}
+	token := r.PathValue("token")
+	_, lists, err := s.opts.Subscriptions.LookupConfirm(r.Context(), token)
+	return s.showConfirm(w, token, lists, err, false)
+}
+
+// confirm is the button of the confirmation page.
 func (s *Server) confirm(w http.ResponseWriter, r *http.Request) error {
 	if s.opts.Subscriptions == nil {
 		return s.subscriptionsOff()
 	}
+	if err := s.crossOrigin(w, r); err != nil {
+		return refused(err)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return &Error{Status: http.StatusBadRequest, Message: "unreadable form"}
+	}
+	token := r.PathValue("token")
+	_, confirmed, err := s.opts.Subscriptions.Confirm(r.Context(), token)
+	return s.showConfirm(w, token, confirmed, err, true)
+}
+
+func (s *Server) showConfirm(w http.ResponseWriter, token string, lists []string, err error, done bool) error {
 	words := s.words()
-	data := subscribeData{pageData: s.page(words.Confirmed)}
-	_, confirmed, err := s.opts.Subscriptions.Confirm(r.Context(), r.PathValue("token"))
+	data := subscribeData{pageData: s.page(words.Confirmed), Token: token}
 	switch {
 	case errors.Is(err, subscriber.ErrExpiredToken):
 		data.Error = words.LinkExpired
@@ -281,10 +350,15 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
-	for _, id := range confirmed {
+	for _, id := range lists {
 		data.Lists = append(data.Lists, listChoice{ID: id, Title: s.listTitle(id)})
 	}
-	data.Done = true
+	// Nothing left to confirm (the button pressed before) is shown as done.
+	data.Done = done || len(lists) == 0
+	data.Pending = !data.Done
+	if data.Pending {
+		data.Title = words.Subscribe
+	}
 	return s.renderSubscription(w, http.StatusOK, "confirm.html", data)
 }
 
@@ -317,6 +391,9 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) error {
 	if s.opts.Subscriptions == nil {
 		return s.subscriptionsOff()
+	}
+	if err := s.crossOrigin(w, r); err != nil {
+		return refused(err)
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
@@ -361,6 +438,9 @@ func (s *Server) preferencesPage(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) savePreferences(w http.ResponseWriter, r *http.Request) error {
 	if s.opts.Subscriptions == nil {
 		return s.subscriptionsOff()
+	}
+	if err := s.crossOrigin(w, r); err != nil {
+		return refused(err)
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {

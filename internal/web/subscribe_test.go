@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -44,6 +46,27 @@ type signupFixture struct {
 
 func newSignupFixture(t testing.TB, limit int, proxies ...netip.Prefix) *signupFixture {
 	t.Helper()
+	return newSignupFixtureWith(t, signupConfig{limit: limit, proxies: proxies})
+}
+
+// signupConfig is what a test sets of the subscribe keys.
+type signupConfig struct {
+	limit   int            // subscribe.rate_limit per hour; 0 for none
+	proxies []netip.Prefix // server.trusted_proxies
+	origins []string       // subscribe.allowed_origins
+	resend  time.Duration  // subscribe.confirm_resend
+	lang    string         // site.language; vi when ""
+	logger  *slog.Logger
+}
+
+func newSignupFixtureWith(t testing.TB, c signupConfig) *signupFixture {
+	t.Helper()
+	if c.lang == "" {
+		c.lang = "vi"
+	}
+	if c.logger == nil {
+		c.logger = discardLogger()
+	}
 	st := sqlitetest.Open(t)
 	tmpl, err := templates.Load("")
 	if err != nil {
@@ -66,15 +89,16 @@ func newSignupFixture(t testing.TB, limit int, proxies ...netip.Prefix) *signupF
 	subs := subscriber.NewService(subscriber.Options{
 		Store: st, Mailer: outbox, Emails: tmpl, Tokens: tokens,
 		Lists:     []subscriber.List{{ID: "sang", Title: "Bản tin sáng", Description: "Mỗi sáng 6 giờ"}, {ID: "toi", Title: "Bản tin tối"}},
-		SiteTitle: "Báo Mẫu", BaseURL: srv.URL, Language: "vi",
+		SiteTitle: "Báo Mẫu", BaseURL: srv.URL, Language: c.lang,
 		From: netmail.Address{Name: "Báo Mẫu", Address: "news@baomau.vn"}, DoubleOptIn: true, ConfirmTTL: 168 * time.Hour,
+		ConfirmResend: c.resend,
 	})
 	n, _ := article.NewNormalizer(article.NormalizerOptions{BaseURL: srv.URL, Location: hcm, ParseTime: ingest.ParseDate})
 	srv.Config.Handler = web.New(web.Options{
-		Site:  web.Site{Title: "Báo Mẫu", BaseURL: srv.URL, Language: "vi", Location: hcm},
-		Store: st, Normalizer: n, Templates: tmpl, Logger: discardLogger(),
+		Site:  web.Site{Title: "Báo Mẫu", BaseURL: srv.URL, Language: c.lang, Location: hcm},
+		Store: st, Normalizer: n, Templates: tmpl, Logger: c.logger,
 		Subscriptions: subs, SubscriberAdmin: subs, AdminToken: token,
-		TrustedProxies: proxies, SignupLimit: limit, SignupPeriod: time.Hour,
+		TrustedProxies: c.proxies, SignupLimit: c.limit, SignupPeriod: time.Hour, AllowedOrigins: c.origins,
 	})
 	return &signupFixture{url: srv.URL, store: st, subs: subs, outbox: outbox, dir: dir}
 }
@@ -172,11 +196,22 @@ func TestSignupFlow(t *testing.T) {
 	if link == "" {
 		t.Fatalf("no confirmation link in:\n%s", mails[0])
 	}
+	// Opening the link (as a mail scanner does) shows the lists and a
+	// button, and confirms nothing; the button confirms.
 	status, body = getPage(t, f.url+link)
-	if status != 200 || !strings.Contains(body, "Bản tin sáng") || !strings.Contains(body, "Bản tin tối") {
-		t.Errorf("confirm: %d %s", status, body)
+	if status != 200 || !strings.Contains(body, "Bản tin sáng") || !strings.Contains(body, "Bản tin tối") ||
+		!strings.Contains(body, `<form class="box" method="post" action="`+link+`"><button`) {
+		t.Errorf("confirmation page: %d %s", status, body)
 	}
 	sub, _ := f.store.SubscriberByEmail(context.Background(), "nu@example.vn")
+	if sub.Lists["sang"] != store.Pending || sub.Lists["toi"] != store.Pending {
+		t.Errorf("lists after opening the link: %v; a GET must confirm nothing", sub.Lists)
+	}
+	status, body = postForm(t, f.url+link, url.Values{}, nil)
+	if status != 200 || !strings.Contains(body, "Đã xác nhận đăng ký") || !strings.Contains(body, "Bản tin tối") {
+		t.Errorf("confirm button: %d %s", status, body)
+	}
+	sub, _ = f.store.SubscriberByEmail(context.Background(), "nu@example.vn")
 	if sub.Lists["sang"] != store.Confirmed || sub.Lists["toi"] != store.Confirmed {
 		t.Errorf("lists after confirming: %v", sub.Lists)
 	}
@@ -380,8 +415,10 @@ func TestConfirmationEmail(t *testing.T) {
 	subject, _ := dec.DecodeHeader(h.Get("Subject"))
 	from, _ := netmail.ParseAddress(h.Get("From"))
 	to, _ := netmail.ParseAddress(h.Get("To"))
+	// Nothing typed into the form but the address: the name waits for the
+	// confirmation.
 	if subject != "Xác nhận đăng ký nhận bản tin Báo Mẫu" || from.Address != "news@baomau.vn" || from.Name != "Báo Mẫu" ||
-		to.Name != "Ngọc Nữ" || to.Address != "nu@example.vn" {
+		to.Name != "" || to.Address != "nu@example.vn" {
 		t.Errorf("subject %q, from %v, to %v", subject, from, to)
 	}
 	if id := h.Get("Message-Id"); !strings.HasSuffix(id, "@baomau.vn>") {
@@ -410,8 +447,8 @@ func TestConfirmationEmail(t *testing.T) {
 		if !norm.NFC.IsNormal(body) {
 			t.Errorf("%s part is not NFC", ct)
 		}
-		if !strings.Contains(string(body), "Ngọc Nữ") || !strings.Contains(string(body), "/confirm/") {
-			t.Errorf("%s part lacks the name or the link", ct)
+		if strings.Contains(string(body), "Ngọc Nữ") || !strings.Contains(string(body), "Xin chào,") || !strings.Contains(string(body), "/confirm/") {
+			t.Errorf("%s part has the typed name, or lacks the greeting or the link:\n%s", ct, body)
 		}
 	}
 	if strings.Join(types, ",") != "text/plain,text/html" {
@@ -477,4 +514,145 @@ func (w *syncWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.Write(p)
+}
+
+// crossSite is what a browser sends with a form posted from another
+// site's page.
+var crossSite = map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+
+// TestCrossOriginPostsRefusedUnlessSubscribeAllowedOrigins: a page on
+// another site cannot post any public form (it would relay mail, confirm,
+// unsubscribe or change preferences for a stranger), unless that site is
+// in subscribe.allowed_origins; the 403 page is in the site's language. A
+// one-click unsubscribe from a mail provider's server (no browser
+// headers) still works.
+func TestCrossOriginPostsRefusedUnlessSubscribeAllowedOrigins(t *testing.T) {
+	ctx := context.Background()
+	for _, lang := range []string{"vi", "en"} {
+		t.Run(lang, func(t *testing.T) {
+			f := newSignupFixtureWith(t, signupConfig{origins: []string{"https://cms.baomau.vn"}, lang: lang})
+			want403 := map[string]string{"vi": "Yêu cầu bị từ chối", "en": "Request refused"}[lang]
+			form := url.Values{"email": {"nu@example.vn"}, "name": {"Nữ"}, "list": {"sang"}}
+			status, body := postForm(t, f.url+"/subscribe", form, crossSite)
+			if status != http.StatusForbidden || !strings.Contains(body, want403) {
+				t.Errorf("cross-site sign-up: %d %s; want 403 with %q", status, body, want403)
+			}
+			// An old browser sends Origin only.
+			if status, _ := postForm(t, f.url+"/subscribe", form, map[string]string{"Origin": "https://evil.example"}); status != http.StatusForbidden {
+				t.Errorf("sign-up with a foreign Origin only: %d, want 403", status)
+			}
+			if _, err := f.store.SubscriberByEmail(ctx, "nu@example.vn"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("a refused sign-up was stored: %v", err)
+			}
+			f.send(t)
+			if n := len(f.emails(t)); n != 0 {
+				t.Errorf("%d emails after refused sign-ups", n)
+			}
+			allowed := map[string]string{"Origin": "https://cms.baomau.vn", "Sec-Fetch-Site": "cross-site"}
+			if status, _ := postForm(t, f.url+"/subscribe", form, allowed); status != 200 {
+				t.Fatalf("sign-up from an allowed origin: %d, want 200", status)
+			}
+			same := map[string]string{"Origin": f.url, "Sec-Fetch-Site": "same-origin"}
+			if status, _ := postForm(t, f.url+"/subscribe", url.Values{"email": {"hoa@example.vn"}, "list": {"sang"}}, same); status != 200 {
+				t.Errorf("sign-up from the site's own page: %d, want 200", status)
+			}
+			f.send(t)
+			mails := f.emails(t)
+			if len(mails) != 2 {
+				t.Fatalf("%d emails, want two confirmations", len(mails))
+			}
+			link := confirmRe.FindString(mails[0])
+			if status, body := postForm(t, f.url+link, url.Values{}, crossSite); status != http.StatusForbidden || !strings.Contains(body, want403) {
+				t.Errorf("cross-site confirm: %d, want 403", status)
+			}
+			for _, email := range []string{"nu@example.vn", "hoa@example.vn"} {
+				if s, _ := f.store.SubscriberByEmail(ctx, email); s.Lists["sang"] != store.Pending {
+					t.Errorf("%s after a cross-site confirm: %v", email, s.Lists)
+				}
+			}
+			if status, _ := postForm(t, f.url+link, url.Values{}, same); status != 200 {
+				t.Errorf("confirm from the site's page: %d", status)
+			}
+			nu, _ := f.store.SubscriberByEmail(ctx, "nu@example.vn")
+			unsub, _ := f.subs.UnsubscribeLink(nu.ID, "")
+			prefs, _ := f.subs.PreferencesLink(nu.ID)
+			if status, _ := postForm(t, prefs, url.Values{"category": {"thoi-su"}}, crossSite); status != http.StatusForbidden {
+				t.Errorf("cross-site preferences: %d, want 403", status)
+			}
+			if status, _ := postForm(t, unsub, url.Values{}, crossSite); status != http.StatusForbidden {
+				t.Errorf("cross-site unsubscribe: %d, want 403", status)
+			}
+			if s, _ := f.store.Subscriber(ctx, nu.ID); len(s.Categories) != 0 || s.Lists["sang"] == store.Unsubscribed {
+				t.Errorf("cross-site posts changed %v %v", s.Lists, s.Categories)
+			}
+			// RFC 8058: the mail provider's server posts with no browser headers.
+			if status, body := postForm(t, unsub, url.Values{"List-Unsubscribe": {"One-Click"}}, nil); status != 200 || strings.TrimSpace(body) != "unsubscribed" {
+				t.Errorf("one-click unsubscribe without browser headers: %d %q", status, body)
+			}
+			if s, _ := f.store.Subscriber(ctx, nu.ID); s.Lists["sang"] != store.Unsubscribed {
+				t.Errorf("one-click did not unsubscribe: %v", s.Lists)
+			}
+		})
+	}
+}
+
+// TestOneConfirmationPerSubscribeConfirmResend: five sign-ups of one
+// address from five clients, for different lists and under different
+// names, send one confirmation email, with no typed name in it; every
+// sign-up gets the same page.
+func TestOneConfirmationPerSubscribeConfirmResend(t *testing.T) {
+	f := newSignupFixtureWith(t, signupConfig{limit: 5, proxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, resend: time.Hour})
+	var pages []string
+	for i, c := range []struct{ list, name string }{
+		{"sang", "Free prize at https://evil.example claim now"}, {"toi", "Người lạ"}, {"sang", "Ai đó"}, {"toi", ""}, {"sang", "Ngọc Nữ"},
+	} {
+		status, body := postForm(t, f.url+"/subscribe", url.Values{"email": {"nu@example.vn"}, "name": {c.name}, "list": {c.list}},
+			map[string]string{"X-Forwarded-For": fmt.Sprintf("198.51.100.%d", i+1)})
+		if status != 200 {
+			t.Fatalf("sign-up %d: %d", i+1, status)
+		}
+		pages = append(pages, body)
+	}
+	for i, p := range pages[1:] {
+		if p != pages[0] {
+			t.Errorf("sign-up %d got another page than the first", i+2)
+		}
+	}
+	f.send(t)
+	mails := f.emails(t)
+	if len(mails) != 1 {
+		t.Fatalf("%d confirmation emails for five sign-ups within subscribe.confirm_resend, want 1", len(mails))
+	}
+	for _, typed := range []string{"evil.example", "Free prize", "Người lạ", "Ngọc Nữ", "Ai đó"} {
+		if strings.Contains(mails[0], typed) {
+			t.Errorf("the confirmation email holds the typed %q", typed)
+		}
+	}
+	// The last name typed is kept for when the address is confirmed.
+	if s, _ := f.store.SubscriberByEmail(context.Background(), "nu@example.vn"); s.Name != "Ngọc Nữ" {
+		t.Errorf("name %q, want the last typed, Ngọc Nữ", s.Name)
+	}
+}
+
+// TestStoreErrorLogsNoAddress: a sign-up that fails in the store is logged
+// (a 500) without the address.
+func TestStoreErrorLogsNoAddress(t *testing.T) {
+	logs := &syncWriter{b: &strings.Builder{}}
+	f := newSignupFixtureWith(t, signupConfig{logger: slog.New(slog.NewTextHandler(logs, nil))})
+	f.store.Close()
+	status, _ := postForm(t, f.url+"/subscribe", url.Values{"email": {"bi-mat@example.vn"}, "list": {"sang"}}, nil)
+	if status != http.StatusInternalServerError {
+		t.Fatalf("sign-up on a closed store: %d, want 500", status)
+	}
+	deadline := time.Now().Add(time.Second)
+	for !strings.Contains(logs.String(), "request failed") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "request failed") || !strings.Contains(out, store.AddressRef("bi-mat@example.vn")) {
+		t.Errorf("no error line naming the address's hash:\n%s", out)
+	}
+	if strings.Contains(out, "bi-mat") {
+		t.Errorf("the log holds the address:\n%s", out)
+	}
 }
