@@ -82,10 +82,12 @@ func (s *subscriber) count() (verified, delivered int) {
 }
 
 type fixture struct {
-	hub     *Hub
-	store   *sqlite.Store
-	feeds   *feed.Service
-	renders atomic.Int64 // feed documents rendered (cache misses)
+	hub   *Hub
+	store *sqlite.Store
+	feeds *feed.Service
+	// gets counts the feed documents the hub asked for: after a change,
+	// each is a render.
+	gets *countingFeeds
 	// reads counts the hub's reads of the subscriptions: one a
 	// distribution, when nobody subscribes.
 	reads *countingStore
@@ -100,6 +102,17 @@ type countingStore struct {
 func (c *countingStore) Subscriptions(ctx context.Context, now time.Time) ([]store.Subscription, error) {
 	c.n.Add(1)
 	return c.Store.Subscriptions(ctx, now)
+}
+
+// countingFeeds counts the documents asked for.
+type countingFeeds struct {
+	*feed.Service
+	n atomic.Int64
+}
+
+func (c *countingFeeds) Get(ctx context.Context, category string, page int, kind feed.Kind) (*feed.Rendered, error) {
+	c.n.Add(1)
+	return c.Service.Get(ctx, category, page, kind)
 }
 
 // fixtureOptions changes a fixture's hub.
@@ -123,9 +136,10 @@ func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
 	f.feeds = feed.NewService(feed.ServiceOptions{
 		Renderer: feed.NewRenderer(feed.Options{Site: feed.Site{Title: "Báo Mẫu", BaseURL: base, Language: "vi", Location: hcm},
 			FullContent: true, Hubs: []string{base + "/websub"}}),
-		Source: st, Logger: logger, ObserveRender: func(time.Duration) { f.renders.Add(1) },
+		Source: st, Logger: logger,
 	})
-	f.hub = New(Options{Store: f.reads, Feeds: f.feeds, BaseURL: base, ExternalHubs: o.externalHubs, AllowPrivate: o.allowPrivate,
+	f.gets = &countingFeeds{Service: f.feeds}
+	f.hub = New(Options{Store: f.reads, Feeds: f.gets, BaseURL: base, ExternalHubs: o.externalHubs, AllowPrivate: o.allowPrivate,
 		Logger: logger, RetryBase: 20 * time.Millisecond, Retries: 4, PerHost: o.perHost})
 	// The feeds as they are before a test changes them.
 	f.publish(t, "a0", "Bài đầu tiên")
