@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	netmail "net/mail"
 	"strings"
 	"sync"
@@ -78,6 +79,16 @@ func (s *Service) DeliverIssue(ctx context.Context, is store.Issue, progress Pro
 	for range s.opts.Workers {
 		wg.Go(func() {
 			for ctx.Err() == nil {
+				// Nothing is claimed while the relay cannot be reached:
+				// the copies stay queued as they are.
+				if err := s.reachable(ctx); err != nil {
+					if ctx.Err() == nil {
+						mu.Lock()
+						errs = append(errs, err)
+						mu.Unlock()
+					}
+					return
+				}
 				ds, err := s.opts.Store.ClaimDeliveries(ctx, is.ID, s.opts.Now(), s.opts.Batch, s.opts.Lease)
 				if err != nil || len(ds) == 0 {
 					if err != nil && ctx.Err() == nil {
@@ -123,6 +134,43 @@ func (s *Service) DeliverIssue(ctx context.Context, is store.Issue, progress Pro
 		}
 	}
 	return total, nil
+}
+
+// reachable asks the transport, when it can tell, whether its relay
+// answers: a *mail.RelayError while it has given up on the relay.
+func (s *Service) reachable(ctx context.Context) error {
+	r, ok := s.opts.Transport.(interface{ Reachable(context.Context) error })
+	if !ok {
+		return nil
+	}
+	return r.Reachable(ctx)
+}
+
+// relayWatch follows the relay for the delivery loop of serve: a relay
+// that cannot be reached is logged once, not on every poll, and delivery
+// waits for the transport's next try of it.
+type relayWatch struct {
+	down *mail.RelayError
+}
+
+// after looks at one delivery run's outcome and returns how long to wait
+// before the next one (poll, or longer while the relay is down) and
+// whether err was the relay's, already logged.
+func (w *relayWatch) after(logger *slog.Logger, r Report, err error, poll time.Duration) (time.Duration, bool) {
+	var relay *mail.RelayError
+	if errors.As(err, &relay) {
+		if w.down == nil {
+			logger.Warn("digest: the relay cannot be reached; sending paused, every copy stays queued",
+				"relay", relay.Relay, "err", relay.Err, "next_try", relay.Until)
+		}
+		w.down = relay
+		return max(time.Until(relay.Until), poll), true
+	}
+	if w.down != nil && r.Sent > 0 {
+		logger.Info("digest: the relay answers again; sending resumed", "relay", w.down.Relay)
+		w.down = nil
+	}
+	return poll, false
 }
 
 // stored rebuilds the render data of a stored issue from its articles. An
@@ -287,10 +335,21 @@ func (s *Service) sendBatch(ctx context.Context, mk *marker, cache *variants, is
 			return r, err
 		}
 		r.add(o)
-		if res.Status == mail.Temporary && res.Code == 0 && ctx.Err() == nil {
-			// The relay could not be reached or dropped us: the rest of
-			// the batch waits as this one does, rather than each copy
-			// spending its own timeout on a relay that is down.
+		var relay *mail.RelayError
+		if errors.As(res.Err, &relay) && relay.GaveUp {
+			// The transport has given up on the relay: the rest of the
+			// batch goes back untried, due now, and this worker stops;
+			// nothing is claimed again until the relay answers.
+			if err := giveBack(i+1, s.opts.Now(), "not tried: the relay cannot be reached"); err != nil {
+				return r, err
+			}
+			r.Retry += len(sending) - i - 1
+			return r, relay
+		}
+		if relay == nil && res.Status == mail.Temporary && res.Code == 0 && ctx.Err() == nil {
+			// The relay dropped us: the rest of the batch waits as this
+			// one does. (A relay that cannot be reached is the
+			// transport's circuit's: the next copy waits for it.)
 			next := s.opts.Now().Add(mail.Backoff(s.opts.RetryBase, s.opts.RetryMax, 1))
 			if err := giveBack(i+1, next, "not tried: the relay failed on an earlier copy"); err != nil {
 				return r, err
@@ -358,9 +417,14 @@ func (s *Service) record(ctx context.Context, mk *marker, d store.Delivery, res 
 	if res.Err != nil {
 		reason = res.Err.Error()
 	}
+	var relay *mail.RelayError
 	switch {
 	case res.Status == mail.Sent:
 		return Report{Sent: 1}, s.claimed(mk.mark(d, store.DeliverySent, time.Time{}, ""))
+	case errors.As(res.Err, &relay):
+		// The relay's failure, not the copy's: it stays queued, never
+		// counts toward MaxAttempts and is no bounce.
+		return Report{Retry: 1}, s.claimed(mk.mark(d, store.DeliveryQueued, now, reason))
 	case res.Status == mail.Permanent:
 		s.opts.Logger.Warn("digest: delivery failed", "issue", d.IssueID, "subscriber", d.SubscriberID, "code", res.Code, "recipient_refused", res.Rejected)
 		if err := s.claimed(mk.mark(d, store.DeliveryFailed, time.Time{}, reason)); err != nil {

@@ -492,15 +492,18 @@ const schedulerLease = "scheduler"
 // runDelivery sends what is due, when an issue is made or retries come
 // due.
 func (s *Service) runDelivery(ctx context.Context) {
+	var relay relayWatch // a relay down is logged once and waited for (deliver.go)
 	for {
-		if _, err := s.DeliverDue(ctx, nil); err != nil && ctx.Err() == nil {
+		r, err := s.DeliverDue(ctx, nil)
+		wait, logged := relay.after(s.opts.Logger, r, err, s.opts.Poll)
+		if err != nil && !logged && ctx.Err() == nil {
 			s.opts.Logger.Warn("digest: delivery", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.wake:
-		case <-time.After(s.opts.Poll):
+		case <-time.After(wait):
 		}
 	}
 }

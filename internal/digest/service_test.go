@@ -414,7 +414,7 @@ func TestDeliveryThroughFaultySMTP(t *testing.T) {
 		}
 		return smtptest.Accept
 	}})
-	transport, err := mail.NewSMTPTransport(mail.SMTPOptions{Host: "127.0.0.1", Port: srv.Port, TLS: "none", Connections: 4, Timeout: 5 * time.Second})
+	transport, err := mail.NewSMTPTransport(mail.SMTPOptions{Host: "127.0.0.1", Port: srv.Port, TLS: "none", Connections: 4, GreetingTimeout: 5 * time.Second, CommandTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,32 +116,63 @@ func (o *Outbox) Enqueue(ctx context.Context, kind string, subscriberID int64, m
 	return id, nil
 }
 
-// Run sends due messages until ctx ends.
+// Run sends due messages until ctx ends. While the relay cannot be
+// reached it says so once and waits for the transport's next try.
 func (o *Outbox) Run(ctx context.Context) {
 	ticker := time.NewTicker(o.opts.Poll)
 	defer ticker.Stop()
+	var down *RelayError // the relay's failure, logged once
 	for {
+		var pause <-chan time.Time
 		for {
 			n, err := o.SendDue(ctx)
-			if err != nil && ctx.Err() == nil {
+			var re *RelayError
+			switch {
+			case errors.As(err, &re):
+				if down == nil {
+					o.opts.Logger.Warn("outbox: the relay cannot be reached; sending paused, every message stays queued",
+						"relay", re.Relay, "err", re.Err, "next_try", re.Until)
+				}
+				down = re
+				pause = time.After(max(time.Until(re.Until), o.opts.Poll))
+			case err != nil && ctx.Err() == nil:
 				o.opts.Logger.Warn("outbox", "err", err)
+			case err == nil && n > 0 && down != nil:
+				o.opts.Logger.Info("outbox: the relay answers again; sending resumed", "relay", down.Relay)
+				down = nil
 			}
 			if n == 0 || err != nil {
 				break
 			}
 		}
+		tick := ticker.C
+		if pause != nil {
+			tick = nil
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-o.wake:
-		case <-ticker.C:
+		case <-tick:
+		case <-pause:
 		}
 	}
+}
+
+// reachable is a transport that knows whether its relay answers
+// (SMTPTransport): nothing is claimed from the queue while it does not.
+type reachable interface {
+	Reachable(ctx context.Context) error
 }
 
 // SendDue claims one batch of due messages, sends it and records the
 // outcomes. It returns how many messages it took.
 func (o *Outbox) SendDue(ctx context.Context) (int, error) {
+	if r, ok := o.opts.Transport.(reachable); ok {
+		if err := r.Reachable(ctx); err != nil {
+			return 0, fmt.Errorf("outbox: %w", err)
+		}
+	}
 	claimed, err := o.opts.Store.ClaimMail(ctx, o.opts.Now(), o.opts.Batch, o.opts.Lease)
 	if err != nil || len(claimed) == 0 {
 		return 0, err
@@ -166,11 +197,19 @@ func (o *Outbox) SendDue(ctx context.Context) (int, error) {
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(o.opts.StopGrace, cancel) })
 	defer stop()
 	results := o.opts.Transport.Send(sendCtx, msgs)
+	var down error
 	for i, r := range results {
 		c := sendable[i]
 		if err := o.record(ctx, c, r); err != nil {
 			return len(claimed), err
 		}
+		var re *RelayError
+		if errors.As(r.Err, &re) && re.GaveUp {
+			down = re
+		}
+	}
+	if down != nil {
+		return len(claimed), fmt.Errorf("outbox: %w", down)
 	}
 	return len(claimed), nil
 }
@@ -185,9 +224,14 @@ func (o *Outbox) record(ctx context.Context, c store.OutboxMail, r Result) error
 	if r.Err != nil {
 		reason = r.Err.Error()
 	}
+	var relay *RelayError
 	switch {
 	case r.Status == Sent:
 		return o.claimed(o.opts.Store.MarkMailSent(mark, c, now))
+	case errors.As(r.Err, &relay):
+		// The relay's failure, not the message's: it waits for the
+		// relay's next try and never counts toward MaxAttempts.
+		return o.claimed(o.opts.Store.MarkMailRetry(mark, c, maxTime(now, relay.Until), reason))
 	case r.Status == Permanent:
 		// The log names the message, not the address: the reason is kept
 		// in the outbox for an admin to read.
@@ -233,4 +277,12 @@ func Backoff(base, limit time.Duration, attempt int) time.Duration {
 	d = min(d, limit)
 	jitter := 0.8 + 0.4*rand.Float64()
 	return time.Duration(float64(d) * jitter)
+}
+
+// maxTime returns the later of a and b.
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -50,12 +50,24 @@ func (e *rawError) code() int {
 // RSET follows a message the relay accepted: the end of DATA ends the
 // transaction (RFC 5321 4.1.1.4), and RSET would cost a round trip per
 // message.
-func sendRaw(sc *smtp.Client, from, rcpt string, data []byte, timeout time.Duration, idle bool) error {
-	if sc == nil || !sc.HasConnection() || (idle && sc.Noop() != nil) {
+//
+// Each command has its own deadline (command), and the message bytes with
+// the answer to their end have theirs (data): a relay that stops
+// answering is found out at the step where it stopped.
+func sendRaw(sc *smtp.Client, from, rcpt string, data []byte, command, dataTime time.Duration, idle bool) error {
+	if sc == nil || !sc.HasConnection() {
 		return errRawConnCheck
 	}
-	if err := sc.UpdateDeadline(timeout); err != nil {
+	if err := sc.UpdateDeadline(command); err != nil {
 		return fmt.Errorf("%w: %w", errRawConnCheck, err)
+	}
+	if idle {
+		if err := sc.Noop(); err != nil {
+			return fmt.Errorf("%w: NOOP: %w", errRawConnCheck, err)
+		}
+		if err := sc.UpdateDeadline(command); err != nil {
+			return fmt.Errorf("%w: %w", errRawConnCheck, err)
+		}
 	}
 	if err := sc.Mail(from); err != nil {
 		var te *textproto.Error
@@ -64,14 +76,23 @@ func sendRaw(sc *smtp.Client, from, rcpt string, data []byte, timeout time.Durat
 		}
 		return resetAfter(sc, &rawError{Step: "MAIL FROM", Err: err})
 	}
+	if err := sc.UpdateDeadline(command); err != nil {
+		return &rawError{Step: "RCPT TO " + rcpt, Err: err}
+	}
 	if err := sc.Rcpt(rcpt); err != nil {
 		return resetAfter(sc, &rawError{Step: "RCPT TO " + rcpt, Err: err})
+	}
+	if err := sc.UpdateDeadline(command); err != nil {
+		return &rawError{Step: "DATA", Err: err}
 	}
 	w, err := sc.Data()
 	if err != nil {
 		// A refused DATA leaves the transaction open: reset it, or the
 		// next message's MAIL FROM would be refused as nested.
 		return resetAfter(sc, &rawError{Step: "DATA", Err: err})
+	}
+	if err := sc.UpdateDeadline(dataTime); err != nil {
+		return &rawError{Step: "message data", Err: err}
 	}
 	if err := writeData(sc, w, data); err != nil {
 		w.Close()

@@ -1,11 +1,13 @@
 package mail
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -31,9 +33,23 @@ type SMTPOptions struct {
 	Connections int
 	// Rate is messages per second over all connections; 0 means no limit.
 	Rate float64
-	// Timeout bounds each dial and each SMTP command (30s when zero), so a
-	// stalled relay frees its connection.
-	Timeout time.Duration
+	// GreetingTimeout bounds the opening of a session: the dial, the
+	// relay's greeting, EHLO, STARTTLS and AUTH (30 s when zero).
+	// CommandTimeout bounds each later command: NOOP, MAIL, RCPT, DATA,
+	// RSET (30 s). DataTimeout bounds the message bytes and the answer to
+	// their end (2 min for a small message, a minute more per MiB, at most
+	// five times as long). A relay that lets one of them pass is down.
+	GreetingTimeout, CommandTimeout, DataTimeout time.Duration
+	// RelayTries is how many failures of the relay in a row (refused, no
+	// greeting, a failed handshake, a timeout) a Send waits through,
+	// pausing every connection RelayBackoff after the first, doubling,
+	// before it gives up on the messages left with a *RelayError (3 tries,
+	// 2 s). After that each Send answers at once until the next pause ends,
+	// when one dial probes the relay; pauses grow up to RelayPauseMax (1
+	// min). With the default timeouts a relay that never greets costs a
+	// Send 30 + 2 + 30 + 4 + 30 s, under two minutes.
+	RelayTries                  int
+	RelayBackoff, RelayPauseMax time.Duration
 	// HELO is the name given in EHLO; the machine's host name when empty.
 	HELO string
 	// Location is the zone of the Date header (UTC when nil).
@@ -55,6 +71,7 @@ type SMTPTransport struct {
 	opts    SMTPOptions
 	limiter *rate.Limiter // nil: no limit
 	slots   chan *smtpConn
+	relay   *circuit
 	done    chan struct{}
 
 	closeOnce sync.Once
@@ -106,8 +123,15 @@ func NewSMTPTransport(opts SMTPOptions) (*SMTPTransport, error) {
 	if opts.Rate < 0 {
 		return nil, fmt.Errorf("mail.smtp.rate: %g is negative", opts.Rate)
 	}
-	if opts.Timeout == 0 {
-		opts.Timeout = 30 * time.Second
+	opts.GreetingTimeout = cmp.Or(opts.GreetingTimeout, 30*time.Second)
+	opts.CommandTimeout = cmp.Or(opts.CommandTimeout, 30*time.Second)
+	opts.DataTimeout = cmp.Or(opts.DataTimeout, 2*time.Minute)
+	opts.RelayTries = cmp.Or(opts.RelayTries, 3)
+	opts.RelayBackoff = cmp.Or(opts.RelayBackoff, 2*time.Second)
+	opts.RelayPauseMax = cmp.Or(opts.RelayPauseMax, time.Minute)
+	if opts.GreetingTimeout < 0 || opts.CommandTimeout < 0 || opts.DataTimeout < 0 || opts.RelayTries < 0 ||
+		opts.RelayBackoff < 0 || opts.RelayPauseMax < 0 {
+		return nil, errors.New("smtp transport: a negative timeout, try count or pause")
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -124,6 +148,7 @@ func NewSMTPTransport(opts SMTPOptions) (*SMTPTransport, error) {
 		opts:  opts,
 		slots: make(chan *smtpConn, opts.Connections),
 		done:  make(chan struct{}),
+		relay: newCircuit(net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)), opts.RelayTries, opts.RelayBackoff, opts.RelayPauseMax),
 	}
 	if opts.Rate > 0 {
 		// Burst 1: messages are spread evenly, never sent in a clump.
@@ -161,9 +186,8 @@ func (t *SMTPTransport) Send(ctx context.Context, msgs []Message) []Result {
 				return
 			}
 			defer func() { t.slots <- c }()
-			var dialErr error
 			for i := range jobs {
-				results[i], dialErr = t.sendOne(ctx, c, msgs[i], dialErr)
+				results[i] = t.sendOne(ctx, c, msgs[i])
 			}
 		})
 	}
@@ -175,10 +199,11 @@ func (t *SMTPTransport) Send(ctx context.Context, msgs []Message) []Result {
 	return results
 }
 
-// sendOne sends m over c, dialing if c has no session. Once a dial has
-// failed in this Send, the worker fails its remaining messages with the
-// same error instead of hammering a relay that is down.
-func (t *SMTPTransport) sendOne(ctx context.Context, c *smtpConn, m Message, dialErr error) (Result, error) {
+// sendOne sends m over c, opening a session when c has none. A relay that
+// cannot be reached is waited for through the circuit, every connection
+// together; once the circuit gives up, m is Temporary with a *RelayError
+// at once, without a dial of its own.
+func (t *SMTPTransport) sendOne(ctx context.Context, c *smtpConn, m Message) Result {
 	if m.Date.IsZero() {
 		m.Date = t.opts.Now()
 	}
@@ -187,7 +212,7 @@ func (t *SMTPTransport) sendOne(ctx context.Context, c *smtpConn, m Message, dia
 	// the DATA stream a few bytes at a time.
 	p, err := prepare(m, t.opts.Location, t.opts.DKIM)
 	if errors.Is(err, ErrInvalid) {
-		return Result{Status: Permanent, Err: fmt.Errorf("build message to %s: %w", m.To.Address, err)}, dialErr
+		return Result{Status: Permanent, Err: fmt.Errorf("build message to %s: %w", m.To.Address, err)}
 	}
 	id := p.id
 	temporary := func(err error) Result {
@@ -196,31 +221,30 @@ func (t *SMTPTransport) sendOne(ctx context.Context, c *smtpConn, m Message, dia
 	if err != nil {
 		// A signing failure is the sender's key, not the recipient's:
 		// Temporary, so it never counts as a bounce.
-		return temporary(err), dialErr
+		return temporary(err)
 	}
 	if err := ctx.Err(); err != nil {
-		return temporary(err), dialErr
-	}
-	if dialErr != nil {
-		return temporary(dialErr), dialErr
+		return temporary(err)
 	}
 	if t.limiter != nil {
 		if err := t.limiter.Wait(ctx); err != nil {
-			return temporary(err), nil
+			return temporary(err)
 		}
 	}
 	for attempt := 0; ; attempt++ {
 		if c.client == nil {
-			if err := t.dial(ctx, c); err != nil {
+			if err := t.open(ctx, c); err != nil {
 				// A relay we cannot reach or log in to is never the
 				// recipient's fault, whatever the code: Temporary.
-				return temporary(err), err
+				return temporary(err)
 			}
 		}
+		tk := t.relay.generation()
 		raw := c.raw
 		stop := context.AfterFunc(ctx, func() { raw.Close() })
 		began := time.Now()
-		err := sendRaw(c.smtp, p.from, p.to, p.data, t.opts.Timeout, time.Since(c.used) > idleCheck)
+		err := sendRaw(c.smtp, p.from, p.to, p.data, t.opts.CommandTimeout, dataTimeout(t.opts.DataTimeout, len(p.data)),
+			time.Since(c.used) > idleCheck)
 		stop()
 		if t.opts.ObserveTransaction != nil && !errors.Is(err, errRawConnCheck) {
 			outcome := Sent
@@ -231,11 +255,19 @@ func (t *SMTPTransport) sendOne(ctx context.Context, c *smtpConn, m Message, dia
 		}
 		c.used = time.Now()
 		if err == nil {
-			return Result{MessageID: id, Status: Sent}, nil
+			t.relay.succeeded()
+			return Result{MessageID: id, Status: Sent}
 		}
 		if ctx.Err() != nil {
 			c.drop()
-			return temporary(errors.Join(ctx.Err(), err)), nil
+			return temporary(errors.Join(ctx.Err(), err))
+		}
+		if timedOut(err) {
+			// The relay stopped answering in the middle: a failure of
+			// the relay, which pauses every connection, not a retry of
+			// this message that costs the next one the same timeout.
+			c.drop()
+			return temporary(t.relay.failed(tk, fmt.Errorf("the relay stopped answering: %w", err)))
 		}
 		if errors.Is(err, errRawConnCheck) {
 			// The session died before this message began: nothing was
@@ -246,19 +278,82 @@ func (t *SMTPTransport) sendOne(ctx context.Context, c *smtpConn, m Message, dia
 			}
 		}
 		status, code := classify(err)
+		if code != 0 {
+			// The relay answered, if only to refuse: it is up.
+			t.relay.succeeded()
+		}
 		if code == 0 || code == 421 {
 			// Network error or the relay closing: the session is gone.
 			c.drop()
 		}
 		return Result{MessageID: id, Status: status, Code: code, Rejected: status == Permanent && recipientRefused(err),
-			Err: fmt.Errorf("send %s to %s: %w", id, m.To.Address, err)}, nil
+			Err: fmt.Errorf("send %s to %s: %w", id, m.To.Address, err)}
+	}
+}
+
+// open opens a session for c through the circuit: it waits while the
+// relay is paused, and returns a *RelayError once the circuit gives up.
+func (t *SMTPTransport) open(ctx context.Context, c *smtpConn) error {
+	for {
+		tk, err := t.relay.acquire(ctx)
+		if err != nil {
+			return err
+		}
+		err = t.dial(ctx, c)
+		switch {
+		case err == nil:
+			t.relay.opened(tk)
+			return nil
+		case ctx.Err() != nil:
+			t.relay.abandon(tk)
+			return errors.Join(ctx.Err(), err)
+		}
+		t.relay.failed(tk, err)
+	}
+}
+
+// Reachable returns nil when messages may be sent now, and a *RelayError
+// while the circuit has given up on the relay, at once and without a dial.
+// When a pause has ended it probes the relay with a session of its own,
+// kept for the next message, so that a caller can learn the relay is back
+// before it takes any message from its queue; it waits through the pauses
+// before the last try, as Send does.
+func (t *SMTPTransport) Reachable(ctx context.Context) error {
+	for {
+		tk, err := t.relay.acquire(ctx)
+		if err != nil || !tk.probe {
+			return err
+		}
+		var c *smtpConn
+		select {
+		case c = <-t.slots:
+		case <-ctx.Done():
+		case <-t.done:
+		}
+		if c == nil {
+			t.relay.abandon(tk)
+			return cmp.Or(ctx.Err(), ErrClosed)
+		}
+		// A session from before the failures proves nothing now.
+		c.drop()
+		err = t.dial(ctx, c)
+		t.slots <- c
+		switch {
+		case err == nil:
+			t.relay.opened(tk)
+			return nil
+		case ctx.Err() != nil:
+			t.relay.abandon(tk)
+			return errors.Join(ctx.Err(), err)
+		}
+		t.relay.failed(tk, err)
 	}
 }
 
 // dial opens a session for c.
 func (t *SMTPTransport) dial(ctx context.Context, c *smtpConn) error {
 	o := t.opts
-	dialer := &net.Dialer{Timeout: o.Timeout}
+	dialer := &net.Dialer{Timeout: o.GreetingTimeout}
 	var raw net.Conn
 	dialFunc := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var conn net.Conn
@@ -273,7 +368,9 @@ func (t *SMTPTransport) dial(ctx context.Context, c *smtpConn) error {
 	}
 	clientOpts := []gomail.Option{
 		gomail.WithPort(o.Port),
-		gomail.WithTimeout(o.Timeout),
+		// go-mail sets this deadline before the greeting and again
+		// before EHLO, which STARTTLS and AUTH share.
+		gomail.WithTimeout(o.GreetingTimeout),
 		gomail.WithDialContextFunc(dialFunc),
 		gomail.WithTLSConfig(o.TLSConfig),
 	}
@@ -300,6 +397,9 @@ func (t *SMTPTransport) dial(ctx context.Context, c *smtpConn) error {
 	if err != nil {
 		if raw != nil {
 			raw.Close()
+		}
+		if timedOut(err) && ctx.Err() == nil {
+			return fmt.Errorf("dial %s:%d: no greeting or answer within %v: %w", o.Host, o.Port, o.GreetingTimeout, err)
 		}
 		return fmt.Errorf("dial %s:%d: %w", o.Host, o.Port, err)
 	}

@@ -20,9 +20,13 @@ func newSMTP(t *testing.T, ts *testServer, change func(*SMTPOptions)) *SMTPTrans
 		Port:        ts.port,
 		TLS:         "none",
 		Connections: 1,
-		Timeout:     2 * time.Second,
-		HELO:        "client.test",
-		Location:    time.UTC,
+		// Short pauses: a relay that cannot be reached is waited for
+		// through three tries.
+		GreetingTimeout: 2 * time.Second,
+		CommandTimeout:  2 * time.Second,
+		RelayBackoff:    20 * time.Millisecond,
+		HELO:            "client.test",
+		Location:        time.UTC,
 	}
 	if change != nil {
 		change(&opts)
@@ -225,7 +229,7 @@ func TestSMTPStall(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := newTestServer(t)
-			st := newSMTP(t, ts, func(o *SMTPOptions) { o.Timeout = tt.timeout })
+			st := newSMTP(t, ts, func(o *SMTPOptions) { o.CommandTimeout, o.DataTimeout = tt.timeout, tt.timeout })
 			ctx := context.Background()
 			if tt.ctxWait > 0 {
 				var cancel context.CancelFunc

@@ -46,6 +46,9 @@ type Options struct {
 	// KeepData keeps every message's bytes; without it only the first of
 	// each recipient is kept (counts are always kept).
 	KeepData bool
+	// Addr is where to listen (a relay coming back where a silent one
+	// was); a free loopback port when empty.
+	Addr string
 }
 
 // Server is a running test SMTP server.
@@ -66,7 +69,11 @@ type Server struct {
 // Start runs a server until the test ends.
 func Start(tb testing.TB, opts Options) *Server {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -192,4 +199,73 @@ func (ss *session) Data(r io.Reader) error {
 		return errors.New("dropped after DATA")
 	}
 	return nil
+}
+
+// Silent is a relay that accepts connections and never says a word: a
+// blackholed smarthost, whose clients wait for a greeting that never
+// comes.
+type Silent struct {
+	Addr string // host:port
+	Port int
+
+	l     net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+	done  chan struct{}
+}
+
+// StartSilent runs a silent relay until Close or the end of the test.
+func StartSilent(tb testing.TB) *Silent {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := &Silent{Addr: l.Addr().String(), Port: l.Addr().(*net.TCPAddr).Port, l: l, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.conns = append(s.conns, c)
+			s.mu.Unlock()
+		}
+	}()
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Dials returns how many connections the relay has accepted.
+func (s *Silent) Dials() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Close stops listening and hangs up on every connection, freeing the
+// port for a relay that talks.
+func (s *Silent) Close() {
+	s.l.Close()
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		c.Close()
+	}
+}
+
+// ClosedPort returns a loopback address where nothing listens: a relay
+// that refuses connections.
+func ClosedPort(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
