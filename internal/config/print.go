@@ -17,15 +17,22 @@ import (
 // Mask replaces a secret that is set when the config is shown.
 const Mask = "********"
 
-// kvPasswordRE finds the password of a key=value PostgreSQL DSN
-// ("host=db password='s e c' dbname=bantin").
-var kvPasswordRE = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s']\S*)`)
+// secretParam names the DSN parameters whose value is a secret: password
+// and sslpassword (libpq, pgx), and any other name ending in password,
+// passwd, secret or token.
+const secretParam = `[a-z0-9_]*(?:password|passwd|secret|token)`
 
-// queryPasswordRE finds a password given as a URL query parameter.
-var queryPasswordRE = regexp.MustCompile(`(?i)([?&]password=)[^&#]*`)
+// kvPasswordRE finds a secret of a key=value PostgreSQL DSN
+// ("host=db password='s e c' sslpassword=k dbname=bantin").
+var kvPasswordRE = regexp.MustCompile(`(?i)(\b` + secretParam + `\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s']\S*)`)
+
+// secretParamRE matches a whole parameter name that is a secret.
+var secretParamRE = regexp.MustCompile(`(?i)^` + secretParam + `$`)
 
 // Masked returns a copy of c whose secrets are replaced by Mask:
-// server.admin_token, mail.smtp.password and the password in storage.dsn.
+// server.admin_token, mail.smtp.password and the passwords in storage.dsn
+// (password, sslpassword and the like, in the URL's user part or query or
+// in key=value form).
 // A secret that is not set stays empty, so the dump still shows it is unset.
 func (c *Config) Masked() *Config {
 	m := *c
@@ -48,11 +55,12 @@ func (c *Config) Masked() *Config {
 	return &m
 }
 
-// maskDSN hides the password of a URL DSN (postgres://user:pw@host/db,
-// or ?password=pw) or of a key=value DSN; a file path is returned as it is.
+// maskDSN hides the secrets of a URL DSN (postgres://user:pw@host/db, or
+// ?password=pw&sslpassword=k) or of a key=value DSN; a file path is
+// returned as it is.
 func maskDSN(dsn string) string {
 	u, err := url.Parse(dsn)
-	if err != nil || u.Scheme == "" || u.Host == "" {
+	if err != nil || u.Scheme == "" {
 		return kvPasswordRE.ReplaceAllString(dsn, "${1}"+Mask)
 	}
 	if _, has := u.User.Password(); has {
@@ -62,7 +70,31 @@ func maskDSN(dsn string) string {
 		u.User = url.UserPassword(u.User.Username(), placeholder)
 		dsn = strings.Replace(u.String(), ":"+placeholder+"@", ":"+Mask+"@", 1)
 	}
-	return queryPasswordRE.ReplaceAllString(dsn, "${1}"+Mask)
+	head, query, ok := strings.Cut(dsn, "?")
+	if !ok {
+		return dsn
+	}
+	query, fragment, hasFragment := strings.Cut(query, "#")
+	query = maskQuery(query)
+	if hasFragment {
+		query += "#" + fragment
+	}
+	return head + "?" + query
+}
+
+// maskQuery masks the values of the secret parameters of a URL query.
+// Names are compared decoded, as the driver reads them: ?ssl%70assword=
+// is sslpassword too.
+func maskQuery(query string) string {
+	params := strings.Split(query, "&")
+	for i, p := range params {
+		name, _, hasValue := strings.Cut(p, "=")
+		decoded, err := url.QueryUnescape(name)
+		if hasValue && (err != nil || secretParamRE.MatchString(decoded)) {
+			params[i] = name + "=" + Mask
+		}
+	}
+	return strings.Join(params, "&")
 }
 
 // Print writes the effective configuration as YAML, secrets masked, in the

@@ -60,6 +60,31 @@ mail:
 	}
 }
 
+// TestPrintMasksSSLPassword: config check --print showed the sslpassword
+// of a DSN (it unlocks the client's TLS key), in both DSN forms.
+func TestPrintMasksSSLPassword(t *testing.T) {
+	loaded, err := loadString(t, `
+storage:
+  driver: postgres
+  dsn: postgres://bantin@db.example.vn/bantin?sslmode=verify-full&sslpassword=ssl-SECRET-1&sslkey=/etc/bantin/client.key
+`, nil)
+	if err != nil {
+		t.Fatalf("Load() error = %v", err)
+	}
+	// The driver check takes URLs only, but the masking is for any DSN.
+	keyValue := Default()
+	keyValue.Storage.DSN = "host=db.example.vn sslpassword=ssl-SECRET-1 password=pw-SECRET-2 dbname=bantin"
+	for _, cfg := range []*Config{loaded, keyValue} {
+		var buf bytes.Buffer
+		if err := cfg.Print(&buf); err != nil {
+			t.Fatalf("Print() error = %v", err)
+		}
+		if out := buf.String(); strings.Contains(out, "SECRET") || !strings.Contains(out, "sslpassword="+Mask) {
+			t.Errorf("Print() of %s shows a secret or no mask:\n%s", cfg.Storage.DSN, out)
+		}
+	}
+}
+
 func TestPrintEmptySecretsStayEmpty(t *testing.T) {
 	var buf bytes.Buffer
 	if err := Default().Print(&buf); err != nil {
@@ -85,6 +110,15 @@ func TestMaskDSN(t *testing.T) {
 		{"postgres://h/db?password=p&sslmode=disable", "postgres://h/db?password=********&sslmode=disable"},
 		{"host=db user=u password=p dbname=bantin", "host=db user=u password=******** dbname=bantin"},
 		{"host=db password='a b\\' c' dbname=bantin", "host=db password=******** dbname=bantin"},
+		// sslpassword unlocks the client key: as secret as the password.
+		{"postgres://u:p@h/db?sslmode=verify-full&sslpassword=k&sslkey=/etc/k.pem",
+			"postgres://u:********@h/db?sslmode=verify-full&sslpassword=********&sslkey=/etc/k.pem"},
+		{"postgres://h/db?SSLPassword=k", "postgres://h/db?SSLPassword=********"},
+		{"postgres://h/db?ssl%70assword=k&password=p#x", "postgres://h/db?ssl%70assword=********&password=********#x"},
+		{"postgres:///db?host=/run/postgresql&password=p", "postgres:///db?host=/run/postgresql&password=********"},
+		{"host=db sslpassword=k password=p dbname=bantin", "host=db sslpassword=******** password=******** dbname=bantin"},
+		{"host=db sslpassword = 'k k' dbname=bantin", "host=db sslpassword = ******** dbname=bantin"},
+		{"host=db passfile=/etc/pgpass dbname=bantin", "host=db passfile=/etc/pgpass dbname=bantin"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
