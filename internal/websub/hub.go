@@ -304,19 +304,20 @@ func callbackHost(callback string) string {
 	return strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 }
 
-// others counts the subscriptions on a request's callback host, stored and
-// waiting for verification, other than the one it renews.
-func (h *Hub) others(ctx context.Context, req request, host string) (stored int, err error) {
+// others lists the stored subscriptions on a callback host other than the
+// one a request renews.
+func (h *Hub) others(ctx context.Context, req request, host string) (map[pair]bool, error) {
 	subs, err := h.opts.Store.Subscriptions(ctx, h.opts.Now())
 	if err != nil {
-		return 0, fmt.Errorf("count subscriptions: %w", err)
+		return nil, fmt.Errorf("count subscriptions: %w", err)
 	}
+	out := map[pair]bool{}
 	for _, s := range subs {
 		if (s.Topic != req.topic || s.Callback != req.callback) && callbackHost(s.Callback) == host {
-			stored++
+			out[pair{s.Topic, s.Callback}] = true
 		}
 	}
-	return stored, nil
+	return out, nil
 }
 
 // admit checks a subscription against its callback host's allowance
@@ -324,18 +325,20 @@ func (h *Hub) others(ctx context.Context, req request, host string) (stored int,
 // verification is done (release). Renewing a subscription always fits.
 func (h *Hub) admit(ctx context.Context, req request) error {
 	host := callbackHost(req.callback)
-	stored, err := h.others(ctx, req, host)
+	taken, err := h.others(ctx, req, host)
 	if err != nil {
 		return err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	p := pair{req.topic, req.callback}
-	waiting := len(h.verifying[host])
-	if h.verifying[host][p] {
-		waiting--
+	// A request stored since the read above is counted once.
+	for q := range h.verifying[host] {
+		if q != p {
+			taken[q] = true
+		}
 	}
-	if stored+waiting >= h.opts.PerHost {
+	if len(taken) >= h.opts.PerHost {
 		return fmt.Errorf("%w: the hub keeps at most %d subscriptions for callbacks on %s (limits.websub_per_host); unsubscribe one, or renew one you have", errHostFull, h.opts.PerHost, host)
 	}
 	if h.verifying[host] == nil {
@@ -496,8 +499,8 @@ func (h *Hub) verify(ctx context.Context, req request) (slow bool) {
 		// Checked again now that the verification is done: requests on
 		// other processes of this store, or ones that raced the first
 		// check, count too.
-		var stored int
-		if stored, err = h.others(ctx, req, callbackHost(req.callback)); err == nil && stored >= h.opts.PerHost {
+		var stored map[pair]bool
+		if stored, err = h.others(ctx, req, callbackHost(req.callback)); err == nil && len(stored) >= h.opts.PerHost {
 			log.Warn("websub: subscription not stored: its callback host has limits.websub_per_host subscriptions already", "limit", h.opts.PerHost)
 			return false
 		}
