@@ -336,9 +336,26 @@ func (s *Service) LookupConfirm(ctx context.Context, token string) (store.Subscr
 // it was sent for that are still pending become confirmed. It returns the
 // subscriber and the lists confirmed now.
 func (s *Service) Confirm(ctx context.Context, token string) (store.Subscriber, []string, error) {
+	return s.ConfirmLists(ctx, token, nil)
+}
+
+// ConfirmLists is Confirm for the lists the person ticked on the
+// confirmation page: any they are pending on, also those signed up for
+// after the email went out (subscribe.confirm_resend sends no second
+// email for them). nil means the lists of the link.
+func (s *Service) ConfirmLists(ctx context.Context, token string, chosen []string) (store.Subscriber, []string, error) {
 	sub, lists, err := s.LookupConfirm(ctx, token)
 	if err != nil {
 		return store.Subscriber{}, nil, err
+	}
+	if chosen != nil {
+		lists = nil
+		for list, status := range sub.Lists {
+			if status == store.Pending && slices.Contains(chosen, list) {
+				lists = append(lists, list)
+			}
+		}
+		slices.Sort(lists)
 	}
 	for _, list := range lists {
 		if err := s.opts.Store.SetListStatus(ctx, sub.ID, list, store.Confirmed, s.opts.Now()); err != nil {

@@ -23,7 +23,7 @@ type Subscriptions interface {
 	Lists() []subscriber.List
 	Subscribe(ctx context.Context, in subscriber.SignUp) (subscriber.Outcome, error)
 	LookupConfirm(ctx context.Context, token string) (store.Subscriber, []string, error)
-	Confirm(ctx context.Context, token string) (store.Subscriber, []string, error)
+	ConfirmLists(ctx context.Context, token string, chosen []string) (store.Subscriber, []string, error)
 	LookupUnsubscribe(ctx context.Context, token string) (subscriber.Unsubscription, error)
 	Unsubscribe(ctx context.Context, token string, all bool) (subscriber.Unsubscription, error)
 	Preferences(ctx context.Context, token string) (store.Subscriber, error)
@@ -316,8 +316,8 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) error {
 		return s.subscriptionsOff()
 	}
 	token := r.PathValue("token")
-	_, lists, err := s.opts.Subscriptions.LookupConfirm(r.Context(), token)
-	return s.showConfirm(w, token, lists, err, false)
+	sub, lists, err := s.opts.Subscriptions.LookupConfirm(r.Context(), token)
+	return s.showConfirm(w, token, sub, lists, err, false)
 }
 
 // confirm is the button of the confirmation page.
@@ -333,11 +333,21 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusBadRequest, Message: "unreadable form"}
 	}
 	token := r.PathValue("token")
-	_, confirmed, err := s.opts.Subscriptions.Confirm(r.Context(), token)
-	return s.showConfirm(w, token, confirmed, err, true)
+	// The page's form says which lists were ticked; a bare POST confirms
+	// the lists of the link.
+	var chosen []string
+	if r.PostForm.Has("chosen") {
+		chosen = append([]string{}, r.PostForm["list"]...)
+	}
+	sub, confirmed, err := s.opts.Subscriptions.ConfirmLists(r.Context(), token, chosen)
+	return s.showConfirm(w, token, sub, confirmed, err, true)
 }
 
-func (s *Server) showConfirm(w http.ResponseWriter, token string, lists []string, err error, done bool) error {
+// showConfirm shows the confirmation page: before the button, every list
+// the person is pending on, those of the link ticked (others may have been
+// signed up for since, by them or by someone else); after it, the lists
+// confirmed.
+func (s *Server) showConfirm(w http.ResponseWriter, token string, sub store.Subscriber, lists []string, err error, done bool) error {
 	words := s.words()
 	data := subscribeData{pageData: s.page(words.Confirmed), Token: token}
 	switch {
@@ -350,11 +360,22 @@ func (s *Server) showConfirm(w http.ResponseWriter, token string, lists []string
 	case err != nil:
 		return err
 	}
-	for _, id := range lists {
-		data.Lists = append(data.Lists, listChoice{ID: id, Title: s.listTitle(id)})
+	if done {
+		for _, id := range lists {
+			data.Lists = append(data.Lists, listChoice{ID: id, Title: s.listTitle(id)})
+		}
+	} else {
+		data.Lists = s.listChoices(func(id string) bool { return contains(lists, id) })
+		var pending []listChoice
+		for _, l := range data.Lists {
+			if sub.Lists[l.ID] == store.Pending {
+				pending = append(pending, l)
+			}
+		}
+		data.Lists = pending
 	}
 	// Nothing left to confirm (the button pressed before) is shown as done.
-	data.Done = done || len(lists) == 0
+	data.Done = done || len(data.Lists) == 0
 	data.Pending = !data.Done
 	if data.Pending {
 		data.Title = words.Subscribe

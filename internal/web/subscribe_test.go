@@ -200,7 +200,7 @@ func TestSignupFlow(t *testing.T) {
 	// button, and confirms nothing; the button confirms.
 	status, body = getPage(t, f.url+link)
 	if status != 200 || !strings.Contains(body, "Bản tin sáng") || !strings.Contains(body, "Bản tin tối") ||
-		!strings.Contains(body, `<form class="box" method="post" action="`+link+`"><button`) {
+		!strings.Contains(body, `<form class="box" method="post" action="`+link+`">`) || !strings.Contains(body, `value="toi" checked`) {
 		t.Errorf("confirmation page: %d %s", status, body)
 	}
 	sub, _ := f.store.SubscriberByEmail(context.Background(), "nu@example.vn")
@@ -654,5 +654,37 @@ func TestStoreErrorLogsNoAddress(t *testing.T) {
 	}
 	if strings.Contains(out, "bi-mat") {
 		t.Errorf("the log holds the address:\n%s", out)
+	}
+}
+
+// TestConfirmPageOffersListsPendingSinceSubscribeConfirmResend: within
+// subscribe.confirm_resend a second sign-up (another list) sends no email;
+// the first email's page shows that list too, unticked, and the person can
+// tick it.
+func TestConfirmPageOffersListsPendingSinceSubscribeConfirmResend(t *testing.T) {
+	f := newSignupFixtureWith(t, signupConfig{resend: time.Hour})
+	for _, list := range []string{"sang", "toi"} {
+		if status, _ := postForm(t, f.url+"/subscribe", url.Values{"email": {"nu@example.vn"}, "list": {list}}, nil); status != 200 {
+			t.Fatal(status)
+		}
+	}
+	f.send(t)
+	mails := f.emails(t)
+	if len(mails) != 1 {
+		t.Fatalf("%d emails, want 1", len(mails))
+	}
+	link := confirmRe.FindString(mails[0])
+	_, body := getPage(t, f.url+link)
+	if !strings.Contains(body, `value="sang" checked`) || !strings.Contains(body, `value="toi">`) {
+		t.Errorf("confirmation page does not offer sang ticked and toi unticked:\n%s", body)
+	}
+	// Unticked toi stays pending; ticked, it is confirmed.
+	postForm(t, f.url+link, url.Values{"chosen": {"1"}, "list": {"sang"}}, nil)
+	if s, _ := f.store.SubscriberByEmail(context.Background(), "nu@example.vn"); s.Lists["sang"] != store.Confirmed || s.Lists["toi"] != store.Pending {
+		t.Errorf("after confirming sang: %v", s.Lists)
+	}
+	postForm(t, f.url+link, url.Values{"chosen": {"1"}, "list": {"toi", "khong-co"}}, nil)
+	if s, _ := f.store.SubscriberByEmail(context.Background(), "nu@example.vn"); s.Lists["toi"] != store.Confirmed || len(s.Lists) != 2 {
+		t.Errorf("after confirming toi: %v", s.Lists)
 	}
 }
