@@ -41,7 +41,13 @@ and the exit status is 1.`,
 			}
 			start := time.Now()
 			bar := newProgress(opts.stderr, -1, "importing", "articles")
-			summary, err := im.Run(ctx, ingest.Paths(paths, opts.stdin, category), func(r ingest.Result) {
+			// Only regular files are read: a pipe, device or socket met in
+			// a folder is skipped and said so (one named alone is rejected).
+			files := ingest.Files(ingest.FilesOptions{Paths: paths, Stdin: opts.stdin, Category: category,
+				Skipped: func(path, reason string) {
+					fmt.Fprintf(opts.stderr, "skipped %s: %s; only regular files are read\n", path, reason)
+				}})
+			summary, err := im.Run(ctx, files, func(r ingest.Result) {
 				bar.add(1)
 				if r.Err != nil {
 					fmt.Fprintf(opts.stderr, "rejected %s: %v\n", r.Origin, r.Err)

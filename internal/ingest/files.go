@@ -123,20 +123,59 @@ func jsonKind(goType string) string {
 }
 
 // Paths produces the records of files, folders (recursively, in name order,
-// skipping hidden and temporary files) and "-" for stdin.
+// skipping hidden and temporary files) and "-" for stdin, as `bantin ingest`
+// reads them: see Files.
 func Paths(paths []string, stdin io.Reader, category string) func(context.Context, func(record) error) error {
+	return Files(FilesOptions{Paths: paths, Stdin: stdin, Category: category})
+}
+
+// FilesOptions says which files an import reads and how.
+type FilesOptions struct {
+	// Paths are files, folders and "-" for standard input.
+	Paths []string
+	Stdin io.Reader
+	// Category is added to every article (bantin ingest --category).
+	Category string
+	// Watched says the paths are in a watched folder, written by anyone
+	// who may write there: a symbolic link among them is skipped as in a
+	// folder walk. Otherwise the paths are the admin's own and a
+	// symbolic link given by name is followed.
+	Watched bool
+	// Skipped is told each file left out of a folder because it is not a
+	// regular file (a named pipe, device or socket, or, when Watched, a
+	// symbolic link), and why; nil for none.
+	Skipped func(path, reason string)
+}
+
+// Files produces the records of opts.Paths. Only regular files are read:
+// a named pipe would block the import (and the stop) until someone wrote
+// to it, and a device would be read forever. In a watched folder a
+// symbolic link is not followed either: it would publish a file from
+// outside the folder. Inside a folder such a file is skipped and told to
+// Skipped; named on its own it is rejected. Nothing is opened in a way
+// that can block.
+func Files(opts FilesOptions) func(context.Context, func(record) error) error {
+	skipped := opts.Skipped
+	if skipped == nil {
+		skipped = func(string, string) {}
+	}
+	category := opts.Category
 	return func(ctx context.Context, emit func(record) error) error {
-		for _, p := range paths {
+		for _, p := range opts.Paths {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if p == "-" {
-				if err := readStdin(stdin, category, emit); err != nil {
+			if p == "-" && !opts.Watched {
+				if err := readStdin(opts.Stdin, category, emit); err != nil {
 					return err
 				}
 				continue
 			}
-			info, err := os.Stat(p)
+			stat := os.Stat
+			if opts.Watched {
+				stat = os.Lstat
+			}
+			info, err := stat(p)
 			if err != nil {
 				if err := emit(broken(p, 0, fmt.Sprintf("cannot read: %v", unwrapPathError(err)), category)); err != nil {
 					return err
@@ -144,16 +183,35 @@ func Paths(paths []string, stdin io.Reader, category string) func(context.Contex
 				continue
 			}
 			if !info.IsDir() {
-				if err := readFile(p, category, emit); err != nil {
+				if why := notRegular(info.Mode()); why != "" {
+					if opts.Watched {
+						skipped(p, why)
+						continue
+					}
+					if err := emit(broken(p, 0, why+"; only regular files are read (pipe a stream to -)", category)); err != nil {
+						return err
+					}
+					continue
+				}
+				if err := readFile(p, category, !opts.Watched, skipped, emit); err != nil {
 					return err
 				}
 				continue
 			}
-			err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			root := p
+			if l, err := os.Lstat(p); err == nil && l.Mode()&fs.ModeSymlink != 0 && !opts.Watched {
+				// A link to a folder, named by the admin: WalkDir walks
+				// a root that ends in a separator through the link.
+				root = p + string(filepath.Separator)
+			}
+			err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 				if err != nil {
 					return emit(broken(path, 0, fmt.Sprintf("cannot read: %v", unwrapPathError(err)), category))
 				}
-				if path != p && Ignored(path) {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if path != root && Ignored(path) {
 					if d.IsDir() {
 						return filepath.SkipDir
 					}
@@ -162,7 +220,21 @@ func Paths(paths []string, stdin io.Reader, category string) func(context.Contex
 				if d.IsDir() || FormatOf(path) == FormatUnknown {
 					return nil
 				}
-				return readFile(path, category, emit)
+				// The walk does not follow symbolic links: d's type is
+				// the entry's own. In the admin's own folder a link to a
+				// regular file is read, as it always was; in a watched
+				// folder it would publish a file from outside it.
+				mode, follow := d.Type(), false
+				if mode&fs.ModeSymlink != 0 && !opts.Watched {
+					if target, err := os.Stat(path); err == nil && target.Mode().IsRegular() {
+						mode, follow = target.Mode(), true
+					}
+				}
+				if why := notRegular(mode); why != "" {
+					skipped(path, why)
+					return nil
+				}
+				return readFile(path, category, follow, skipped, emit)
 			})
 			if err != nil {
 				return err
@@ -170,6 +242,26 @@ func Paths(paths []string, stdin io.Reader, category string) func(context.Contex
 		}
 		return nil
 	}
+}
+
+// notRegular says why a file of this mode is not read ("" for a regular
+// file).
+func notRegular(mode fs.FileMode) string {
+	switch {
+	case mode.IsRegular():
+		return ""
+	case mode&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case mode&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case mode&fs.ModeSocket != 0:
+		return "a socket"
+	case mode&fs.ModeDevice != 0:
+		return "a device"
+	case mode.IsDir():
+		return "a folder"
+	}
+	return "not a regular file"
 }
 
 func broken(path string, line int, reason, category string) record {
@@ -185,18 +277,58 @@ func unwrapPathError(err error) error {
 }
 
 // readFile emits the records of one file. Problems with the file become
-// rejected records; only emit's error stops the import.
-func readFile(path, category string, emit func(record) error) error {
+// rejected records; only emit's error stops the import. follow opens a
+// symbolic link's target (a path the admin named); otherwise a file that
+// became a link since it was listed is skipped. The file is checked
+// again once open, as it may have been swapped for a pipe or a device
+// since it was listed: it is opened without blocking, and read only when
+// it is a regular file.
+func readFile(path, category string, follow bool, skipped func(path, reason string), emit func(record) error) error {
 	format := FormatOf(path)
 	if format == FormatUnknown {
 		return emit(broken(path, 0, "unknown file type; use .json, .jsonl, .md or .txt", category))
 	}
-	f, err := os.Open(path)
+	f, err := openRegular(path, follow)
+	var nr *notRegularError
+	if errors.As(err, &nr) {
+		skipped(path, nr.what)
+		return nil
+	}
 	if err != nil {
 		return emit(broken(path, 0, fmt.Sprintf("cannot read: %v", unwrapPathError(err)), category))
 	}
 	defer f.Close()
 	return readFormat(f, path, format, category, emit)
+}
+
+// notRegularError is a file not read because it is not a regular file;
+// what names what it is instead.
+type notRegularError struct{ path, what string }
+
+func (e *notRegularError) Error() string { return e.path + ": " + e.what }
+
+// openRegular opens path for reading only when it is a regular file,
+// without ever waiting: O_NONBLOCK makes the open of a named pipe with no
+// writer return at once, and the open file is checked with Fstat before a
+// byte is read.
+func openRegular(path string, follow bool) (*os.File, error) {
+	f, err := openNonBlocking(path, follow)
+	if err != nil {
+		if isSymlinkLoop(err) {
+			return nil, &notRegularError{path, "a symbolic link"}
+		}
+		return nil, err
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	if why := notRegular(info.Mode()); why != "" {
+		f.Close()
+		return nil, &notRegularError{path, why}
+	}
+	return f, nil
 }
 
 func readFormat(r io.Reader, path string, format Format, category string, emit func(record) error) error {

@@ -150,9 +150,24 @@ var errTooLarge = errors.New("the feed is larger than the limit")
 // Run polls each enabled source when it is due until ctx ends.
 func (p *Poller) Run(ctx context.Context) {
 	sem := make(chan struct{}, p.opts.Parallel)
+	// polled wakes the loop when a poll ends: the source's next time, set
+	// by that poll, may be the earliest (an interval under a minute).
+	polled := make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	var lastRound time.Time
 	for {
+		// A round at most once a second, whatever wakes the loop: a
+		// source whose state cannot be saved stays due, and must not be
+		// fetched again and again.
+		if wait := time.Second - time.Since(lastRound); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+		lastRound = time.Now()
 		states, err := p.states(ctx)
 		if err != nil {
 			// Without their state every source would look due and start
@@ -190,7 +205,14 @@ func (p *Poller) Run(ctx context.Context) {
 				return
 			}
 			wg.Go(func() {
-				defer func() { <-sem; p.release(src.Name) }()
+				defer func() {
+					<-sem
+					p.release(src.Name)
+					select {
+					case polled <- struct{}{}:
+					default:
+					}
+				}()
 				// A poll that ended while this one waited for a slot
 				// has moved the state on: read it again.
 				fresh, err := p.states(ctx)
@@ -208,6 +230,8 @@ func (p *Poller) Run(ctx context.Context) {
 			timer.Stop()
 			return
 		case <-p.changed:
+			timer.Stop()
+		case <-polled:
 			timer.Stop()
 		case <-timer.C:
 		}
@@ -473,6 +497,13 @@ func (p *Poller) importFeed(ctx context.Context, src Source, st store.SourceStat
 			in.ID = src.Name + ":" + in.URL
 		}
 		seen[in.ID] = true
+		// An entry may carry thousands of categories: the first ones
+		// up to limits.categories go in, where a file or the API is refused.
+		if kept, dropped := p.opts.Importer.normalizer.FirstCategories(in.Categories, src.Category); dropped > 0 {
+			p.opts.Logger.Warn("sources: entry has more categories than limits.categories; the first are kept",
+				"source", src.Name, "entry", in.ID, "limit", p.opts.Importer.normalizer.MaxCategories(), "dropped", dropped)
+			in.Categories = kept
+		}
 		if err := p.keepFirstDate(ctx, item, &in); err != nil {
 			return err
 		}

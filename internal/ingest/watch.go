@@ -38,6 +38,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 	if err := os.MkdirAll(w.dir, 0o750); err != nil {
 		return fmt.Errorf("watch %s: %w", w.dir, err)
 	}
+	// The folder itself may be a link the admin made; what is inside it
+	// is checked entry by entry (Files with Watched).
+	dir, err := filepath.EvalSymlinks(w.dir)
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", w.dir, err)
+	}
+	w.dir = dir
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", w.dir, err)
@@ -74,7 +81,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 			if Ignored(ev.Name) || !ev.Has(fsnotify.Create|fsnotify.Write) {
 				continue
 			}
-			if info, err := os.Stat(ev.Name); err == nil && info.IsDir() {
+			// Lstat: a link to a folder elsewhere is not watched; a link
+			// to a file is skipped when it is read.
+			if info, err := os.Lstat(ev.Name); err == nil && info.IsDir() {
 				if ev.Has(fsnotify.Create) {
 					if err := w.addTree(fw, ev.Name); err != nil {
 						w.logger.Warn("watch folder", "err", err)
@@ -145,14 +154,17 @@ func (w *Watcher) addTree(fw *fsnotify.Watcher, dir string) error {
 func (w *Watcher) importPaths(ctx context.Context, paths []string) {
 	var existing []string
 	for _, p := range paths {
-		if _, err := os.Stat(p); err == nil {
+		if _, err := os.Lstat(p); err == nil {
 			existing = append(existing, p)
 		}
 	}
 	if len(existing) == 0 {
 		return
 	}
-	summary, err := w.importer.Run(ctx, Paths(existing, nil, ""), func(r Result) {
+	files := Files(FilesOptions{Paths: existing, Watched: true, Skipped: func(path, reason string) {
+		w.logger.Warn("watch folder: file skipped; only regular files are read", "file", path, "reason", reason)
+	}})
+	summary, err := w.importer.Run(ctx, files, func(r Result) {
 		switch {
 		case r.Err != nil:
 			w.logger.Warn("watch folder: article rejected", "file", r.Origin.String(), "reason", r.Err.Error())
