@@ -65,6 +65,18 @@ log:
 		t.Fatalf("/feeds/rss.xml: %d", code)
 	}
 
+	// A reader (an aggregator, or WebSub before it rendered only the
+	// subscribed feeds) fetches category feeds: each render looks up its
+	// own category, not all 2,000. (Each still holds the article of 2,000
+	// categories; limits.categories keeps that small in practice.)
+	crawl := time.Now()
+	for i := range 100 {
+		if code, _ := httpGet(t, fmt.Sprintf("%s/feeds/muc-la-%d/rss.xml", base, i), ""); code != 200 {
+			t.Fatalf("/feeds/muc-la-%d/rss.xml: %d", i, code)
+		}
+	}
+	t.Logf("100 category feeds fetched in %v", time.Since(crawl))
+
 	posted := time.Now()
 	if code, out := httpDo(t, "POST", base+"/api/v1/articles", "application/json",
 		`{"id": "khong-lien-quan", "title": "Tin không liên quan", "summary": "x", "content_html": "<p>x</p>", "categories": ["Kinh tế"]}`, token); code/100 != 2 {
