@@ -111,6 +111,22 @@ func (c *circuit) acquire(ctx context.Context) (ticket, error) {
 	}
 }
 
+// settled answers without waiting when it can: nil while the relay is
+// up, a *RelayError while it is given up on and paused. ok is false when
+// a caller would have to wait (a pause before the last try, a probe in
+// flight) or probe.
+func (c *circuit) settled() (err error, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.failures == 0:
+		return nil, true
+	case c.failures >= c.tries && !c.probing && time.Now().Before(c.until):
+		return c.errLocked(), true
+	}
+	return nil, false
+}
+
 // errLocked is the circuit's state as an error.
 func (c *circuit) errLocked() *RelayError {
 	return &RelayError{Relay: c.relay, Tries: c.failures, Until: c.until, Err: c.last, GaveUp: c.failures >= c.tries}

@@ -236,3 +236,32 @@ func TestOutboxKeepsMailQueuedWhileRelayDown(t *testing.T) {
 		t.Errorf("bounces reported for %v; a relay down is nobody's bounce", bounced)
 	}
 }
+
+// TestReachableBesideSends: callers that ask Reachable while Sends hold
+// every connection (the outbox beside the digest's workers in serve) are
+// answered when the relay is given up on, not left waiting for a
+// connection that a Send holds while it waits for their probe.
+func TestReachableBesideSends(t *testing.T) {
+	silent := smtptest.StartSilent(t)
+	st := relayTransport(t, silent.Addr, 4)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() { st.Send(context.Background(), messagesTo(5)) })
+	}
+	for range 3 {
+		wg.Go(func() {
+			// Asked all along, so that some ask during the pauses
+			// and race the Sends to probe.
+			for st.Reachable(context.Background()) == nil {
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Sends and Reachable calls beside them still wait 10 s on a relay given up on after ~1.2 s")
+	}
+}

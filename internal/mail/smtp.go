@@ -319,20 +319,25 @@ func (t *SMTPTransport) open(ctx context.Context, c *smtpConn) error {
 // before it takes any message from its queue; it waits through the pauses
 // before the last try, as Send does.
 func (t *SMTPTransport) Reachable(ctx context.Context) error {
+	if err, ok := t.relay.settled(); ok {
+		return err
+	}
 	for {
-		tk, err := t.relay.acquire(ctx)
-		if err != nil || !tk.probe {
-			return err
-		}
+		// The slot is taken before the circuit's leave, never after: a
+		// probe must not wait for a slot that a Send holds while it
+		// waits for that probe.
 		var c *smtpConn
 		select {
 		case c = <-t.slots:
 		case <-ctx.Done():
+			return ctx.Err()
 		case <-t.done:
+			return ErrClosed
 		}
-		if c == nil {
-			t.relay.abandon(tk)
-			return cmp.Or(ctx.Err(), ErrClosed)
+		tk, err := t.relay.acquire(ctx)
+		if err != nil || !tk.probe {
+			t.slots <- c
+			return err
 		}
 		// A session from before the failures proves nothing now.
 		c.drop()
