@@ -176,3 +176,39 @@ subscribe:
 		t.Errorf("%d confirmations to cms@ across a restart within subscribe.confirm_resend, want 1", n)
 	}
 }
+
+// TestPendingSignupsDeletedAfterSubscribeConfirmTTL: serve deletes
+// sign-ups left pending past subscribe.confirm_ttl (at start, then
+// hourly), with the address and name typed; a confirmed subscriber stays.
+func TestPendingSignupsDeletedAfterSubscribeConfirmTTL(t *testing.T) {
+	addr := freeAddr(t)
+	dir := t.TempDir()
+	const token = "sweep-token"
+	writeConfig(t, dir, serveConfig(addr, token)+`newsletters:
+  - {id: sang, title: "Bản tin sáng", schedule: "0 6 * * *"}
+subscribe:
+  confirm_ttl: 2s
+`)
+	mustRun(t, dir, 0, "subscribers", "add", "sang", "doc-gia@example.vn", "--confirmed")
+	d := startServe(t, dir, addr)
+	base := "http://" + addr
+	if code, _ := formPost(t, base+"/subscribe", url.Values{"email": {"la@example.vn"}, "name": {"Người lạ"}, "list": {"sang"}}, nil); code != http.StatusOK {
+		t.Fatalf("sign-up: %d", code)
+	}
+	if _, list := httpGet(t, base+"/api/v1/subscribers?list=sang&status=pending", token); !strings.Contains(list, "la@example.vn") {
+		t.Fatalf("the sign-up is not pending: %s", list)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	d.kill(t)
+	d = startServe(t, dir, addr)
+	waitFor(t, 5*time.Second, "the sweep at start", func() bool { return strings.Contains(d.logs.String(), "pending sign-ups deleted") })
+	if _, list := httpGet(t, base+"/api/v1/subscribers?list=sang&status=pending", token); strings.Contains(list, "la@example.vn") {
+		t.Errorf("a sign-up pending past subscribe.confirm_ttl is still stored: %s", list)
+	}
+	if _, list := httpGet(t, base+"/api/v1/subscribers?list=sang&status=confirmed", token); !strings.Contains(list, "doc-gia@example.vn") {
+		t.Errorf("the confirmed subscriber was deleted: %s", list)
+	}
+	if strings.Contains(d.logs.String(), "la@example.vn") {
+		t.Errorf("the log names the address:\n%s", d.logs.String())
+	}
+}
