@@ -36,6 +36,14 @@ func checkConfig(cfg *config.Config) (*checked, error) {
 		probs = append(probs, config.Problem{Key: key, Message: fmt.Sprintf(format, args...), Fix: fix})
 	}
 
+	// A folder that is not there would silently leave every override out.
+	if dir := cfg.TemplatesDir; dir != "" {
+		if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+			add("templates_dir", "make the folder (with email/ and web/ files named as the built-in ones), or remove the key to use the built-in templates",
+				"%s is not a folder", dir)
+			return nil, cfg.Place(probs)
+		}
+	}
 	tmpl, err := templates.Load(cfg.TemplatesDir)
 	if err != nil {
 		add("templates_dir", "fix the template file named, or remove it from templates_dir to use the built-in one", "%v", err)

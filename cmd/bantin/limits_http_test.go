@@ -156,7 +156,7 @@ func TestConfigCheckRunsServesChecks(t *testing.T) {
     title: "Bản tin sáng"
     schedule: "0 6 * * *"
 `
-	// serveConfig is 5 lines: each bad key is on line 10.
+	// serveConfig is 5 lines: the keys below start on line 6.
 	for _, tt := range []struct{ name, config, key string }{
 		{"missing DKIM key", `mail:
   dkim:
@@ -166,6 +166,8 @@ func TestConfigCheckRunsServesChecks(t *testing.T) {
 ` + list, "a.yaml:10: mail.dkim.key_file"},
 		{"no such template set", list + "    template: nope\n", "a.yaml:10: newsletters[0].template"},
 		{"subject naming no field", list + "    subject: \"{{.Nope}}\"\n", "a.yaml:10: newsletters[0].subject"},
+		// The overrides of a folder that is not there were silently left out.
+		{"templates_dir not a folder", "templates_dir: khong-co\n" + list, "a.yaml:6: templates_dir"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
