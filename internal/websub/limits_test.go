@@ -177,7 +177,9 @@ func TestNoSubscribersNoFeedRenders(t *testing.T) {
 	}
 	eventually(t, "two subscriptions", func() bool { return len(f.subscriptions(t)) == 2 })
 	f.hub.Wait()
-	if d, n := distributed("a2", "Tin có người theo dõi"); n != d {
+	// (The last distribution may have read the subscriptions but not
+	// yet the feed.)
+	if d, n := distributed("a2", "Tin có người theo dõi"); n < 1 || n > d {
 		t.Errorf("%d feed documents rendered in %d distributions with one feed subscribed; want one each", n, d)
 	}
 	for i, s := range subs {
@@ -230,5 +232,48 @@ func TestLeaseSecondsClampedToMaxLease(t *testing.T) {
 		if !found {
 			t.Errorf("hub.lease_seconds=%q: no subscription stored", tc.asked)
 		}
+	}
+}
+
+func TestVerificationQueueFullGets503WithRetryAfter(t *testing.T) {
+	f := newFixtureWith(t, fixtureOptions{allowPrivate: true, perHost: 2 * verifyQueue})
+	topic := base + "/feeds/rss.xml"
+	release := make(chan struct{})
+	var asked atomic.Int64
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A host that never answers a verification.
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	subscribe := func(callback string) *http.Response {
+		return f.post(t, url.Values{"hub.mode": {"subscribe"}, "hub.topic": {topic}, "hub.callback": {callback}})
+	}
+	// Two in flight to the host, the rest queued: the queue fills.
+	for i := range hostInFlight + verifyQueue {
+		if resp := subscribe(fmt.Sprintf("%s/cb%d", srv.URL, i)); resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("request %d of %d: %d", i+1, hostInFlight+verifyQueue, resp.StatusCode)
+		}
+		if i < hostInFlight {
+			eventually(t, "a verification in flight", func() bool { return asked.Load() == int64(i+1) })
+		}
+	}
+	resp := subscribe(srv.URL + "/one-more")
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "waiting for verification") {
+		t.Errorf("with the verification queue full: %d, Retry-After %q, %q; want 503 with Retry-After saying why", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	// A request the queue already holds is replaced, not refused.
+	if resp := subscribe(srv.URL + "/cb5"); resp.StatusCode != http.StatusAccepted {
+		t.Errorf("the same request again with the queue full: %d, want 202", resp.StatusCode)
 	}
 }
