@@ -159,6 +159,7 @@ const (
 	addedPending                    // pending; a confirmation email was queued
 	addedBounced                    // pending, but the address bounced: no email
 	alreadyThere                    // was confirmed already
+	addedNoResend                   // pending; a confirmation went within subscribe.confirm_resend, none now
 )
 
 // add subscribes one address to a list, telling apart what happened by
@@ -168,6 +169,21 @@ func (sa *subscribersApp) add(ctx context.Context, list, email, name string, con
 		return prior, alreadyThere, nil
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return store.Subscriber{}, 0, fmt.Errorf("looking up %s: %w", email, err)
+	}
+	if !confirmed {
+		// The sign-up path, to learn whether an email went out.
+		out, err := sa.svc.Subscribe(ctx, subscriber.SignUp{Email: email, Name: name, Lists: []string{list}})
+		switch {
+		case err != nil:
+			return store.Subscriber{}, 0, err
+		case out.Subscriber.Lists[list] == store.Confirmed:
+			return out.Subscriber, addedConfirmed, nil
+		case out.Subscriber.Bounced:
+			return out.Subscriber, addedBounced, nil
+		case !out.Emailed:
+			return out.Subscriber, addedNoResend, nil
+		}
+		return out.Subscriber, addedPending, nil
 	}
 	sub, _, err := sa.svc.Add(ctx, list, email, name, confirmed)
 	if err != nil {
@@ -222,6 +238,8 @@ agreed to receive the newsletter.`,
 				fmt.Fprintf(opts.stdout, "added %s to %s (confirmed)\n", sub.Email, list)
 			case addedBounced:
 				fmt.Fprintf(opts.stdout, "added %s to %s (pending; no confirmation email: the address bounced)\n", sub.Email, list)
+			case addedNoResend:
+				fmt.Fprintf(opts.stdout, "added %s to %s (pending; no confirmation email now: one went to this address within subscribe.confirm_resend)\n", sub.Email, list)
 			default:
 				fmt.Fprintf(opts.stdout, "added %s to %s (confirmation email sent)\n", sub.Email, list)
 			}

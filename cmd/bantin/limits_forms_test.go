@@ -212,3 +212,23 @@ subscribe:
 		t.Errorf("the log names the address:\n%s", d.logs.String())
 	}
 }
+
+// TestSubscribersAddHoldsSubscribeConfirmResend: the admin's add goes the
+// sign-up way, limit included, and says when no email went out.
+func TestSubscribersAddHoldsSubscribeConfirmResend(t *testing.T) {
+	dir := t.TempDir()
+	writeConfig(t, dir, serveConfig(freeAddr(t), "")+`newsletters:
+  - {id: sang, title: "Bản tin sáng", schedule: "0 6 * * *"}
+  - {id: toi, title: "Bản tin tối", schedule: "0 18 * * *"}
+`)
+	if out, _ := mustRun(t, dir, 0, "subscribers", "add", "sang", "lan@example.vn", "--name", "Lan"); !strings.Contains(out, "(confirmation email sent)") {
+		t.Errorf("first add: %s", out)
+	}
+	out, _ := mustRun(t, dir, 0, "subscribers", "add", "toi", "lan@example.vn")
+	if !strings.Contains(out, "no confirmation email now") || !strings.Contains(out, "subscribe.confirm_resend") {
+		t.Errorf("second add within subscribe.confirm_resend: %s", out)
+	}
+	if n := len(mailsTo(t, dir, "lan@example.vn")); n != 1 {
+		t.Errorf("%d confirmation emails, want 1", n)
+	}
+}
