@@ -396,6 +396,9 @@ func restartOnly(running, next *config.Config) []string {
 		{"ingest.watch_dir", running.Ingest.WatchDir, next.Ingest.WatchDir}, {"mail", running.Mail, next.Mail},
 		{"subscribe", running.Subscribe, next.Subscribe}, {"log", running.Log, next.Log},
 		{"watch_config", running.WatchConfig, next.WatchConfig},
+		// The normalizer of the API, the importer and the poller is built
+		// at start.
+		{"limits.categories", running.Limits.Categories, next.Limits.Categories},
 	} {
 		if !reflect.DeepEqual(c.was, c.is) {
 			out = append(out, c.key)
