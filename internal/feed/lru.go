@@ -46,9 +46,10 @@ func newLRU(limit int64, observe func(int64)) *lru {
 	return c
 }
 
-// size is what a document is counted as.
+// size is what a document is counted as: the arrays its bodies hold, not
+// only the bytes sent.
 func size(doc *Rendered) int64 {
-	return int64(len(doc.Body)+len(doc.Gzip)+len(doc.Self)) + entryOverhead
+	return int64(cap(doc.Body)+cap(doc.Gzip)+len(doc.Self)) + entryOverhead
 }
 
 func (c *lru) list(k key) *list.List {

@@ -447,12 +447,24 @@ func (r *Renderer) newRendered(body []byte, kind Kind, updated time.Time, self s
 	if err := zw.Close(); err != nil {
 		return nil, fmt.Errorf("gzip %s: %w", self, err)
 	}
+	// A buffer grown by doubling can hold twice its bytes: the cache counts
+	// the memory held, so what it keeps is cut to size.
+	body, zipped := fit(body), fit(gz.Bytes())
 	doc := &Rendered{
-		Body: body, Gzip: gz.Bytes(),
-		ETag: etag(body), GzipETag: etag(gz.Bytes()),
+		Body: body, Gzip: zipped,
+		ETag: etag(body), GzipETag: etag(zipped),
 		ContentType: kind.ContentType(), Self: self,
 	}
 	return r.withLastModified(doc, updated), nil
+}
+
+// fit returns b in an array of its own length when its array is more than
+// an eighth larger.
+func fit(b []byte) []byte {
+	if cap(b)-len(b) > len(b)/8 {
+		return bytes.Clone(b)
+	}
+	return b
 }
 
 // withLastModified returns a copy of doc dated lastModified, with the
