@@ -348,11 +348,9 @@ func (h *Hub) admit(ctx context.Context, req request) error {
 	return nil
 }
 
-// release gives back the place admit held.
+// release gives back the place admit held. It is called for either mode:
+// an unsubscription may have replaced the queued subscription that held it.
 func (h *Hub) release(req request) {
-	if req.mode != "subscribe" {
-		return
-	}
 	host := callbackHost(req.callback)
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -277,3 +277,63 @@ func TestVerificationQueueFullGets503WithRetryAfter(t *testing.T) {
 		t.Errorf("the same request again with the queue full: %d, want 202", resp.StatusCode)
 	}
 }
+
+// TestQueuedSubscribeReplacedByUnsubscribeFreesLimitsWebSubPerHost: an
+// unsubscription that replaces a subscription still queued for its
+// verification gives back the place the subscription held.
+func TestQueuedSubscribeReplacedByUnsubscribeFreesLimitsWebSubPerHost(t *testing.T) {
+	const limit = 3 // limits.websub_per_host
+	f := newFixtureWith(t, fixtureOptions{allowPrivate: true, perHost: limit})
+	topic := base + "/feeds/rss.xml"
+	gate := make(chan struct{})
+	var asked atomic.Int64
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Confirms every intent, once the gate opens.
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			return
+		}
+		io.WriteString(w, r.URL.Query().Get("hub.challenge"))
+	})}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	opened := false
+	t.Cleanup(func() {
+		if !opened {
+			close(gate)
+		}
+	})
+	send := func(mode, callback string) int {
+		return f.post(t, url.Values{"hub.mode": {mode}, "hub.topic": {topic}, "hub.callback": {callback}}).StatusCode
+	}
+	for i := range hostInFlight {
+		if code := send("subscribe", fmt.Sprintf("%s/cb%d", srv.URL, i)); code != http.StatusAccepted {
+			t.Fatalf("subscribe cb%d: %d", i, code)
+		}
+		eventually(t, "a verification in flight", func() bool { return asked.Load() == int64(i+1) })
+	}
+	if code := send("subscribe", srv.URL+"/queued"); code != http.StatusAccepted {
+		t.Fatalf("subscribe, queued: %d", code)
+	}
+	if code := send("subscribe", srv.URL+"/full"); code != http.StatusForbidden {
+		t.Fatalf("subscription %d while %d wait: %d, want 403", limit+1, limit, code)
+	}
+	if code := send("unsubscribe", srv.URL+"/queued"); code != http.StatusAccepted {
+		t.Fatalf("unsubscribe the queued one: %d", code)
+	}
+	close(gate)
+	opened = true
+	f.hub.Wait()
+	if n := len(f.subscriptions(t)); n != hostInFlight {
+		t.Fatalf("%d subscriptions stored; want %d", n, hostInFlight)
+	}
+	if code := send("subscribe", srv.URL+"/after"); code != http.StatusAccepted {
+		t.Errorf("with %d of %d stored and none waiting: %d, want 202", hostInFlight, limit, code)
+	}
+}
