@@ -64,6 +64,7 @@ func (h *Hub) topics(ctx context.Context, subs []store.Subscription) (map[string
 // distribute renders each topic that has subscribers once, and sends those
 // that changed. Sending only queues: a slow subscriber never holds it up.
 func (h *Hub) distribute(ctx context.Context, send bool) {
+	read := time.Now()
 	subs, err := h.opts.Store.Subscriptions(ctx, h.opts.Now())
 	if err != nil {
 		if ctx.Err() == nil {
@@ -71,6 +72,9 @@ func (h *Hub) distribute(ctx context.Context, send bool) {
 		}
 		return
 	}
+	h.mu.Lock()
+	h.index(subs, read)
+	h.mu.Unlock()
 	topics, err := h.topics(ctx, subs)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -176,6 +180,10 @@ func (h *Hub) post(ctx context.Context, log *slog.Logger, sub store.Subscription
 		h.observe("gone")
 		if err := h.opts.Store.DeleteSubscription(ctx, sub.Topic, sub.Callback); err != nil {
 			log.Error("websub: subscription not deleted", "err", err)
+		} else {
+			h.mu.Lock()
+			h.note(sub.Topic, sub.Callback, false)
+			h.mu.Unlock()
 		}
 		return false
 	}

@@ -117,6 +117,14 @@ type Hub struct {
 	// by callback host, so that they count toward the host's allowance.
 	verifying map[string]map[pair]bool
 	wg        sync.WaitGroup // jobs queued or running, and retries waiting
+	// stored is the stored subscriptions by callback host, as of storedAt
+	// plus this process's changes since: a subscription request is checked
+	// against it, not against a read of every subscription.
+	stored   map[string]map[pair]bool
+	storedAt time.Time
+	// reading lets one request read the store when stored is stale, the
+	// others wait for it.
+	reading sync.Mutex
 
 	verifications *pool
 	deliveries    *pool
@@ -320,24 +328,84 @@ func (h *Hub) others(ctx context.Context, req request, host string) (map[pair]bo
 	return out, nil
 }
 
+// storedFor is how long the hub counts on its own view of the stored
+// subscriptions before it reads them again (other processes', leases run
+// out). The check at verification reads them in any case.
+const storedFor = 5 * time.Second
+
+// index keeps subs as the stored subscriptions by callback host. h.mu is
+// held.
+func (h *Hub) index(subs []store.Subscription, at time.Time) {
+	h.stored = map[string]map[pair]bool{}
+	for _, s := range subs {
+		h.note(s.Topic, s.Callback, true)
+	}
+	h.storedAt = at
+}
+
+// note records a subscription stored (or deleted, when !ok). h.mu is held.
+func (h *Hub) note(topic, callback string, ok bool) {
+	if h.stored == nil {
+		return // read at the next request
+	}
+	host := callbackHost(callback)
+	if !ok {
+		delete(h.stored[host], pair{topic, callback})
+		if len(h.stored[host]) == 0 {
+			delete(h.stored, host)
+		}
+		return
+	}
+	if h.stored[host] == nil {
+		h.stored[host] = map[pair]bool{}
+	}
+	h.stored[host][pair{topic, callback}] = true
+}
+
+// freshIndex reads the stored subscriptions when the hub's view of them is
+// older than storedFor: a flood of requests costs one read every few
+// seconds, not one each.
+func (h *Hub) freshIndex(ctx context.Context) error {
+	h.reading.Lock()
+	defer h.reading.Unlock()
+	h.mu.Lock()
+	fresh := h.stored != nil && time.Since(h.storedAt) < storedFor
+	h.mu.Unlock()
+	if fresh {
+		return nil
+	}
+	start := time.Now()
+	subs, err := h.opts.Store.Subscriptions(ctx, h.opts.Now())
+	if err != nil {
+		return fmt.Errorf("count subscriptions: %w", err)
+	}
+	h.mu.Lock()
+	h.index(subs, start)
+	h.mu.Unlock()
+	return nil
+}
+
 // admit checks a subscription against its callback host's allowance
 // (limits.websub_per_host) and holds a place for it until its
 // verification is done (release). Renewing a subscription always fits.
 func (h *Hub) admit(ctx context.Context, req request) error {
 	host := callbackHost(req.callback)
-	taken, err := h.others(ctx, req, host)
-	if err != nil {
+	if err := h.freshIndex(ctx); err != nil {
 		return err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	p := pair{req.topic, req.callback}
-	// A request stored since the read above is counted once.
-	for q := range h.verifying[host] {
-		if q != p {
-			taken[q] = true
-		}
+	// A subscription both stored and still held (its verification
+	// finishing) counts once.
+	taken := map[pair]bool{}
+	for q := range h.stored[host] {
+		taken[q] = true
 	}
+	for q := range h.verifying[host] {
+		taken[q] = true
+	}
+	delete(taken, p)
 	if len(taken) >= h.opts.PerHost {
 		return fmt.Errorf("%w: the hub keeps at most %d subscriptions for callbacks on %s (limits.websub_per_host); unsubscribe one, or renew one you have", errHostFull, h.opts.PerHost, host)
 	}
@@ -512,13 +580,12 @@ func (h *Hub) verify(ctx context.Context, req request) (slow bool) {
 		h.opts.Logger.Debug("websub: store error", "err", err)
 		return false
 	}
-	if version != "" {
-		h.mu.Lock()
-		if _, ok := h.sent[req.topic]; !ok {
-			h.sent[req.topic] = version
-		}
-		h.mu.Unlock()
+	h.mu.Lock()
+	h.note(req.topic, req.callback, req.mode == "subscribe")
+	if _, ok := h.sent[req.topic]; !ok && version != "" {
+		h.sent[req.topic] = version
 	}
+	h.mu.Unlock()
 	log.Info("websub: " + req.mode + "d")
 	return false
 }

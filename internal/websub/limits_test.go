@@ -337,3 +337,25 @@ func TestQueuedSubscribeReplacedByUnsubscribeFreesLimitsWebSubPerHost(t *testing
 		t.Errorf("with %d of %d stored and none waiting: %d, want 202", hostInFlight, limit, code)
 	}
 }
+
+// TestSubscribeFloodReadsStoreOnceLimitsWebSubPerHost: checking requests
+// against limits.websub_per_host costs a read of the subscriptions every
+// few seconds, not one a request.
+func TestSubscribeFloodReadsStoreOnceLimitsWebSubPerHost(t *testing.T) {
+	f := newFixtureWith(t, fixtureOptions{allowPrivate: true, perHost: 1000})
+	sub := newSubscriber(t)
+	sub.mu.Lock()
+	sub.confirm = false // verified and refused: nothing is stored
+	sub.mu.Unlock()
+	reads := f.reads.n.Load()
+	for i := range 200 {
+		form := url.Values{"hub.mode": {"subscribe"}, "hub.topic": {base + "/feeds/rss.xml"}, "hub.callback": {sub.srv.URL + "/cb" + strconv.Itoa(i)}}
+		if resp := f.post(t, form); resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("request %d: %d", i, resp.StatusCode)
+		}
+	}
+	f.hub.Wait()
+	if n := f.reads.n.Load() - reads; n > 2 {
+		t.Errorf("200 subscription requests read the subscriptions %d times; want at most 2", n)
+	}
+}
