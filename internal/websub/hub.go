@@ -133,7 +133,7 @@ type Hub struct {
 // pair names a subscription.
 type pair struct{ topic, callback string }
 
-// New builds a Hub.
+// New builds a Hub and starts its workers; Close stops them.
 func New(opts Options) *Hub {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
