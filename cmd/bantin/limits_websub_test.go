@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -22,7 +23,12 @@ func stallingSubscriber(t *testing.T, ip string, verified, arrived *atomic.Int64
 	t.Helper()
 	ln, err := net.Listen("tcp", ip+":0")
 	if err != nil {
-		t.Fatalf("listen on %s: %v", ip, err)
+		// Linux answers on all of 127.0.0.0/8; a system with only
+		// 127.0.0.1 skips, or fails under BANTIN_TEST_ALL=1.
+		if os.Getenv("BANTIN_TEST_ALL") == "1" {
+			t.Fatalf("listen on %s: %v", ip, err)
+		}
+		t.Skipf("listen on %s: %v (this system has no loopback address but 127.0.0.1)", ip, err)
 	}
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet {
