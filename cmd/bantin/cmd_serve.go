@@ -399,6 +399,9 @@ func restartOnly(running, next *config.Config) []string {
 		// The normalizer of the API, the importer and the poller is built
 		// at start.
 		{"limits.categories", running.Limits.Categories, next.Limits.Categories},
+		// The feed service's cache and home page choice are set at start.
+		{"limits.feed_cache", running.Limits.FeedCache, next.Limits.FeedCache},
+		{"limits.home_categories", running.Limits.HomeCategories, next.Limits.HomeCategories},
 	} {
 		if !reflect.DeepEqual(c.was, c.is) {
 			out = append(out, c.key)
