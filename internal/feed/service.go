@@ -364,6 +364,16 @@ func (s *Service) cached(k key, render func() (*Rendered, error)) (*Rendered, er
 		}
 		return f.doc, f.err
 	}
+	// Whatever happens to this render (a panic the server recovers from
+	// included), the requests waiting on it are let go, with an error
+	// unless it ends.
+	f.err = fmt.Errorf("render %s: did not finish", Path(k.category, k.page, k.kind))
+	defer func() {
+		gen.mu.Lock()
+		delete(gen.renders, k)
+		gen.mu.Unlock()
+		close(f.done)
+	}()
 	start := time.Now()
 	f.doc, f.err = render()
 	if f.err == nil {
@@ -375,10 +385,6 @@ func (s *Service) cached(k key, render func() (*Rendered, error)) (*Rendered, er
 		s.docs.add(gen.epoch, k, f.doc)
 		s.observe(k, false)
 	}
-	gen.mu.Lock()
-	delete(gen.renders, k)
-	gen.mu.Unlock()
-	close(f.done)
 	return f.doc, f.err
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -189,7 +190,7 @@ func TestCategoryFeedsReadCategoriesOnce(t *testing.T) {
 	st := sqlitetest.Open(t)
 	src := &countingSource{Source: st}
 	svc := NewService(ServiceOptions{Renderer: testRenderer(true), Source: src, Items: 10})
-	saveWithCategories(t, st, "a", time.Date(2024, 12, 18, 8, 0, 0, 0, hcm), 200)
+	saveWithCategories(t, st, "a", time.Date(2024, 12, 18, 8, 0, 0, 0, hcm), 100)
 	ctx := context.Background()
 	scopes, err := svc.Scopes(ctx)
 	if err != nil {
@@ -201,7 +202,7 @@ func TestCategoryFeedsReadCategoriesOnce(t *testing.T) {
 		}
 	}
 	if n := src.categoryReads.Load(); n != 1 {
-		t.Errorf("200 category feeds read the category list %d times; want once", n)
+		t.Errorf("100 category feeds read the category list %d times; want once", n)
 	}
 }
 
@@ -263,5 +264,37 @@ func TestRenderStopsWithRun(t *testing.T) {
 	}
 	if _, err := svc.Scopes(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("Scopes after the daemon stopped: %v; want context.Canceled", err)
+	}
+}
+
+// TestConcurrentRequestsShareOneRender: requests for one document at the
+// same moment wait on one render, and all get it.
+func TestConcurrentRequestsShareOneRender(t *testing.T) {
+	st := sqlitetest.Open(t)
+	var renders atomic.Int64
+	svc := NewService(ServiceOptions{Renderer: testRenderer(true), Source: st, Items: 10,
+		ObserveRender: func(time.Duration) { renders.Add(1) }})
+	save(t, st, "a", time.Date(2024, 12, 18, 8, 0, 0, 0, hcm))
+	var wg sync.WaitGroup
+	docs := make([]*Rendered, 50)
+	for i := range docs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			doc, err := svc.Get(context.Background(), "", 1, Atom)
+			if err != nil {
+				t.Error(err)
+			}
+			docs[i] = doc
+		}()
+	}
+	wg.Wait()
+	for i, d := range docs {
+		if d == nil || d.ETag != docs[0].ETag {
+			t.Fatalf("request %d got %v; want the shared document", i, d)
+		}
+	}
+	if n := renders.Load(); n != 1 {
+		t.Errorf("50 requests at once rendered %d times; want 1", n)
 	}
 }
