@@ -38,12 +38,17 @@ a reload. Exit status 2 when the config is invalid.`,
 				return err
 			}
 			// The same checks as serve's start and a reload: a config that
-			// passes here starts.
-			if _, err := checkConfig(cfg); err != nil {
-				return err
-			}
+			// passes here starts. --print shows the config whatever they
+			// find, since it helps find what they name.
+			_, checkErr := checkConfig(cfg)
 			if print {
-				return cfg.Print(opts.stdout)
+				if err := cfg.Print(opts.stdout); err != nil {
+					return err
+				}
+				return checkErr
+			}
+			if checkErr != nil {
+				return checkErr
 			}
 			from := cfg.Path
 			if from == "" {

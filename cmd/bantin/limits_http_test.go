@@ -175,7 +175,7 @@ func TestConfigCheckRunsServesChecks(t *testing.T) {
 				t.Fatal(err)
 			}
 			key := tt.key
-			for _, args := range [][]string{{"config", "check"}, {"serve"}} {
+			for _, args := range [][]string{{"config", "check"}, {"config", "check", "--print"}, {"serve"}} {
 				code, stderr := runBounded(t, dir, append([]string{"--config", "a.yaml"}, args...)...)
 				if code != 2 || !strings.Contains(stderr, key) {
 					t.Errorf("bantin %s: exit %d, stderr:\n%s\nwant exit 2 naming %s", strings.Join(args, " "), code, stderr, key)
