@@ -26,10 +26,11 @@ type checked struct {
 // included); each newsletter's template set exists, and its subject and
 // email render on a sample issue as the digest renders them; the DKIM key
 // reads and parses; the mail transport's settings build. `config check`,
-// serve at start and every reload run it, so that a config check passes
-// exactly when serve starts. Every problem found is in one *config.Error
-// (exit status 2) naming the key, the file and line that set it, and the
-// fix.
+// serve at start and every reload run it, so that what would make serve
+// exit or fail every send is refused by config check first (the store
+// and the listen address are left to serve). Every problem found is in
+// one *config.Error (exit status 2) naming the key, the file and line
+// that set it, and the fix.
 func checkConfig(cfg *config.Config) (*checked, error) {
 	var probs []config.Problem
 	add := func(key, fix, format string, args ...any) {
