@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -154,7 +155,7 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		AllowedOrigins:  cfg.Subscribe.AllowedOrigins,
 	})
 
-	ln, err := listen(cfg, logger)
+	ln, err := listen(cfg, proxies, logger)
 	if err != nil {
 		return err
 	}
@@ -288,7 +289,7 @@ const fileReserve = 256
 // ends, so a flood of slow clients cannot exhaust the open files. The
 // soft limit on open files is raised to the hard one first, and a cap the
 // files cannot carry is logged.
-func listen(cfg *config.Config, logger *slog.Logger) (net.Listener, error) {
+func listen(cfg *config.Config, proxies []netip.Prefix, logger *slog.Logger) (net.Listener, error) {
 	files, err := raiseFileLimit()
 	if err != nil {
 		logger.Warn("open files limit", "err", err)
@@ -301,7 +302,22 @@ func listen(cfg *config.Config, logger *slog.Logger) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s (server.listen): %w", cfg.Server.Listen, err)
 	}
-	return netutil.LimitListener(ln, cfg.Limits.Connections), nil
+	// The share of one client is taken inside the global cap: a
+	// connection over its share is closed at once and frees its slot.
+	// This machine's own addresses are where a local reverse proxy (nginx
+	// on 127.0.0.1) comes from, carrying every reader: not one client.
+	exempt := func(a netip.Addr) bool {
+		if a == netip.IPv6Loopback() || a == netip.AddrFrom4([4]byte{127, 0, 0, 1}) {
+			return true
+		}
+		for _, p := range proxies {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	return web.LimitPerClient(netutil.LimitListener(ln, cfg.Limits.Connections), cfg.Limits.ConnectionsPerClient, exempt), nil
 }
 
 // watchConfig turns changes of the config file into reloads, as SIGHUP

@@ -47,9 +47,16 @@ type daemon struct {
 
 func startServe(t *testing.T, dir, addr string) *daemon {
 	t.Helper()
+	return startServeEnv(t, dir, addr)
+}
+
+// startServeEnv starts serve with extra environment variables (KEY=VALUE)
+// on top of a clean environment.
+func startServeEnv(t *testing.T, dir, addr string, env ...string) *daemon {
+	t.Helper()
 	d := &daemon{cmd: exec.Command(binary(t), "serve"), logs: &syncBuffer{}, exited: make(chan error, 1)}
 	d.cmd.Dir = dir
-	d.cmd.Env = cleanEnv()
+	d.cmd.Env = append(cleanEnv(), env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -223,6 +223,9 @@ type Limits struct {
 	// Connections is the most HTTP connections open at once; more wait in
 	// the kernel's accept queue.
 	Connections int `yaml:"connections"`
+	// ConnectionsPerClient is the most of those one client address may
+	// hold; 127.0.0.1, ::1 and server.trusted_proxies are not counted.
+	ConnectionsPerClient int `yaml:"connections_per_client"`
 	// WebSubPerHost is the most WebSub subscriptions whose callbacks are on
 	// one host.
 	WebSubPerHost int `yaml:"websub_per_host"`
@@ -303,11 +306,12 @@ func defaults() *Config {
 			ConfirmResend: time.Hour,
 		},
 		Limits: Limits{
-			Categories:     50,
-			FeedCache:      64 << 20,
-			HomeCategories: 30,
-			Connections:    1024,
-			WebSubPerHost:  64,
+			Categories:           50,
+			FeedCache:            64 << 20,
+			HomeCategories:       30,
+			Connections:          1024,
+			ConnectionsPerClient: 128,
+			WebSubPerHost:        64,
 		},
 		Log: Log{
 			Level:  "info",

@@ -59,7 +59,7 @@ func wantDefaults() *Config {
 		},
 		Subscribe: Subscribe{DoubleOptIn: true, RateLimit: "5/hour", BounceLimit: 3, ConfirmTTL: 168 * time.Hour,
 			ConfirmResend: time.Hour},
-		Limits: Limits{Categories: 50, FeedCache: 64 << 20, HomeCategories: 30, Connections: 1024, WebSubPerHost: 64},
+		Limits: Limits{Categories: 50, FeedCache: 64 << 20, HomeCategories: 30, Connections: 1024, ConnectionsPerClient: 128, WebSubPerHost: 64},
 		Log:    Log{Level: "info", Format: "text"},
 	}
 }
@@ -150,6 +150,7 @@ limits:
   feed_cache: 16MiB
   home_categories: 5
   connections: 200
+  connections_per_client: 20
   websub_per_host: 3
 log: {level: debug, format: json}
 templates_dir: mytemplates
@@ -187,7 +188,7 @@ watch_config: true
 		},
 		Subscribe: Subscribe{DoubleOptIn: false, RateLimit: "10/minute", BounceLimit: 1, ConfirmTTL: 24 * time.Hour,
 			ConfirmResend: 10 * time.Minute, AllowedOrigins: []string{"https://cms.example.vn"}},
-		Limits:       Limits{Categories: 10, FeedCache: 16 << 20, HomeCategories: 5, Connections: 200, WebSubPerHost: 3},
+		Limits:       Limits{Categories: 10, FeedCache: 16 << 20, HomeCategories: 5, Connections: 200, ConnectionsPerClient: 20, WebSubPerHost: 3},
 		Log:          Log{Level: "debug", Format: "json"},
 		TemplatesDir: "mytemplates",
 		WatchConfig:  true,

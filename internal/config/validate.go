@@ -232,6 +232,7 @@ func (c *Config) validate(o *origin) error {
 	}
 	v.atLeast("limits.home_categories", c.Limits.HomeCategories, 0, "30")
 	v.atLeast("limits.connections", c.Limits.Connections, 16, "1024")
+	v.atLeast("limits.connections_per_client", c.Limits.ConnectionsPerClient, 1, "128")
 	v.atLeast("limits.websub_per_host", c.Limits.WebSubPerHost, 1, "64")
 
 	// log
