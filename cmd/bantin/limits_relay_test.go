@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,27 +72,7 @@ func TestDigestSendToSilentRelayEndsAfterRelayTries(t *testing.T) {
 		t.Errorf("the relay saw %d dials; want at most 6", d)
 	}
 
-	d := &daemon{cmd: exec.Command(binary(t), "serve"), logs: &syncBuffer{}, exited: make(chan error, 1)}
-	d.cmd.Dir, d.cmd.Env = dir, relayEnv()
-	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.exited <- d.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = d.cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("serve log:\n%s", d.logs.String())
-		}
-	})
-	waitFor(t, 10*time.Second, "serve to answer /healthz", func() bool {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	d := startServeEnv(t, dir, addr, "BANTIN_TEST_SMTP_TIMEOUT="+relayTimeout)
 	type issues struct {
 		Issues []struct {
 			Status string         `json:"status"`
