@@ -121,6 +121,13 @@ type Store interface {
 	// ArticleHashes returns the stored input hash of each id that exists,
 	// so a caller can skip unchanged input before any costly work.
 	ArticleHashes(ctx context.Context, ids []string) (map[string]string, error)
+	// ArticleCategories returns the category slugs of each stored id, in
+	// the article's order (ids without categories are absent).
+	ArticleCategories(ctx context.Context, ids []string) (map[string][]string, error)
+	// SetCategoryTitles stores the admin's titles of categories (the
+	// config's), over any title an article gave; categories not stored
+	// yet are created. An empty title is ignored.
+	SetCategoryTitles(ctx context.Context, categories []article.Category) error
 	// KnownSources maps each source hash that a stored article was last
 	// read from to that article's id: input seen byte for byte before.
 	KnownSources(ctx context.Context, sourceHashes []string) (map[string]string, error)
@@ -130,7 +137,8 @@ type Store interface {
 	// never changed by an update. An input hash equal to the stored one
 	// writes nothing. A zero PublishedAt means "when first stored"; a zero
 	// UpdatedAt means "when published". An update without a newer
-	// UpdatedAt is dated now.
+	// UpdatedAt is dated now. A category's stored title is kept, except
+	// one that is only its slug, which a real title given replaces.
 	SaveArticles(ctx context.Context, now time.Time, articles []article.Article) ([]Saved, error)
 	// Article returns the article with the id, scheduled or not.
 	Article(ctx context.Context, id string) (article.Article, error)

@@ -201,8 +201,13 @@ func addCategories(ctx context.Context, tx pgx.Tx, a article.Article) error {
 	for i, c := range a.Categories {
 		slugs[i], titles[i] = c.Slug, c.Title
 	}
+	// A stored title is kept, but one that is only the slug (all that was
+	// known, say from "categories": ["kinh-te"]) gives way to a real one
+	// given with a later article.
 	if _, err := tx.Exec(ctx, `INSERT INTO categories (slug, title)
-		SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (slug) DO NOTHING`, slugs, titles); err != nil {
+		SELECT * FROM unnest($1::text[], $2::text[])
+		ON CONFLICT (slug) DO UPDATE SET title = excluded.title
+		WHERE categories.title = categories.slug AND excluded.title <> excluded.slug`, slugs, titles); err != nil {
 		return fmt.Errorf("categories: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO article_categories (article_id, category, position)

@@ -106,14 +106,17 @@ func (s *Store) SaveArticles(ctx context.Context, now time.Time, articles []arti
 // writer holds the statements one batch of saves uses, prepared once.
 type writer struct {
 	existing, slugTaken, insert, insertNew, update, category, deleteCategories, addCategory *sql.Stmt
-	// categoryStored reports a category row committed before this batch;
-	// batchCategories holds those this batch inserted.
+	// categoryStored reports a category row committed before this batch
+	// with a title better than its slug; batchCategories holds those this
+	// batch wrote.
 	categoryStored  func(slug string) bool
 	batchCategories map[string]bool
 }
 
-func (w *writer) knownCategories(slug string) bool {
-	return w.batchCategories[slug] || w.categoryStored(slug)
+// knownCategory reports a category stored with a title of its own, which a
+// save need not write again.
+func (w *writer) knownCategory(c article.Category) bool {
+	return w.batchCategories[c.Slug] || w.categoryStored(c.Slug)
 }
 
 func prepareWriter(ctx context.Context, tx *sql.Tx) (*writer, error) {
@@ -135,7 +138,12 @@ func prepareWriter(ctx context.Context, tx *sql.Tx) (*writer, error) {
 		{&w.update, `UPDATE articles SET title = ?, url = ?, author = ?, summary = ?, content_html = ?,
 			has_image = ?, image_url = ?, image_caption = ?, image_type = ?, image_length = ?,
 			published_at = ?, updated_at = ?, input_hash = ?, source_hash = ? WHERE id = ?`},
-		{&w.category, `INSERT INTO categories (slug, title) VALUES (?, ?) ON CONFLICT (slug) DO NOTHING`},
+		// A stored title is kept, but one that is only the slug (all that
+		// was known, say from "categories": ["kinh-te"]) gives way to a
+		// real one given with a later article.
+		{&w.category, `INSERT INTO categories (slug, title) VALUES (?, ?)
+			ON CONFLICT (slug) DO UPDATE SET title = excluded.title
+			WHERE categories.title = categories.slug AND excluded.title <> excluded.slug`},
 		{&w.deleteCategories, `DELETE FROM article_categories WHERE article_id = ?`},
 		{&w.addCategory, `INSERT INTO article_categories (article_id, category, position) VALUES (?, ?, ?)`},
 	} {
@@ -230,8 +238,9 @@ func (w *writer) create(ctx context.Context, a article.Article) (store.Saved, er
 	return store.Saved{ID: a.ID, Slug: a.Slug, GUID: a.GUID, Outcome: store.Created}, nil
 }
 
-// categoryStored reports a category known to be committed. Categories are
-// never deleted, so a slug once seen stays true.
+// categoryStored reports a category known to be committed with a title
+// of its own. Categories are never deleted and such a title never goes
+// back to the slug, so a slug once seen stays true.
 func (s *Store) categoryStored(slug string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -263,11 +272,15 @@ func (w *writer) uniqueSlug(ctx context.Context, slug string) (string, error) {
 
 func (w *writer) addCategories(ctx context.Context, a article.Article) error {
 	for i, c := range a.Categories {
-		if !w.knownCategories(c.Slug) {
+		if !w.knownCategory(c) {
 			if _, err := w.category.ExecContext(ctx, c.Slug, c.Title); err != nil {
 				return err
 			}
-			w.batchCategories[c.Slug] = true
+			// A title that is only the slug may still be bettered by a
+			// later article of the batch.
+			if c.Title != c.Slug {
+				w.batchCategories[c.Slug] = true
+			}
 		}
 		if _, err := w.addCategory.ExecContext(ctx, a.ID, c.Slug, i); err != nil {
 			return err

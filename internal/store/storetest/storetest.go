@@ -58,6 +58,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("SlugCollision", func(t *testing.T) { testSlugCollision(t, h) })
 	t.Run("Listing", func(t *testing.T) { testListing(t, h) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, h) })
+	t.Run("CategoryTitles", func(t *testing.T) { testCategoryTitles(t, h) })
 	t.Run("BatchIsAtomic", func(t *testing.T) { testBatchAtomic(t, h) })
 	t.Run("Changes", func(t *testing.T) { testChanges(t, h) })
 	t.Run("Subscriptions", func(t *testing.T) { testSubscriptions(t, h) })
