@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	texttemplate "text/template"
 	"time"
+
+	"github.com/bantin/bantin/internal/locale"
 )
 
 //go:embed web/*.html email/*.html email/*.txt
@@ -64,7 +66,9 @@ func Load(overrideDir string) (*Set, error) {
 			return nil, fmt.Errorf("templates: parse %s: %w", from, err)
 		}
 	}
-	ps := &parsed{web: web, emailHTML: htmltemplate.New("email"), emailText: texttemplate.New("email")}
+	// Emails call the locale catalogue as {{t .Lang "email.hello"}}.
+	ps := &parsed{web: web, emailHTML: htmltemplate.New("email").Funcs(htmltemplate.FuncMap{"t": locale.T}),
+		emailText: texttemplate.New("email").Funcs(texttemplate.FuncMap{"t": locale.T})}
 	if err := ps.loadEmail(overrideDir); err != nil {
 		return nil, err
 	}

@@ -1,5 +1,8 @@
 // Package locale writes dates and interface words the way the site's
 // language does: "Thứ Năm, ngày 28 tháng 3 năm 2024" in Vietnamese.
+// Every sentence a reader sees (pages, form errors, emails) is in the
+// catalogue, in Vietnamese and in English: Words for the words every page
+// uses, T for the rest, by key.
 package locale
 
 import (

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/locale"
 	"github.com/bantin/bantin/internal/mail"
 	"github.com/bantin/bantin/internal/store"
 )
@@ -283,14 +284,10 @@ func (s *Service) sendConfirmation(ctx context.Context, sub store.Subscriber) er
 	if lang == "" {
 		lang = s.opts.Language
 	}
-	subject := "Xác nhận đăng ký nhận bản tin " + s.opts.SiteTitle
-	ttl := fmt.Sprintf("%d ngày", int(s.opts.ConfirmTTL.Hours()/24))
-	if lang == "en" {
-		subject = "Confirm your subscription to " + s.opts.SiteTitle
-		ttl = fmt.Sprintf("%d days", int(s.opts.ConfirmTTL.Hours()/24))
-	}
+	subject := locale.T(lang, "email.confirm_subject", s.opts.SiteTitle)
+	ttl := locale.T(lang, "email.ttl_days", int(s.opts.ConfirmTTL.Hours()/24))
 	if s.opts.ConfirmTTL < 48*time.Hour {
-		ttl = s.opts.ConfirmTTL.String()
+		ttl = locale.T(lang, "email.ttl_hours", max(1, int(s.opts.ConfirmTTL.Hours())))
 	}
 	text, html, err := s.opts.Emails.RenderEmail("confirm", map[string]any{
 		"Lang": lang, "Site": s.opts.SiteTitle, "SiteURL": s.opts.BaseURL + "/",

@@ -41,8 +41,10 @@ type Newsletters interface {
 const archiveFeedEntries = 20
 
 // The Content-Security-Policy of an issue page. The stored HTML is an
-// email: inline styles and remote images, never a script, a form or a frame.
-const issueCSP = "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+// email: inline styles and remote images (http ones too, as on the rest of
+// the site: an article's photo may be on a plain-http server), never a
+// script, a form or a frame.
+const issueCSP = "default-src 'none'; img-src http: https: data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 func notFound() error { return &Error{Status: http.StatusNotFound, Message: "not found"} }
 
@@ -133,10 +135,9 @@ func (s *Server) archivePage(w http.ResponseWriter, r *http.Request) error {
 			Link: s.archivePath(l.ID) + strconv.Itoa(is.Number),
 			Date: locale.LongDate(is.WindowEnd.In(s.opts.Site.Location), s.opts.Site.Language)})
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	return s.opts.Templates.RenderPage(w, "newsletter.html", data)
+	return s.writePage(w, r, http.StatusOK, cachePublic, "newsletter.html", data)
 }
 
 // issueNumber reads an issue number as its canonical digits: 1, not 01,
@@ -165,7 +166,6 @@ func (s *Server) issuePage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", issueCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
 	if !is.CreatedAt.IsZero() {
@@ -173,8 +173,7 @@ func (s *Server) issuePage(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The HTML was rendered by html/template from sanitized articles
 	// when the issue was made; it is sent as it is stored.
-	_, err = w.Write([]byte(is.HTML))
-	return err
+	return s.writeHTML(w, r, http.StatusOK, cachePublic, []byte(is.HTML))
 }
 
 // issueTime is when an issue was made, for feeds: its creation, or the

@@ -171,7 +171,7 @@ func TestNewsletterArchivePages(t *testing.T) {
 			}
 			want := http.Header{
 				"Content-Type":            {"text/html; charset=utf-8"},
-				"Content-Security-Policy": {"default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
+				"Content-Security-Policy": {"default-src 'none'; img-src http: https: data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
 				"X-Content-Type-Options":  {"nosniff"},
 			}
 			for k := range want {

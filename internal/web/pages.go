@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/bantin/bantin/internal/feed"
@@ -36,25 +37,29 @@ func (s *Server) articlePage(w http.ResponseWriter, r *http.Request) error {
 	if a.UpdatedAt.Sub(a.PublishedAt) >= 60e9 {
 		data.Updated = locale.DateTime(a.UpdatedAt.In(loc), s.opts.Site.Language)
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; frame-ancestors 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Last-Modified", a.UpdatedAt.UTC().Format(http.TimeFormat))
-	return s.opts.Templates.RenderPage(w, "article.html", data)
+	return s.writePage(w, r, http.StatusOK, cachePublic, "article.html", data)
 }
 
-// errorPage answers a failed page request with a page, not JSON.
+// errorPage answers a failed page request with a page in the site's
+// language, not JSON; the Error's own message is for logs and the API.
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, e *Error) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(e.Status)
-	if e.Status == http.StatusNotFound {
-		data := s.page(locale.For(s.opts.Site.Language).NotFound)
-		if err := s.opts.Templates.RenderPage(w, "notfound.html", data); err == nil {
-			return
-		}
+	words := s.words()
+	name, data := "notfound.html", s.page(words.NotFound)
+	if e.Status != http.StatusNotFound {
+		title, text := pageError(e.Status)
+		name, data = "error.html", s.page(words.T(title))
+		data.Description = words.T(text)
 	}
-	_, _ = w.Write([]byte("<!doctype html><title>" + http.StatusText(e.Status) + "</title><p>" + http.StatusText(e.Status) + "</p>\n"))
+	if err := s.writePage(w, r, e.Status, cachePrivate, name, data); err != nil {
+		s.opts.Logger.Error("error page", "status", e.Status, "err", err)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(e.Status)
+		_, _ = w.Write([]byte("<!doctype html><title>" + strconv.Itoa(e.Status) + "</title><p>" + strconv.Itoa(e.Status) + "</p>\n"))
+	}
 }
 
 // homeFeeds is the feed service's choice of feeds for the home page
@@ -111,8 +116,7 @@ func (s *Server) homePage(w http.ResponseWriter, r *http.Request) error {
 	if s.opts.Subscriptions != nil {
 		data.Newsletters = s.listChoices(func(string) bool { return len(s.opts.Subscriptions.Lists()) == 1 })
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	return s.opts.Templates.RenderPage(w, "home.html", data)
+	return s.writePage(w, r, http.StatusOK, cachePublic, "home.html", data)
 }

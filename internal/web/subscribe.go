@@ -53,7 +53,7 @@ func (s *Server) crossOrigin(w http.ResponseWriter, r *http.Request) error {
 	}
 	words := s.words()
 	data := subscribeData{pageData: s.page(words.Subscribe)}
-	if err := s.renderSubscription(w, http.StatusForbidden, "forbidden.html", data); err != nil {
+	if err := s.renderSubscription(w, r, http.StatusForbidden, "forbidden.html", data); err != nil {
 		return err
 	}
 	return errRefused
@@ -208,20 +208,55 @@ func (s *Server) listTitle(id string) string {
 	return id
 }
 
-func (s *Server) renderSubscription(w http.ResponseWriter, status int, name string, data subscribeData) error {
+// renderSubscription sends a subscription page: kept by no cache (its URL
+// carries a token, or it answers a form), gzip when asked.
+func (s *Server) renderSubscription(w http.ResponseWriter, r *http.Request, status int, name string, data subscribeData) error {
+	return s.renderSubscriptionCached(w, r, status, cachePrivate, name, data)
+}
+
+func (s *Server) renderSubscriptionCached(w http.ResponseWriter, r *http.Request, status int, cache, name string, data subscribeData) error {
 	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer") // the URL carries a token
-	var buf strings.Builder
-	if err := s.opts.Templates.RenderPage(&buf, name, data); err != nil {
-		return err
+	return s.writePage(w, r, status, cache, name, data)
+}
+
+// formError is the sign-up form's answer to a refused field, from the
+// catalogue in the site's language, with what was typed where it helps.
+func (s *Server) formError(fe *article.FieldError, in subscriber.SignUp) string {
+	words := s.words()
+	switch fe.Field {
+	case "email":
+		if strings.TrimSpace(in.Email) == "" {
+			return words.T("form.email_missing")
+		}
+		return words.T("form.email_invalid", shorten(strings.TrimSpace(in.Email)))
+	case "name":
+		return words.T("form.name_too_long", maxNameRunes)
+	case "list":
+		if len(in.Lists) == 0 {
+			return words.T("form.choose_list")
+		}
+		for _, id := range in.Lists {
+			if _, ok := s.newsletter(id); !ok {
+				return words.T("form.unknown_list", shorten(id))
+			}
+		}
 	}
-	w.WriteHeader(status)
-	_, err := w.Write([]byte(buf.String()))
-	return err
+	return words.T("form.invalid")
+}
+
+// maxNameRunes is the subscriber package's bound on a typed name, for the
+// form's message.
+const maxNameRunes = 100
+
+// shorten keeps a typed value short enough to quote in a message.
+func shorten(v string) string {
+	if r := []rune(v); len(r) > 60 {
+		return string(r[:60]) + "…"
+	}
+	return v
 }
 
 func (s *Server) subscriptionsOff() error {
@@ -238,7 +273,8 @@ func (s *Server) subscribeForm(w http.ResponseWriter, r *http.Request) error {
 	data.Lists = s.listChoices(func(id string) bool {
 		return len(want) == 0 && len(s.opts.Subscriptions.Lists()) == 1 || contains(want, id)
 	})
-	return s.renderSubscription(w, http.StatusOK, "subscribe.html", data)
+	// The empty form is the same for everyone: a cache may keep it.
+	return s.renderSubscriptionCached(w, r, http.StatusOK, cachePublic, "subscribe.html", data)
 }
 
 // refused turns errRefused (the 403 page is written) into nil for handle;
@@ -280,21 +316,27 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) error {
 	words := s.words()
 	data := subscribeData{pageData: s.page(words.Subscribe), Email: r.PostForm.Get("email"), Name: r.PostForm.Get("name")}
 	lists := r.PostForm["list"]
+	// With one list there is nothing to choose: a form that ticks none (an
+	// older page, a CMS's own form) signs up to it.
+	if all := s.opts.Subscriptions.Lists(); len(lists) == 0 && len(all) == 1 {
+		lists = []string{all[0].ID}
+	}
 	data.Lists = s.listChoices(func(id string) bool { return contains(lists, id) })
 	if r.PostForm.Get("website") != "" {
 		data.Pending = true
-		return s.renderSubscription(w, http.StatusOK, "subscribed.html", data)
+		return s.renderSubscription(w, r, http.StatusOK, "subscribed.html", data)
 	}
 	if !s.signups.allow(s.clientIP(r), s.opts.Now()) {
 		w.Header().Set("Retry-After", "3600")
 		data.Error = words.TooMany
-		return s.renderSubscription(w, http.StatusTooManyRequests, "subscribe.html", data)
+		return s.renderSubscription(w, r, http.StatusTooManyRequests, "subscribe.html", data)
 	}
-	out, err := s.opts.Subscriptions.Subscribe(r.Context(), subscriber.SignUp{Email: data.Email, Name: data.Name, Lists: lists, Language: s.opts.Site.Language})
+	in := subscriber.SignUp{Email: data.Email, Name: data.Name, Lists: lists, Language: s.opts.Site.Language}
+	out, err := s.opts.Subscriptions.Subscribe(r.Context(), in)
 	var fe *article.FieldError
 	if errors.As(err, &fe) {
-		data.Error = fe.Reason
-		return s.renderSubscription(w, http.StatusBadRequest, "subscribe.html", data)
+		data.Error = s.formError(fe, in)
+		return s.renderSubscription(w, r, http.StatusBadRequest, "subscribe.html", data)
 	}
 	if err != nil {
 		return err
@@ -305,7 +347,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) error {
 	// so the form tells nobody who reads what.
 	data.Pending = out.CheckEmail
 	data.Done = !data.Pending
-	return s.renderSubscription(w, http.StatusOK, "subscribed.html", data)
+	return s.renderSubscription(w, r, http.StatusOK, "subscribed.html", data)
 }
 
 // confirmPage is where the confirmation email's link leads: the lists it
@@ -317,7 +359,7 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	token := r.PathValue("token")
 	sub, lists, err := s.opts.Subscriptions.LookupConfirm(r.Context(), token)
-	return s.showConfirm(w, token, sub, lists, err, false)
+	return s.showConfirm(w, r, token, sub, lists, err, false)
 }
 
 // confirm is the button of the confirmation page.
@@ -340,23 +382,23 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) error {
 		chosen = append([]string{}, r.PostForm["list"]...)
 	}
 	sub, confirmed, err := s.opts.Subscriptions.ConfirmLists(r.Context(), token, chosen)
-	return s.showConfirm(w, token, sub, confirmed, err, true)
+	return s.showConfirm(w, r, token, sub, confirmed, err, true)
 }
 
 // showConfirm shows the confirmation page: before the button, every list
 // the person is pending on, those of the link ticked (others may have been
 // signed up for since, by them or by someone else); after it, the lists
 // confirmed.
-func (s *Server) showConfirm(w http.ResponseWriter, token string, sub store.Subscriber, lists []string, err error, done bool) error {
+func (s *Server) showConfirm(w http.ResponseWriter, r *http.Request, token string, sub store.Subscriber, lists []string, err error, done bool) error {
 	words := s.words()
 	data := subscribeData{pageData: s.page(words.Confirmed), Token: token}
 	switch {
 	case errors.Is(err, subscriber.ErrExpiredToken):
 		data.Error = words.LinkExpired
-		return s.renderSubscription(w, http.StatusGone, "confirm.html", data)
+		return s.renderSubscription(w, r, http.StatusGone, "confirm.html", data)
 	case errors.Is(err, subscriber.ErrBadToken):
 		data.Error = words.LinkInvalid
-		return s.renderSubscription(w, http.StatusNotFound, "confirm.html", data)
+		return s.renderSubscription(w, r, http.StatusNotFound, "confirm.html", data)
 	case err != nil:
 		return err
 	}
@@ -380,7 +422,7 @@ func (s *Server) showConfirm(w http.ResponseWriter, token string, sub store.Subs
 	if data.Pending {
 		data.Title = words.Subscribe
 	}
-	return s.renderSubscription(w, http.StatusOK, "confirm.html", data)
+	return s.renderSubscription(w, r, http.StatusOK, "confirm.html", data)
 }
 
 // unsubscribePage shows who and what a link unsubscribes, and a button: a
@@ -395,7 +437,7 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) error {
 	u, err := s.opts.Subscriptions.LookupUnsubscribe(r.Context(), token)
 	if errors.Is(err, subscriber.ErrBadToken) {
 		data.Error = words.LinkInvalid
-		return s.renderSubscription(w, http.StatusNotFound, "unsubscribe.html", data)
+		return s.renderSubscription(w, r, http.StatusNotFound, "unsubscribe.html", data)
 	}
 	if err != nil {
 		return err
@@ -404,7 +446,7 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) error {
 	if u.List != "" {
 		data.ListTitle = s.listTitle(u.List)
 	}
-	return s.renderSubscription(w, http.StatusOK, "unsubscribe.html", data)
+	return s.renderSubscription(w, r, http.StatusOK, "unsubscribe.html", data)
 }
 
 // unsubscribe is the button and the RFC 8058 one-click POST (body
@@ -430,7 +472,7 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) error {
 			return &Error{Status: http.StatusNotFound, Message: "unknown unsubscribe link"}
 		}
 		data := subscribeData{pageData: s.page(words.Unsubscribe), Error: words.LinkInvalid}
-		return s.renderSubscription(w, http.StatusNotFound, "unsubscribe.html", data)
+		return s.renderSubscription(w, r, http.StatusNotFound, "unsubscribe.html", data)
 	}
 	if err != nil {
 		return err
@@ -444,7 +486,16 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) error {
 	if u.List != "" {
 		data.ListTitle = s.listTitle(u.List)
 	}
-	return s.renderSubscription(w, http.StatusOK, "unsubscribe.html", data)
+	// The page offers to subscribe again to what was left: the list of the
+	// link, or every configured list after "unsubscribe from every one".
+	data.Lists = s.listChoices(func(id string) bool { return true })
+	if u.List != "" && !all {
+		data.Lists = nil
+		if l, ok := s.newsletter(u.List); ok {
+			data.Lists = []listChoice{{ID: l.ID, Title: l.Title, Checked: true}}
+		}
+	}
+	return s.renderSubscription(w, r, http.StatusOK, "unsubscribe.html", data)
 }
 
 // preferencesPage shows a subscriber's lists and categories.
@@ -476,7 +527,7 @@ func (s *Server) showPreferences(w http.ResponseWriter, r *http.Request, sub sto
 	data := subscribeData{pageData: s.page(words.Preferences), Token: r.PathValue("token"), Done: saved}
 	if errors.Is(err, subscriber.ErrBadToken) {
 		data.Error = words.LinkInvalid
-		return s.renderSubscription(w, http.StatusNotFound, "preferences.html", data)
+		return s.renderSubscription(w, r, http.StatusNotFound, "preferences.html", data)
 	}
 	if err != nil {
 		return err
@@ -498,5 +549,5 @@ func (s *Server) showPreferences(w http.ResponseWriter, r *http.Request, sub sto
 	for _, c := range cats {
 		data.Categories = append(data.Categories, categoryChoice{Slug: c.Slug, Title: c.Title, Checked: contains(sub.Categories, c.Slug)})
 	}
-	return s.renderSubscription(w, http.StatusOK, "preferences.html", data)
+	return s.renderSubscription(w, r, http.StatusOK, "preferences.html", data)
 }
