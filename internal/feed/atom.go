@@ -89,6 +89,7 @@ func (r *Renderer) renderAtom(d Document) ([]byte, error) {
 			e.Author = &feeds.AtomAuthor{AtomPerson: feeds.AtomPerson{Name: a.Author}}
 		}
 		for _, c := range a.Categories {
+			c = r.category(c) // the label is the title; the term stays the slug
 			e.Categories = append(e.Categories, atomCategory{Term: c.Slug, Scheme: site.BaseURL + "/feeds/", Label: c.Title})
 		}
 		if hasImage(a) {

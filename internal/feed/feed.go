@@ -112,7 +112,9 @@ type CategoryInfo struct {
 	Title, Description string
 }
 
-// category applies the config's title to a stored category.
+// category applies the config's title to a stored category: the admin's
+// word wins over the title an article gave, in a feed's title and in each
+// entry's categories alike.
 func (r *Renderer) category(c article.Category) article.Category {
 	if info, ok := r.opts.Categories[c.Slug]; ok && info.Title != "" {
 		c.Title = info.Title

@@ -31,6 +31,9 @@ func testRenderer(full bool) *Renderer {
 		Site:        Site{Title: "Báo Mẫu", Description: "Tin tức mỗi ngày", BaseURL: "https://baomau.vn", Language: "vi", Location: hcm},
 		FullContent: full,
 		Hubs:        []string{"https://baomau.vn/websub"},
+		// The admin's title, with characters XML must escape in the Atom
+		// label and the RSS text.
+		Categories: map[string]CategoryInfo{"kinh-te": {Title: `Kinh tế & "Nhà nông"`, Description: "Giá cả, thị trường"}},
 	})
 }
 
@@ -62,6 +65,8 @@ func fixtures() []article.Article {
 		{
 			ID: "https://baomau.vn/kinh-te/gia-lua.html", GUID: "tag:baomau.vn,2024-12-22:https://baomau.vn/kinh-te/gia-lua.html",
 			Slug: "gia-lua-tang", Title: "Giá lúa tăng nhẹ",
+			// Stored under its slug alone, as from "categories": ["kinh-te"].
+			Categories: []article.Category{{Slug: "kinh-te", Title: "kinh-te"}},
 			Summary: "Giá lúa tăng nhẹ.", ContentHTML: "<p>Giá lúa tăng nhẹ.</p>",
 			Image:       &article.Image{URL: "https://baomau.vn/anh/lua.png"},
 			PublishedAt: time.Date(2024, 12, 18, 7, 0, 0, 0, hcm), UpdatedAt: time.Date(2024, 12, 18, 7, 0, 0, 0, hcm),
@@ -226,4 +231,30 @@ func FuzzRender(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCategoryTitlesFromConfig: an entry's category stored under its slug
+// alone shows the config's title in every format (RSS text, Atom label
+// with the slug as term, JSON Feed tag), escaped where XML needs it.
+func TestCategoryTitlesFromConfig(t *testing.T) {
+	doc := Document{Page: 1, Pages: 1, Articles: fixtures()[2:]}
+	for kind, want := range map[Kind][]string{
+		RSS:  {`<category domain="https://baomau.vn/feeds/kinh-te/rss.xml">Kinh tế &#x26; "Nhà nông"</category>`},
+		Atom: {`<category term="kinh-te" scheme="https://baomau.vn/feeds/" label="Kinh tế &amp; &#34;Nhà nông&#34;"></category>`},
+		JSON: {`"tags": [`, `"Kinh tế & \"Nhà nông\""`},
+	} {
+		doc.Kind = kind
+		got, err := testRenderer(true).Render(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range want {
+			if !strings.Contains(string(got), w) {
+				t.Errorf("%s lacks %s:\n%s", kind.Name(), w, got)
+			}
+		}
+		if bad := map[Kind]string{RSS: ">kinh-te<", Atom: `label="kinh-te"`, JSON: `"kinh-te"`}[kind]; strings.Contains(string(got), bad) {
+			t.Errorf("%s shows the slug as a title:\n%s", kind.Name(), got)
+		}
+	}
 }

@@ -73,7 +73,7 @@ func (r *Renderer) renderJSON(d Document) ([]byte, error) {
 			item.Authors = []*feeds.JSONAuthor{{Name: a.Author}}
 		}
 		for _, c := range a.Categories {
-			item.Tags = append(item.Tags, c.Title)
+			item.Tags = append(item.Tags, r.category(c).Title)
 		}
 		if hasImage(a) {
 			item.Image = a.Image.URL

@@ -52,7 +52,7 @@ func (r *Renderer) RenderOPML(scopes []Scope, updated time.Time) ([]byte, error)
 		doc.Body = append(doc.Body, opmlEntry{
 			Text: r.title(d), Title: r.title(d), Type: "rss", Version: "RSS2",
 			XMLURL: r.url(d, 1, RSS), HTMLURL: site.BaseURL + "/", Language: site.Language,
-			Description: site.Description,
+			Description: r.description(d),
 		})
 	}
 	var buf bytes.Buffer

@@ -121,6 +121,7 @@ func (r *Renderer) renderRSS(d Document) ([]byte, error) {
 			item.Content = &feeds.RssContent{Content: a.ContentHTML}
 		}
 		for _, c := range a.Categories {
+			c = r.category(c)
 			item.Categories = append(item.Categories, rssCategory{Domain: site.BaseURL + Path(c.Slug, 1, RSS), Name: plain(c.Title).Text})
 		}
 		if hasImage(a) {
