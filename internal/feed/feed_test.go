@@ -67,7 +67,7 @@ func fixtures() []article.Article {
 			Slug: "gia-lua-tang", Title: "Giá lúa tăng nhẹ",
 			// Stored under its slug alone, as from "categories": ["kinh-te"].
 			Categories: []article.Category{{Slug: "kinh-te", Title: "kinh-te"}},
-			Summary: "Giá lúa tăng nhẹ.", ContentHTML: "<p>Giá lúa tăng nhẹ.</p>",
+			Summary:    "Giá lúa tăng nhẹ.", ContentHTML: "<p>Giá lúa tăng nhẹ.</p>",
 			Image:       &article.Image{URL: "https://baomau.vn/anh/lua.png"},
 			PublishedAt: time.Date(2024, 12, 18, 7, 0, 0, 0, hcm), UpdatedAt: time.Date(2024, 12, 18, 7, 0, 0, 0, hcm),
 			StoredAt: time.Date(2024, 12, 18, 7, 0, 0, 0, hcm),
