@@ -77,11 +77,17 @@ type digestApp struct {
 }
 
 // openDigest opens the app, the templates, the transport and the digest
-// service, and (with configured) checks that list is in the config.
-func openDigest(ctx context.Context, opts *options, list string, configured bool) (*digestApp, error) {
+// service, and (with configured) checks that list is in the config. With
+// quiet, only errors are logged.
+func openDigest(ctx context.Context, opts *options, list string, configured, quiet bool) (*digestApp, error) {
 	a, err := openApp(ctx, opts)
 	if err != nil {
 		return nil, err
+	}
+	if quiet {
+		c := *a.cfg
+		c.Log.Level = "error"
+		a.logger = newLogger(&c, opts.stderr)
 	}
 	da := &digestApp{app: a}
 	fail := func(err error) (*digestApp, error) {
@@ -118,19 +124,123 @@ func (da *digestApp) close() error {
 func newDigestCmd(opts *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "digest",
-		Short: "Preview, send or cancel a newsletter's issue",
+		Short: "Show, preview, send or cancel a newsletter's issues",
 		Long: `Work with the issues of the newsletters named in the config (newsletters:).
-serve makes and sends issues on each list's schedule; these commands preview
-the next one, send it now, or stop one in progress.`,
-		Example: `  bantin digest preview ban-tin-sang --format text
+serve makes and sends issues on each list's schedule; these commands show
+where each list stands, preview the next issue, send it now, or stop one in
+progress.`,
+		Example: `  bantin digest status
+  bantin digest preview ban-tin-sang --format text
   bantin digest send ban-tin-sang --to editor@example.vn
   bantin digest send ban-tin-sang
   bantin digest cancel ban-tin-sang`,
 		Args: cobra.ArbitraryArgs,
 		RunE: needsSubcommand,
 	}
-	cmd.AddCommand(newDigestPreviewCmd(opts), newDigestSendCmd(opts), newDigestCancelCmd(opts))
+	cmd.AddCommand(newDigestStatusCmd(opts), newDigestPreviewCmd(opts), newDigestSendCmd(opts), newDigestCancelCmd(opts))
 	return cmd
+}
+
+func newDigestStatusCmd(opts *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status [LIST]",
+		Short: "Show each list's last issue, next run, subscribers and queue",
+		Long: `Show where each newsletter stands (or only LIST): its schedule and time
+zone, its last issue (number, when it was made, its copies sent, failed and
+waiting), its next run in the list's zone, how many articles the next issue
+holds so far, its confirmed subscribers and the copies waiting to be sent.
+Nothing is changed. GET /api/v1/newsletters gives the same as JSON.`,
+		Example: `  bantin digest status
+  bantin digest status ban-tin-sang`,
+		Args: args(0, 1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			ctx := cmd.Context()
+			list := ""
+			if len(a) == 1 {
+				list = a[0]
+			}
+			da, err := openDigest(ctx, opts, list, list != "", false)
+			if err != nil {
+				return err
+			}
+			defer da.close()
+			lists, err := da.svc.Status(ctx, list)
+			if err != nil {
+				return err
+			}
+			if len(lists) == 0 {
+				fmt.Fprintln(opts.stdout, "no newsletters are configured (newsletters: in the config)")
+				return nil
+			}
+			now := da.now()
+			for i, ls := range lists {
+				if i > 0 {
+					fmt.Fprintln(opts.stdout)
+				}
+				writeStatus(opts.stdout, ls, now)
+			}
+			return nil
+		},
+	}
+}
+
+// writeStatus writes one list's status for a reader, its times in the
+// list's zone.
+func writeStatus(w io.Writer, ls digest.ListStatus, now time.Time) {
+	at := func(t time.Time) string { return t.In(ls.Location).Format("Mon 2006-01-02 15:04 -07:00") }
+	fmt.Fprintf(w, "%s — %s\n", ls.ID, ls.Title)
+	cats := "every category"
+	if len(ls.Categories) > 0 {
+		cats = strings.Join(ls.Categories, ", ")
+	}
+	fmt.Fprintf(w, "  schedule     %s, %s (%s)\n", ls.Schedule, ls.Location, cats)
+	if ls.Last == nil {
+		fmt.Fprintf(w, "  last issue   none yet\n")
+	} else {
+		l := ls.Last
+		state := "sent " + at(l.SentAt)
+		switch l.Status {
+		case "sending":
+			state = "sending since " + at(l.SentAt)
+		case "cancelled":
+			state = "cancelled (made " + at(l.SentAt) + ")"
+		}
+		fmt.Fprintf(w, "  last issue   #%d %s: %d sent, %d failed, %d skipped, %d queued\n",
+			l.Number, state, l.Sent, l.Failed, l.Skipped, l.Queued)
+		fmt.Fprintf(w, "               %q\n", l.Subject)
+	}
+	if !ls.Overdue.IsZero() {
+		fmt.Fprintf(w, "  overdue      the run of %s has articles and no issue: is serve running?\n", at(ls.Overdue))
+	}
+	if ls.NextRun.IsZero() {
+		fmt.Fprintf(w, "  next run     never (the schedule has no next time)\n")
+	} else {
+		fmt.Fprintf(w, "  next run     %s (in %s)\n", at(ls.NextRun), until(ls.NextRun.Sub(now)))
+	}
+	next := plural(ls.NewArticles, "article", "articles") + " so far"
+	if ls.MaxArticles > 0 && ls.NewArticles >= ls.MaxArticles {
+		next += " (max_articles)"
+	}
+	if ls.NewArticles == 0 {
+		next += ": no issue unless articles come"
+	}
+	fmt.Fprintf(w, "  next issue   %s\n", next)
+	fmt.Fprintf(w, "  subscribers  %d confirmed\n", ls.Confirmed)
+	fmt.Fprintf(w, "  queue        %s waiting to be sent\n", plural(ls.Queued, "copy", "copies"))
+}
+
+// until writes a wait to the minute: "3h05m", "2d4h", "under a minute".
+func until(d time.Duration) string {
+	d = d.Round(time.Minute)
+	switch {
+	case d < time.Minute:
+		return "under a minute"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
 func newDigestPreviewCmd(opts *options) *cobra.Command {
@@ -150,7 +260,7 @@ the whole message (eml) an example reader would get. Nothing is stored.`,
 				return usageError{fmt.Errorf("--format %q: use html, text or eml", format)}
 			}
 			ctx := cmd.Context()
-			da, err := openDigest(ctx, opts, a[0], true)
+			da, err := openDigest(ctx, opts, a[0], true, false)
 			if err != nil {
 				return err
 			}
@@ -198,7 +308,7 @@ the whole message (eml) an example reader would get. Nothing is stored.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(opts.stderr, "preview of %s issue %d: %d articles\n", a[0], is.Number, len(is.Articles))
+			fmt.Fprintf(opts.stderr, "preview of %s issue %d: %s\n", a[0], is.Number, plural(len(is.Articles), "article", "articles"))
 			return nil
 		},
 	}
@@ -225,7 +335,7 @@ func parseSince(s string, loc *time.Location, now time.Time) (time.Time, error) 
 }
 
 func newDigestSendCmd(opts *options) *cobra.Command {
-	var dryRun bool
+	var dryRun, quiet bool
 	var to string
 	cmd := &cobra.Command{
 		Use:   "send LIST",
@@ -236,16 +346,32 @@ progress (its sending was interrupted) is sent on. Deliveries are claimed one
 by one in the store, so this is safe while serve runs: nobody gets two copies.
 Temporary failures stay queued for serve to retry.
 
+What was done is printed on stdout; log lines, the progress bar and errors go
+to stderr. --quiet prints errors only.
+
 --dry-run says what would be sent. --to sends one test copy to an address and
-records nothing.`,
+records nothing; when nothing is new since the last issue, the copy holds the
+last issue's articles (or, before the first issue, the latest ones within
+max_age) and its subject starts with [Thử] ([Test] in English), so a template
+change can be tried at any time.`,
 		Example: `  bantin digest send ban-tin-sang --dry-run
   bantin digest send ban-tin-sang --to editor@example.vn
-  bantin digest send ban-tin-sang`,
+  bantin digest send ban-tin-sang
+  bantin digest send ban-tin-sang --quiet   # from cron: silent unless it fails`,
 		Args: args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			ctx := cmd.Context()
 			list := a[0]
-			da, err := openDigest(ctx, opts, list, true)
+			if quiet && dryRun {
+				return usageError{errors.New("--dry-run only prints what would be sent; --quiet would hide it")}
+			}
+			// The summary goes to stdout, where a script reads it; logs
+			// and errors to stderr.
+			out := opts.stdout
+			if quiet {
+				out = io.Discard
+			}
+			da, err := openDigest(ctx, opts, list, true, quiet)
 			if err != nil {
 				return err
 			}
@@ -255,12 +381,21 @@ records nothing.`,
 				if _, err := netmail.ParseAddress(to); err != nil || strings.ContainsAny(to, "<>\r\n") {
 					return usageError{fmt.Errorf("--to %q is not an email address", to)}
 				}
-				res, is, err := da.svc.SendTest(ctx, list, to)
+				res, tc, err := da.svc.SendTest(ctx, list, to)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(opts.stdout, "test copy of %s issue %d (%d articles) sent to %s (Message-ID %s); nothing recorded\n",
-					list, is.Number, len(is.Articles), to, res.MessageID)
+				what := fmt.Sprintf("issue %d", tc.Issue.Number)
+				if tc.Repeat {
+					what = fmt.Sprintf("issue %d again (nothing new since it)", tc.Issue.Number)
+					if tc.Issue.Number == 1 {
+						if _, err := da.store.LastIssue(ctx, list); errors.Is(err, store.ErrNotFound) {
+							what = "its latest articles (no issue yet)"
+						}
+					}
+				}
+				fmt.Fprintf(out, "test copy of %s %s, %s, sent to %s: %q (Message-ID %s); nothing recorded\n",
+					list, what, plural(len(tc.Issue.Articles), "article", "articles"), to, tc.Subject, res.MessageID)
 				return nil
 			case dryRun:
 				is, err := da.svc.Preview(ctx, list, time.Time{})
@@ -272,12 +407,13 @@ records nothing.`,
 					return err
 				}
 				if len(is.Articles) == 0 {
-					fmt.Fprintf(opts.stdout, "%s: no new articles since its last issue; nothing would be sent\n", list)
+					fmt.Fprintf(out, "%s: no new articles since its last issue; nothing would be sent\n", list)
 					return nil
 				}
-				fmt.Fprintf(opts.stdout, "%s issue %d would hold %d articles for %d confirmed subscribers:\n", list, is.Number, len(is.Articles), len(subs))
+				fmt.Fprintf(out, "%s issue %d would hold %s for %s:\n", list, is.Number,
+					plural(len(is.Articles), "article", "articles"), plural(len(subs), "confirmed subscriber", "confirmed subscribers"))
 				for _, art := range is.Articles {
-					fmt.Fprintf(opts.stdout, "  %s  %s\n", art.PublishedAt.In(da.cfg.Location()).Format("2006-01-02 15:04"), art.Title)
+					fmt.Fprintf(out, "  %s  %s\n", art.PublishedAt.In(da.cfg.Location()).Format("2006-01-02 15:04"), art.Title)
 				}
 				return nil
 			}
@@ -286,21 +422,23 @@ records nothing.`,
 				return err
 			}
 			if made.Issue.ID != 0 {
-				fmt.Fprintf(opts.stderr, "issue %d of %s made: %d articles, %d deliveries\n", made.Issue.Number, list, len(made.Issue.ArticleIDs), made.Deliveries)
+				fmt.Fprintf(out, "issue %d of %s made: %s, %s\n", made.Issue.Number, list,
+					plural(len(made.Issue.ArticleIDs), "article", "articles"), plural(made.Deliveries, "delivery", "deliveries"))
 			} else {
-				fmt.Fprintf(opts.stderr, "%s\n", made.Reason)
+				fmt.Fprintf(out, "%s\n", made.Reason)
 			}
-			return da.deliver(ctx, opts, list)
+			return da.deliver(ctx, opts, list, out, quiet)
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be sent; send and store nothing")
 	cmd.Flags().StringVar(&to, "to", "", "send one test copy to this address; record nothing")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print errors only (for cron and scripts)")
 	return cmd
 }
 
 // deliver sends every issue of list in progress, with a progress bar on a
-// terminal and a summary at the end.
-func (da *digestApp) deliver(ctx context.Context, opts *options, list string) error {
+// terminal (unless quiet) and a summary on out at the end.
+func (da *digestApp) deliver(ctx context.Context, opts *options, list string, out io.Writer, quiet bool) error {
 	issues, err := da.store.SendingIssues(ctx)
 	if err != nil {
 		return err
@@ -316,7 +454,10 @@ func (da *digestApp) deliver(ctx context.Context, opts *options, list string) er
 		if err != nil {
 			return err
 		}
-		bar := newProgress(opts.stderr, int64(counts[store.DeliveryQueued]), fmt.Sprintf("%s #%d", list, is.Number), "emails")
+		bar := &progress{}
+		if !quiet {
+			bar = newProgress(opts.stderr, int64(counts[store.DeliveryQueued]), fmt.Sprintf("%s #%d", list, is.Number), "emails")
+		}
 		var last int
 		r, err := da.svc.DeliverIssue(ctx, is, func(r digest.Report) {
 			n := r.Sent + r.Failed + r.Skipped + r.Retry
@@ -330,19 +471,22 @@ func (da *digestApp) deliver(ctx context.Context, opts *options, list string) er
 		total.Retry += r.Retry
 		var relay *mail.RelayError
 		if errors.As(err, &relay) {
-			return da.relayDown(ctx, opts, list, is, total, relay)
+			return da.relayDown(ctx, opts, list, out, is, total, relay)
 		}
 		if err != nil {
 			return err
 		}
 	}
 	if !any {
-		fmt.Fprintf(opts.stdout, "%s: no issue to send\n", list)
+		fmt.Fprintf(out, "%s: no issue to send\n", list)
 		return nil
 	}
-	fmt.Fprintf(opts.stdout, "%s: %d sent, %d failed, %d skipped, %d queued for retry by serve\n", list, total.Sent, total.Failed, total.Skipped, total.Retry)
+	fmt.Fprintf(out, "%s: %d sent, %d failed, %d skipped, %d queued for retry by serve\n", list, total.Sent, total.Failed, total.Skipped, total.Retry)
 	switch {
 	case total.Failed > 0:
+		// Said on stderr too: under --quiet it is all a script sees.
+		fmt.Fprintf(opts.stderr, "%s of %s failed for good (5xx answers; they count toward each address's bounce limit)\n",
+			plural(total.Failed, "delivery", "deliveries"), list)
 		return failedError{"some deliveries failed"}
 	case total.Retry > 0 && total.Sent == 0:
 		// Nothing got through (a relay that is down): say so with the
@@ -356,16 +500,20 @@ func (da *digestApp) deliver(ctx context.Context, opts *options, list string) er
 // relayDown reports a send cut short by a relay that cannot be reached:
 // which relay, why, and how many copies wait in the queue (read from the
 // store, so copies another sender holds are counted too).
-func (da *digestApp) relayDown(ctx context.Context, opts *options, list string, is store.Issue, total digest.Report, relay *mail.RelayError) error {
+func (da *digestApp) relayDown(ctx context.Context, opts *options, list string, out io.Writer, is store.Issue, total digest.Report, relay *mail.RelayError) error {
 	counts, err := da.store.DeliveryCounts(context.WithoutCancel(ctx), is.ID)
 	if err != nil {
 		return fmt.Errorf("%w; counting the copies left: %w", relay, err)
 	}
 	waiting := counts[store.DeliveryQueued]
-	fmt.Fprintf(opts.stdout, "%s: %d sent, %d failed, %d skipped, %d waiting for the relay\n", list, total.Sent, total.Failed, total.Skipped, waiting)
-	fmt.Fprintf(opts.stderr, "the relay %s cannot be reached after %d tries (%v): sending stopped; %d copies of %s issue %d wait in the queue, none failed; serve sends them once the relay answers, or run this command again\n",
-		relay.Relay, relay.Tries, relay.Err, waiting, list, is.Number)
-	return failedError{fmt.Sprintf("relay %s cannot be reached: %d copies wait", relay.Relay, waiting)}
+	fmt.Fprintf(out, "%s: %d sent, %d failed, %d skipped, %d waiting for the relay\n", list, total.Sent, total.Failed, total.Skipped, waiting)
+	wait := "wait"
+	if waiting == 1 {
+		wait = "waits"
+	}
+	fmt.Fprintf(opts.stderr, "the relay %s cannot be reached after %s (%v): sending stopped; %s of %s issue %d %s in the queue, none failed; serve sends them once the relay answers, or run this command again\n",
+		relay.Relay, plural(relay.Tries, "try", "tries"), relay.Err, plural(waiting, "copy", "copies"), list, is.Number, wait)
+	return failedError{fmt.Sprintf("relay %s cannot be reached: %s %s", relay.Relay, plural(waiting, "copy", "copies"), wait)}
 }
 
 func newDigestCancelCmd(opts *options) *cobra.Command {
@@ -381,7 +529,7 @@ issue stays in the archive for those who got it.`,
 			ctx := cmd.Context()
 			// A list taken out of the config can still have its issue
 			// in progress cancelled.
-			da, err := openDigest(ctx, opts, a[0], false)
+			da, err := openDigest(ctx, opts, a[0], false, false)
 			if err != nil {
 				return err
 			}
@@ -398,7 +546,8 @@ issue stays in the archive for those who got it.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(opts.stdout, "%s issue %d cancelled: %d deliveries dropped, %d already sent\n", a[0], is.Number, dropped, counts[store.DeliverySent])
+			fmt.Fprintf(opts.stdout, "%s issue %d cancelled: %s dropped, %d already sent\n", a[0], is.Number,
+				plural(dropped, "delivery", "deliveries"), counts[store.DeliverySent])
 			return nil
 		},
 	}

@@ -153,6 +153,8 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		SignupLimit:     signupLimit,
 		SignupPeriod:    signupPeriod,
 		AllowedOrigins:  cfg.Subscribe.AllowedOrigins,
+		// GET /api/v1/newsletters: where each list stands.
+		NewsletterStatus: digests,
 	})
 
 	ln, err := listen(cfg, proxies, logger)

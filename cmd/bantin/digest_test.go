@@ -231,7 +231,7 @@ func TestDigestCommands(t *testing.T) {
 	}
 	mustRun(t, dir, 2, "digest", "preview", "ban-tin-sang", "--format", "pdf")
 	out, _ = mustRun(t, dir, 0, "digest", "send", "ban-tin-sang", "--dry-run")
-	if !strings.Contains(out, "issue 1 would hold 1 articles for 2 confirmed subscribers") || len(emlFiles(t, filepath.Join(dir, "data", "outbox"))) != 0 {
+	if !strings.Contains(out, "issue 1 would hold 1 article for 2 confirmed subscribers") || len(emlFiles(t, filepath.Join(dir, "data", "outbox"))) != 0 {
 		t.Errorf("dry run: %s", out)
 	}
 	out, _ = mustRun(t, dir, 0, "digest", "send", "ban-tin-sang", "--to", "editor@example.vn")

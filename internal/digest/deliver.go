@@ -460,27 +460,87 @@ func (s *Service) claimed(err error) error {
 
 // SendTest sends one copy of the issue list would send now to email,
 // recorded nowhere (digest send --to). A subscriber gets their own links;
-// anyone else gets links to the sign-up page.
-func (s *Service) SendTest(ctx context.Context, list, email string) (mail.Result, Issue, error) {
+// anyone else gets links to the sign-up page. With nothing new since the
+// last issue, the copy holds the last issue's articles (or, before the
+// first issue, the latest articles within max_age) and its subject says
+// it is a test, so that a template change can be tried at any time.
+func (s *Service) SendTest(ctx context.Context, list, email string) (mail.Result, TestCopy, error) {
 	is, err := s.Preview(ctx, list, time.Time{})
 	if err != nil {
-		return mail.Result{}, is, err
+		return mail.Result{}, TestCopy{}, err
 	}
-	if len(is.Articles) == 0 {
-		return mail.Result{}, is, fmt.Errorf("nothing to send: %s has no new articles since its last issue", list)
+	tc := TestCopy{Repeat: len(is.Articles) == 0}
+	if tc.Repeat {
+		if is, err = s.latest(ctx, list); err != nil {
+			return mail.Result{}, TestCopy{}, err
+		}
 	}
+	tc.Issue = is
 	to := Recipient{Email: email, UnsubscribeURL: is.SubscribeURL(), PreferencesURL: is.SubscribeURL()}
 	if sub, err := s.opts.Store.SubscriberByEmail(ctx, email); err == nil {
 		if to, err = s.recipient(list, sub.ID, sub.Email, sub.Name); err != nil {
-			return mail.Result{}, is, err
+			return mail.Result{}, tc, err
 		}
 	}
 	m, err := s.message(is, to, "")
 	if err != nil {
-		return mail.Result{}, is, err
+		return mail.Result{}, tc, err
 	}
+	if tc.Repeat {
+		m.Subject = testSubject(s.opts.Lang, m.Subject)
+	}
+	tc.Subject = m.Subject
 	res := s.opts.Transport.Send(ctx, []mail.Message{m})
-	return res[0], is, res[0].Err
+	return res[0], tc, res[0].Err
+}
+
+// TestCopy is what SendTest sent.
+type TestCopy struct {
+	Issue   Issue
+	Subject string // as sent
+	// Repeat is set when nothing was new: the copy holds the last
+	// issue's articles (or the latest ones) and its subject says it is a
+	// test.
+	Repeat bool
+}
+
+// latest is the issue a test copy shows when nothing is new: the last
+// issue again, as the templates render it now, or before the first issue
+// the latest articles within max_age as issue 1.
+func (s *Service) latest(ctx context.Context, list string) (Issue, error) {
+	n, err := s.Newsletter(list)
+	if err != nil {
+		return Issue{}, err
+	}
+	number := 1
+	last, err := s.opts.Store.LastIssue(ctx, n.ID)
+	switch {
+	case err == nil:
+		number = last.Number + 1
+		is, err := s.stored(ctx, n, last)
+		if err != nil {
+			return Issue{}, err
+		}
+		if len(is.Articles) > 0 {
+			return is, nil
+		}
+		// Every article of the last issue was deleted since: as if none.
+	case !errors.Is(err, store.ErrNotFound):
+		return Issue{}, err
+	}
+	now := s.opts.Now()
+	arts, err := s.Compose(ctx, n, Window{Start: time.Unix(0, 0), End: now})
+	if err != nil {
+		return Issue{}, err
+	}
+	if len(arts) == 0 {
+		age := ""
+		if n.MaxAge > 0 {
+			age = fmt.Sprintf(" within its max_age (%s)", n.MaxAge)
+		}
+		return Issue{}, fmt.Errorf("nothing to send: %s has no issue and no articles%s in its categories", list, age)
+	}
+	return s.issue(n, number, now, arts), nil
 }
 
 // marker records the outcomes of one issue's deliveries. Workers whose

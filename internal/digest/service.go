@@ -49,6 +49,9 @@ type Store interface {
 	MarkDeliveries(ctx context.Context, marks []store.DeliveryMark, now time.Time) ([]error, error)
 	RecordBounce(ctx context.Context, subscriberID int64, limit int) (bool, error)
 	SubscriberByEmail(ctx context.Context, email string) (store.Subscriber, error)
+	// For Status.
+	DeliveryCounts(ctx context.Context, issueID int64) (map[store.DeliveryStatus]int, error)
+	ListSubscribers(ctx context.Context, list string, status store.SubscriptionStatus) ([]store.Subscriber, error)
 }
 
 // Links makes a subscriber's personal links.

@@ -71,6 +71,8 @@ type Options struct {
 	Archive Archive
 	// Newsletters sends issues on the admin API's request; nil answers 404.
 	Newsletters Newsletters
+	// NewsletterStatus serves GET /api/v1/newsletters; nil lists none.
+	NewsletterStatus NewsletterStatus
 	// Sources tells the upstream feeds' state at /api/v1/sources; nil lists
 	// none.
 	Sources Sources
@@ -194,6 +196,8 @@ func (s *Server) Routes() http.Handler {
 	mux.Handle("POST /api/v1/subscribers", s.admin(s.apiAddSubscriber))
 	mux.Handle("DELETE /api/v1/subscribers/{list}/{email}", s.admin(s.apiRemoveSubscriber))
 	mux.Handle("GET /api/v1/sources", s.admin(s.apiListSources))
+	mux.Handle("GET /api/v1/newsletters", s.admin(s.apiListNewsletters))
+	mux.Handle("GET /api/v1/newsletters/{list}", s.admin(s.apiGetNewsletter))
 	mux.Handle("POST /api/v1/newsletters/{list}/send", s.admin(s.apiSendNewsletter))
 	mux.Handle("GET /api/v1/newsletters/{list}/issues", s.admin(s.apiListIssues))
 	mux.Handle("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
