@@ -88,7 +88,7 @@ func TestNormalizeRejects(t *testing.T) {
 	}{
 		{"no title", Input{Summary: "x"}, "title"},
 		{"blank title", Input{Title: " \r\n\u00a0", Summary: "x"}, "title"},
-		{"title only tags", Input{Title: "<script>x</script>", Summary: "x"}, "title"},
+		{"title only controls", Input{Title: "\x01\u0085\x7f\u009b", Summary: "x"}, "title"},
 		{"no content", Input{Title: "x"}, "content_html"},
 		{"javascript url", Input{Title: "x", Summary: "x", URL: "javascript:alert(1)"}, "url"},
 		{"bad date", Input{Title: "x", Summary: "x", PublishedAt: "hôm qua"}, "published_at"},

@@ -21,7 +21,7 @@ import (
 
 // rulesVersion is part of every input hash: when the normalization rules
 // change, bump it so that re-ingesting the same input applies the new rules.
-const rulesVersion = "3"
+const rulesVersion = "4"
 
 // Limits on field sizes. They keep one hostile article from bloating every
 // feed that carries it.
@@ -191,9 +191,10 @@ func (n *Normalizer) Normalize(in Input, now time.Time) (Article, error) {
 		return Article{}, &FieldError{Field: "id", Reason: fmt.Sprintf("holds the control character %U; an id is one line of visible text", r)}
 	}
 
-	// A title is text: tags some CMSs put in titles are dropped, entities
-	// read, so "<em>Giá</em> &lt; 80" is shown as "Giá < 80" everywhere.
-	a.Title = oneLine(n.plainText(in.Title))
+	// A title is plain text, kept as given (rules version 4): "a <b> c"
+	// or "năm ‹kỷ lục>" is shown as written, escaped by every output.
+	// Sources whose titles are HTML reduce them to text before this.
+	a.Title = TitleText(in.Title)
 	if a.Title == "" {
 		return Article{}, &FieldError{Field: "title", Reason: "missing; every article needs a title"}
 	}
@@ -267,7 +268,8 @@ func (n *Normalizer) Normalize(in Input, now time.Time) (Article, error) {
 
 	a.Summary = n.plainText(in.Summary)
 	if a.Summary == "" {
-		a.Summary = truncateWords(n.plainText(a.ContentHTML), summaryFromBody)
+		// Each block of the body a sentence of its own (rules version 4).
+		a.Summary = truncateWords(RemoveXMLInvalid(BodySummary(a.ContentHTML)), summaryFromBody)
 	} else if utf8.RuneCountInString(a.Summary) > maxSummaryRunes {
 		a.Summary = truncateWords(a.Summary, maxSummaryRunes)
 	}

@@ -25,7 +25,11 @@ func EntryInput(source string, base *url.URL, feed *gofeed.Feed, item *gofeed.It
 			feedBase = u
 		}
 	}
-	in := article.Input{Title: strings.TrimSpace(item.Title)}
+	// A feed's title may be HTML (Atom type="html", RSS titles written as
+	// escaped markup): it is reduced to text here, as the article's title
+	// is plain text from then on.
+	title := strings.TrimSpace(item.Title)
+	in := article.Input{Title: article.HTMLToText(title)}
 	if link := entryLink(item); link != "" {
 		if u, err := resolve(feedBase, link); err == nil && isWebURL(u) {
 			in.URL = u.String()
@@ -80,7 +84,7 @@ func EntryInput(source string, base *url.URL, feed *gofeed.Feed, item *gofeed.It
 		key = in.URL
 	}
 	if key == "" {
-		key = article.HashID(in.Title, date)
+		key = article.HashID(title, date) // the title as written, as before
 	}
 	in.ID = source + ":" + key
 	return in

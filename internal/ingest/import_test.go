@@ -140,14 +140,19 @@ func assertSafe(t *testing.T, list []article.Article) {
 	t.Helper()
 	for _, a := range list {
 		for name, field := range map[string]string{"title": a.Title, "author": a.Author, "summary": a.Summary, "content": a.ContentHTML} {
+			if article.RemoveXMLInvalid(field) != field {
+				t.Errorf("article %s: %s has characters XML forbids: %q", a.ID, name, field)
+			}
+			if name == "title" {
+				// A title is plain text, kept as given: every output
+				// escapes it (the feed and page tests show that).
+				continue
+			}
 			lower := strings.ToLower(field)
 			for _, bad := range []string{"<script", "javascript:", "onerror", "onclick", "onload", "<style", "<iframe"} {
 				if strings.Contains(lower, bad) {
 					t.Errorf("article %s: %s contains %q: %q", a.ID, name, bad, field)
 				}
-			}
-			if article.RemoveXMLInvalid(field) != field {
-				t.Errorf("article %s: %s has characters XML forbids: %q", a.ID, name, field)
 			}
 			if strings.ContainsAny(a.Title, "\r\n") {
 				t.Errorf("article %s: title has a line break: %q", a.ID, a.Title)

@@ -75,14 +75,14 @@ func ParsePage(data []byte, loc *time.Location) (article.Input, error) {
 		}
 	}
 	titleBlock := blocks[0]
-	// A printed page is text, not HTML: what looks like markup in it is
-	// escaped, so "A<B" stays "A<B" wherever the article is shown.
+	// A printed page is text, not HTML: a title is taken as it is (a
+	// title is plain text), so "A<B" stays "A<B" wherever it is shown.
 	title := collapseSpace(titleBlock.text())
 	in := article.Input{
 		// The id is made of the title and the date line as printed, so a
 		// change of site.timezone never makes the same page a new article.
 		ID:          article.HashID(title, foldDateLine(dateLine)),
-		Title:       html.EscapeString(title),
+		Title:       title,
 		PublishedAt: published.Format(time.RFC3339),
 	}
 	titleEnd := titleBlock.line + len(titleBlock.lines) // 1-based line after the title
