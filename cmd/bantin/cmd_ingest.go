@@ -13,14 +13,21 @@ import (
 func newIngestCmd(opts *options) *cobra.Command {
 	var category string
 	cmd := &cobra.Command{
-		Use:   "ingest [--category SLUG] PATH...",
+		Use:   "ingest [--category NAME] PATH...",
 		Short: "Import article files, folders or standard input",
 		Long: `Import articles from .json (an object or an array), .jsonl (one object a line),
 .md (YAML front matter and a Markdown body) and .txt (a printed page) files.
 Folders are read recursively; "-" reads standard input. The same article
 again is unchanged; an edited one keeps its id and gets a new updated date.
 Bad articles are reported with file, line and reason; the others still go in,
-and the exit status is 1.`,
+and the exit status is 1.
+
+Categories: a file only adds them. An article gets the categories its file
+names, those it has already, and the one --category names (a title such as
+"Thời sự", which is also its title when the config gives none, or a slug).
+Ingesting the same file again, with or without --category, removes none;
+to take a category away, POST the article with its categories to the API.
+Files dropped in the watch folder (ingest.watch_dir) follow the same rule.`,
 		Example: `  bantin ingest articles.jsonl
   bantin ingest --category "Thời sự" pages/
   curl -s https://cms.example.vn/export | bantin ingest -`,
@@ -32,6 +39,9 @@ and the exit status is 1.`,
 				return err
 			}
 			defer a.close()
+			if err := storeCategoryTitles(ctx, a.store, a.cfg); err != nil {
+				return err
+			}
 			im, err := a.importer()
 			if err != nil {
 				return err
@@ -66,6 +76,6 @@ and the exit status is 1.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&category, "category", "", "add this category to every imported article")
+	cmd.Flags().StringVar(&category, "category", "", "add this category (title or slug) to every imported article, keeping those it has")
 	return cmd
 }

@@ -74,6 +74,9 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	}
 	defer a.close()
 	logger := a.logger
+	if err := storeCategoryTitles(ctx, a.store, cfg); err != nil {
+		return err
+	}
 	// With several machines on one database, leases and claims compare
 	// each machine's clock: say so when this one is off.
 	if c, ok := a.store.(interface {
@@ -241,6 +244,9 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 			if err != nil {
 				logger.Error("reload: the new config is refused; the running one stays", "err", err)
 				continue
+			}
+			if err := storeCategoryTitles(workCtx, a.store, next); err != nil {
+				logger.Error("reload: the categories' titles are not stored", "err", err)
 			}
 			logger.Info("reload: newsletters, upstream feeds, feed settings and templates reloaded",
 				"newsletters", len(next.Newsletters), "sources", len(next.Ingest.Sources))

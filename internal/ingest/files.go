@@ -160,7 +160,12 @@ func Files(opts FilesOptions) func(context.Context, func(record) error) error {
 		skipped = func(string, string) {}
 	}
 	category := opts.Category
-	return func(ctx context.Context, emit func(record) error) error {
+	return func(ctx context.Context, emitRecord func(record) error) error {
+		// A file adds categories to an article, never takes one away.
+		emit := func(r record) error {
+			r.keepCategories = true
+			return emitRecord(r)
+		}
 		for _, p := range opts.Paths {
 			if err := ctx.Err(); err != nil {
 				return err

@@ -18,6 +18,8 @@ import (
 type ArticleStore interface {
 	KnownSources(ctx context.Context, sourceHashes []string) (map[string]string, error)
 	ArticleHashes(ctx context.Context, ids []string) (map[string]string, error)
+	// ArticleCategories: a file adds to the categories stored.
+	ArticleCategories(ctx context.Context, ids []string) (map[string][]string, error)
 	SaveArticles(ctx context.Context, now time.Time, articles []article.Article) ([]store.Saved, error)
 }
 
@@ -120,6 +122,9 @@ type record struct {
 	origin Origin
 	// category is added to the article's categories (bantin ingest --category).
 	category string
+	// keepCategories: the record is a file's, which adds categories to
+	// those stored and never removes one (see mergeCategories).
+	keepCategories bool
 }
 
 // chunk is a run of records with its place in the stream, so the writer
@@ -132,6 +137,9 @@ type chunk struct {
 	keep     []int    // indexes of records whose article must be saved
 	sources  []string // the source hash of each record
 	skipped  []bool   // records found unchanged before they were normalized
+	// storedCats are the stored category slugs of the chunk's file
+	// records, by id, as read before any was saved.
+	storedCats map[string][]string
 }
 
 // Run imports every record that produce sends, calling report for each
@@ -282,7 +290,9 @@ func (im *Importer) prepare(ctx context.Context, c *chunk) error {
 			c.results[i].Err = err
 			continue
 		}
-		in = withCategory(in, r.category)
+		if !r.keepCategories {
+			in = withCategory(in, r.category)
+		}
 		inputs[i] = in
 		id, hash := im.normalizer.Key(in)
 		c.results[i].ID = id
@@ -292,6 +302,9 @@ func (im *Importer) prepare(ctx context.Context, c *chunk) error {
 	stored, err := im.store.ArticleHashes(ctx, ids)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
+	}
+	if err := im.mergeCategories(ctx, c, inputs, hashes, stored); err != nil {
+		return err
 	}
 	now := im.now()
 	for i := range c.records {
@@ -308,6 +321,7 @@ func (im *Importer) prepare(ctx context.Context, c *chunk) error {
 			c.results[i].Err = err
 			continue
 		}
+		a.InputHash = hashes[i] // a file's categories merged in count
 		a.SourceHash = sources[i]
 		c.articles = append(c.articles, a)
 		c.keep = append(c.keep, i)
@@ -356,7 +370,17 @@ func (im *Importer) save(ctx context.Context, c *chunk, touched map[string]bool)
 		in, err := parseRecord(c.records[i], im.location)
 		if err == nil {
 			var a article.Article
-			if a, err = im.normalizer.Normalize(withCategory(in, c.records[i].category), im.now()); err == nil {
+			hash := ""
+			if rec := c.records[i]; rec.keepCategories {
+				_, own := im.normalizer.Key(in)
+				in, hash = im.withFileCategories(in, own, rec.category, c.storedCats[r.ID])
+			} else {
+				in = withCategory(in, rec.category)
+			}
+			if a, err = im.normalizer.Normalize(in, im.now()); err == nil {
+				if hash != "" {
+					a.InputHash = hash
+				}
 				a.SourceHash = c.sources[i]
 				articles = append(articles, a)
 				keep = append(keep, i)
