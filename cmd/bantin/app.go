@@ -144,6 +144,5 @@ func (a *app) importer() (*ingest.Importer, error) {
 		Location:   a.cfg.Location(),
 		Now:        a.now,
 		Observe:    a.metricsIngest(),
-		Images:     imageLookup(),
 	}), nil
 }

@@ -100,7 +100,8 @@ that pages and categories that no longer exist disappear.`,
 			}
 			bar.add(1)
 			bar.finish()
-			fmt.Fprintf(opts.stdout, "wrote %d files for %d feeds under %s (%s)\n", files, len(scopes), out, time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(opts.stdout, "wrote %s for %s under %s (%s)\n", plural(files, "file", "files"), plural(len(scopes), "feed", "feeds"),
+				out, time.Since(start).Round(time.Millisecond))
 			return nil
 		},
 	}

@@ -71,7 +71,7 @@ Files dropped in the watch folder (ingest.watch_dir) follow the same rule.`,
 				return err
 			}
 			if summary.Rejected > 0 {
-				return failedError{fmt.Sprintf("%d article(s) rejected", summary.Rejected)}
+				return failedError{plural(summary.Rejected, "article", "articles") + " rejected"}
 			}
 			return nil
 		},

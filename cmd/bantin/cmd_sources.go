@@ -139,8 +139,8 @@ serve's next poll of it is then counted from now.`,
 				return nil
 			}
 			s := res.Summary
-			fmt.Fprintf(opts.stdout, "%s: %d entries: %d created, %d updated, %d unchanged, %d rejected; next %s\n",
-				res.Source, res.Entries, s.Created, s.Updated, s.Unchanged, s.Rejected, when(res.Next, app.cfg.Location()))
+			fmt.Fprintf(opts.stdout, "%s: %s: %d created, %d updated, %d unchanged, %d rejected; next %s\n",
+				res.Source, plural(res.Entries, "entry", "entries"), s.Created, s.Updated, s.Unchanged, s.Rejected, when(res.Next, app.cfg.Location()))
 			if s.Rejected > 0 {
 				return failedError{"some entries were rejected"}
 			}

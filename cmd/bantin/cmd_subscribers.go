@@ -429,7 +429,7 @@ who already agreed to receive the newsletter.`,
 					continue
 				}
 				if len(row.fields) > 2 {
-					reject(row.line, fmt.Sprintf("%d fields; want email,name", len(row.fields)))
+					reject(row.line, plural(len(row.fields), "field", "fields")+"; want email,name")
 					continue
 				}
 				email, err := subscriber.CleanEmail(strings.TrimPrefix(row.fields[0], "\ufeff"))
@@ -484,12 +484,12 @@ who already agreed to receive the newsletter.`,
 			if err := sa.sendDue(ctx); err != nil && fatal == nil {
 				fatal = err
 			}
-			fmt.Fprintf(opts.stdout, "%d added, %d already there, %d rejected (%d rows)\n", added, already, rejected, len(rows))
+			fmt.Fprintf(opts.stdout, "%d added, %d already there, %d rejected (%s)\n", added, already, rejected, plural(len(rows), "row", "rows"))
 			if fatal != nil {
 				return fatal
 			}
 			if rejected > 0 {
-				return failedError{fmt.Sprintf("%d rows rejected", rejected)}
+				return failedError{plural(rejected, "row", "rows") + " rejected"}
 			}
 			return nil
 		},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/http/httptest"
 	netmail "net/mail"
 	"os"
 	"os/exec"
@@ -147,6 +148,47 @@ func TestDigestSummariesSayOneArticleOneDelivery(t *testing.T) {
 		if regexp.MustCompile(`\b1 (articles|deliveries|copies|subscribers|tries)\b`).MatchString(o) {
 			t.Errorf("a plural for one: %s", o)
 		}
+	}
+}
+
+// TestCLISummariesSayOneEntryOneRowOneArgument: the other commands'
+// summaries and usage errors take the singular for one too.
+func TestCLISummariesSayOneEntryOneRowOneArgument(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/rss+xml; charset=utf-8")
+		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Huyện</title><link>https://huyen.example/</link>
+<description>d</description><item><title>Tin từ huyện</title><link>https://huyen.example/1</link><guid>h-1</guid><description>Mô tả.</description></item></channel></rss>`)
+	}))
+	defer upstream.Close()
+	dir := subscribersDir(t)
+	config, err := os.ReadFile(filepath.Join(dir, "config", "bantin.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeConfig(t, dir, string(config)+fmt.Sprintf("ingest:\n  sources:\n    - {name: huyen, url: %q, interval: 1h}\n", upstream.URL+"/feed"))
+
+	out, _ := mustRun(t, dir, 0, "sources", "poll", "huyen")
+	if !strings.Contains(out, "huyen: 1 entry: 1 created") {
+		t.Errorf("sources poll of one entry: %s", out)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "one.csv"), []byte("mot@example.vn,Một\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = mustRun(t, dir, 0, "subscribers", "import", "ban-tin-sang", "one.csv", "--confirmed")
+	if !strings.Contains(out, "1 added, 0 already there, 0 rejected (1 row)") {
+		t.Errorf("import of one row: %s", out)
+	}
+	_, errOut := mustRun(t, dir, 2, "digest", "send")
+	if !strings.Contains(errOut, "takes 1 argument, got 0") {
+		t.Errorf("digest send without a list: %s", errOut)
+	}
+	_, errOut = mustRun(t, dir, 2, "digest", "status", "a", "b")
+	if !strings.Contains(errOut, "takes 0 to 1 arguments, got 2") {
+		t.Errorf("digest status with two lists: %s", errOut)
+	}
+	out, _ = mustRun(t, dir, 0, "feeds", "build", "--out", filepath.Join(dir, "site"))
+	if !strings.Contains(out, " for 1 feed under ") { // the site-wide feed: the entry has no category
+		t.Errorf("feeds build: %s", out)
 	}
 }
 

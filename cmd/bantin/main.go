@@ -135,7 +135,11 @@ func args(min, max int) cobra.PositionalArgs {
 			case max != min:
 				want = fmt.Sprintf("%d to %d", min, max)
 			}
-			return usageError{fmt.Errorf("%s takes %s argument(s), got %d; usage: %s", cmd.CommandPath(), want, len(a), cmd.UseLine())}
+			noun := "arguments"
+			if min == 1 && (max == min || max < 0) {
+				noun = "argument" // "takes 1 argument", "takes at least 1 argument"
+			}
+			return usageError{fmt.Errorf("%s takes %s %s, got %d; usage: %s", cmd.CommandPath(), want, noun, len(a), cmd.UseLine())}
 		}
 		return nil
 	}
