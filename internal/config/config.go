@@ -40,6 +40,10 @@ type Config struct {
 	// Path is the file the config was read from, "" when there was none.
 	// It is not a key of the file.
 	Path string `yaml:"-"`
+	// BaseDir is the absolute folder that the relative paths of the file
+	// were resolved against (see BaseDir), "" when they are relative to the
+	// working directory. It is not a key of the file.
+	BaseDir string `yaml:"-"`
 }
 
 // Site describes the publication as readers see it.

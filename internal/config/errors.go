@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -74,4 +76,47 @@ func (ps problems) err() error {
 		return nil
 	}
 	return &Error{Problems: ps}
+}
+
+// Join makes one *Error of the problems of errs (each an *Error or nil),
+// as `config check` reports them: every problem once (a problem whose key,
+// or a key holding it, has one already is left out, so a bad value the
+// loader named is not named again by a later check), those placed in the
+// file in the order of their lines, then the others. An error of errs that
+// is no *Error is returned as it is. Join returns nil when errs hold no
+// problem.
+func Join(errs ...error) error {
+	var all problems
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		var e *Error
+		if !errors.As(err, &e) {
+			return err
+		}
+		var keys []string
+		for _, p := range all {
+			if p.Key != "" {
+				keys = append(keys, p.Key)
+			}
+		}
+		for _, p := range e.Problems {
+			if p.Key != "" && coveredKey(keys, p.Key) {
+				continue
+			}
+			all = append(all, p)
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		a, b := all[i], all[j]
+		if (a.Line > 0) != (b.Line > 0) {
+			return a.Line > 0
+		}
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		return a.Line < b.Line
+	})
+	return all.err()
 }

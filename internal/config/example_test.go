@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -30,6 +31,15 @@ func TestExampleIsDefaults(t *testing.T) {
 		t.Fatalf("Load() without file error = %v", err)
 	}
 	want.Path = examplePath
+	// The example sits in a folder named config: its relative paths are
+	// from the folder above, as ./config/bantin.yaml's are.
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.BaseDir = root
+	want.Storage.DSN = filepath.Join(root, "data", "bantin.db")
+	want.Mail.FileDir = filepath.Join(root, "data", "outbox")
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("example differs from the defaults (-defaults +example):\n%s", diff)
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,11 +41,26 @@ type LoadOptions struct {
 // Load builds the configuration from the defaults, then the file, then the
 // environment, and validates it. The file is chosen as: opts.Path, else
 // $BANTIN_CONFIG, else the first of the search paths that exists, else none
-// (defaults only). Config.Path is the file used.
+// (defaults only). Config.Path is the file used. Relative paths are resolved
+// as BaseDir says.
 //
 // Every error is an *Error listing all problems found; an invalid
 // configuration is never returned.
 func Load(opts LoadOptions) (*Config, error) {
+	cfg, err := Check(opts)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Check is Load for `bantin config check`: besides the *Error listing every
+// problem (the file's unknown keys and wrong types, the environment's and
+// the values' problems, all in one), it returns the configuration it could
+// build, where each value found wrong is left at its default, so that more
+// checks can run on it in the same pass. The configuration is nil only when
+// the file could not be read or parsed at all.
+func Check(opts LoadOptions) (*Config, error) {
 	lookup := opts.LookupEnv
 	if lookup == nil {
 		lookup = os.LookupEnv
@@ -55,6 +71,8 @@ func Load(opts LoadOptions) (*Config, error) {
 	}
 
 	o := &origin{file: path, lines: map[string]int{}, env: map[string]string{}}
+	var probs problems
+	var covered []string // keys whose problem the file's problems explain
 	var file *fileData
 	if path != "" {
 		data, err := os.ReadFile(path)
@@ -63,11 +81,15 @@ func Load(opts LoadOptions) (*Config, error) {
 				Problems: []Problem{{File: path, Message: "cannot read the config file: " + unwrapPathError(err),
 					Fix: "check the path and its permissions"}}}
 		}
-		var probs problems
-		file, probs = parseFile(path, data)
-		if len(probs) > 0 {
-			return nil, probs.err()
+		var fileProbs problems
+		file, fileProbs = parseFile(path, data)
+		if file.broken {
+			return nil, fileProbs.err()
 		}
+		// Values that are wrong were left out, so their defaults apply
+		// and the rest of the file is still checked.
+		probs = append(probs, fileProbs...)
+		covered = file.covered
 		o.lines = file.lines
 	}
 
@@ -85,9 +107,7 @@ func Load(opts LoadOptions) (*Config, error) {
 				Problems: []Problem{{File: path, Message: "cannot use the config file: " + err.Error()}}}
 		}
 	}
-	if probs := applyEnv(v, lookup, o.env); len(probs) > 0 {
-		return nil, probs.err()
-	}
+	probs = append(probs, applyEnv(v, lookup, o.env)...)
 
 	var cfg Config
 	if err := v.Unmarshal(&cfg, func(dc *mapstructure.DecoderConfig) {
@@ -100,11 +120,47 @@ func Load(opts LoadOptions) (*Config, error) {
 			Problems: []Problem{{File: path, Message: "internal error decoding the config: " + err.Error()}}}
 	}
 	cfg.Path = path
+	cfg.resolvePaths(o)
 	cfg.resolve()
 	if err := cfg.validate(o); err != nil {
-		return nil, err
+		var verr *Error
+		if errors.As(err, &verr) {
+			probs = appendNew(probs, covered, verr.Problems)
+		}
 	}
-	return &cfg, nil
+	return &cfg, probs.err()
+}
+
+// appendNew adds to probs the problems of more whose key has none in probs
+// yet, nor in covered: a value the strict pass refused was left at its
+// default, and the default must not be reported again ("schedule is
+// missing" after "schedule must be a text value", or after the typo
+// "shedule").
+func appendNew(probs problems, covered []string, more []Problem) problems {
+	keys := slices.Clone(covered)
+	for _, p := range probs {
+		if p.Key != "" {
+			keys = append(keys, p.Key)
+		}
+	}
+	for _, p := range more {
+		if p.Key != "" && coveredKey(keys, p.Key) {
+			continue
+		}
+		probs = append(probs, p)
+	}
+	return probs
+}
+
+// coveredKey reports whether key is one of keys or held by one of them
+// (newsletters[0] holds newsletters[0].schedule).
+func coveredKey(keys []string, key string) bool {
+	for _, k := range keys {
+		if k == key || strings.HasPrefix(key, k+".") || strings.HasPrefix(key, k+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // findFile picks the config file; "" means none.

@@ -20,13 +20,17 @@ func envOf(m map[string]string) func(string) (string, bool) {
 	}
 }
 
-// writeConfig writes content to a fresh file and returns its path.
+// writeConfig writes content to a fresh file and returns its path. The
+// test then runs in the file's folder, so that its relative paths stay as
+// written (see TestLoadRelativePaths for the other cases).
 func writeConfig(t *testing.T, content string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "bantin.yaml")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bantin.yaml")
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	t.Chdir(dir)
 	return path
 }
 
@@ -433,5 +437,151 @@ func TestByteSize(t *testing.T) {
 	_, err = loadString(t, "limits:\n  feed_cache: 100KiB\n", nil)
 	if err == nil || !strings.Contains(err.Error(), "at least 1MiB") {
 		t.Errorf("feed_cache: 100KiB: error = %v, want one asking for at least 1MiB", err)
+	}
+}
+
+func TestEnvWarnings(t *testing.T) {
+	got := EnvWarnings([]string{
+		"HOME=/root",
+		"BANTIN_FEEDS_ITMES=3",          // a typo: the nearest key
+		"BANTIN_FEEDS_ITEMS=3",          // a key
+		"BANTIN_MAIL_SMTP_PASWORD=x",    // a typo of a longer key
+		"BANTIN_CONFIG=/etc/bantin.yml", // not config
+		"BANTIN_TEST_ALL=1",             // not config
+		"BANTIN_NEWSLETTERS=x",          // a list of items
+		"BANTIN_ZZZZZZZZZZZZ=1",         // nothing near
+	})
+	want := []string{
+		"BANTIN_FEEDS_ITMES names no config key and is ignored; did you mean BANTIN_FEEDS_ITEMS?",
+		"BANTIN_MAIL_SMTP_PASWORD names no config key and is ignored; did you mean BANTIN_MAIL_SMTP_PASSWORD?",
+		"BANTIN_NEWSLETTERS is ignored: newsletters is a list of items, set in the config file only",
+		"BANTIN_ZZZZZZZZZZZZ names no config key and is ignored; config/bantin.example.yaml lists every key (BANTIN_ + the key in upper case, _ for .)",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("EnvWarnings mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestLoadRelativePaths: the relative paths of a file are resolved from
+// the folder it belongs to (BaseDir), wherever the command runs; those
+// of the environment stay relative to the working directory.
+func TestLoadRelativePaths(t *testing.T) {
+	root := t.TempDir()
+	elsewhere := t.TempDir()
+	write := func(rel, content string) string {
+		t.Helper()
+		path := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	const paths = "storage:\n  dsn: db/tin.db\nmail:\n  file_dir: thu\n  dkim:\n    domain: example.vn\n    selector: s\n    key_file: keys/dkim.pem\n" +
+		"ingest:\n  watch_dir: hop-thu\ntemplates_dir: mau\n"
+	site := write("site/bantin.yaml", paths)
+	project := write("project/config/bantin.yaml", paths)
+	defaults := write("bare/bantin.yaml", "site:\n  title: Báo\n")
+	absolute := write("abs/bantin.yaml", "storage:\n  dsn: /var/tmp/tin.db\n")
+
+	type want struct{ base, dsn, fileDir, keyFile, watchDir, templatesDir string }
+	in := func(base string) want {
+		return want{base, filepath.Join(base, "db/tin.db"), filepath.Join(base, "thu"), filepath.Join(base, "keys/dkim.pem"),
+			filepath.Join(base, "hop-thu"), filepath.Join(base, "mau")}
+	}
+	tests := []struct {
+		name string
+		cwd  string
+		opts LoadOptions
+		want want
+	}{
+		{"--config elsewhere: the file's folder", elsewhere, LoadOptions{Path: site}, in(filepath.Join(root, "site"))},
+		{"BANTIN_CONFIG elsewhere: the file's folder", elsewhere,
+			LoadOptions{LookupEnv: envOf(map[string]string{"BANTIN_CONFIG": site})}, in(filepath.Join(root, "site"))},
+		{"a file in config/: the folder above", elsewhere, LoadOptions{Path: project}, in(filepath.Join(root, "project"))},
+		{"config/bantin.yaml found from its project: as written", filepath.Join(root, "project"),
+			LoadOptions{SearchPaths: []string{"config/bantin.yaml"}},
+			want{"", "db/tin.db", "thu", "keys/dkim.pem", "hop-thu", "mau"}},
+		{"defaults follow the file", elsewhere, LoadOptions{Path: defaults},
+			want{base: filepath.Join(root, "bare"), dsn: filepath.Join(root, "bare/data/bantin.db"), fileDir: filepath.Join(root, "bare/data/outbox")}},
+		{"absolute stays", elsewhere, LoadOptions{Path: absolute},
+			want{base: filepath.Join(root, "abs"), dsn: "/var/tmp/tin.db", fileDir: filepath.Join(root, "abs/data/outbox")}},
+		{"the environment is from the working directory", elsewhere,
+			LoadOptions{Path: site, LookupEnv: envOf(map[string]string{"BANTIN_STORAGE_DSN": "moi.db"})},
+			func() want { w := in(filepath.Join(root, "site")); w.dsn = "moi.db"; return w }()},
+		{"no file: the working directory", elsewhere, LoadOptions{SearchPaths: []string{}},
+			want{dsn: "data/bantin.db", fileDir: "data/outbox"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Chdir(tt.cwd)
+			if tt.opts.LookupEnv == nil {
+				tt.opts.LookupEnv = envOf(nil)
+			}
+			cfg, err := Load(tt.opts)
+			if err != nil {
+				t.Fatalf("Load() error = %v", err)
+			}
+			got := want{cfg.BaseDir, cfg.Storage.DSN, cfg.Mail.FileDir, cfg.Mail.DKIM.KeyFile, cfg.Ingest.WatchDir, cfg.TemplatesDir}
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(want{})); diff != "" {
+				t.Errorf("paths (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestBaseDir(t *testing.T) {
+	for _, tt := range []struct{ path, want string }{
+		{"", ""},
+		{"/etc/bantin/bantin.yaml", "/var/lib/bantin"},
+		{"/srv/tin/config/bantin.yaml", "/srv/tin"},
+		{"/srv/tin/bantin.yaml", "/srv/tin"},
+	} {
+		if got, _ := BaseDir(tt.path); got != tt.want {
+			t.Errorf("BaseDir(%q) = %q, want %q", tt.path, got, tt.want)
+		}
+	}
+}
+
+// TestLoadReportsEveryProblem: unknown keys, wrong types, the
+// environment's and the values' problems of one file come in one error,
+// and a value the strict pass refused is not reported again.
+func TestLoadReportsEveryProblem(t *testing.T) {
+	const file = `site:
+  base_url: localhost
+  timezone: Asia/Saigon_City
+feeds:
+  itmes: 20
+  items: 12.7
+newsletters:
+  - id: sang
+    schedule: "0 25 * * *"
+  - id: toi
+    shedule: "0 18 * * *"
+mail:
+  from: not an address
+`
+	cfg, err := Check(LoadOptions{Path: writeConfig(t, file), LookupEnv: envOf(map[string]string{"BANTIN_SUBSCRIBE_BOUNCE_LIMIT": "x"}),
+		SearchPaths: []string{}})
+	var cerr *Error
+	if !errors.As(err, &cerr) {
+		t.Fatalf("Check() error = %v, want *Error", err)
+	}
+	if cfg == nil {
+		t.Fatal("Check() returned no config with the problems")
+	}
+	var keys []string
+	for _, p := range cerr.Problems {
+		keys = append(keys, p.Key)
+	}
+	want := []string{"feeds.itmes", "feeds.items", "newsletters[1].shedule", "subscribe.bounce_limit",
+		"site.base_url", "site.timezone", "mail.from", "newsletters[0].schedule"}
+	if diff := cmp.Diff(want, keys); diff != "" {
+		t.Errorf("problems' keys (-want +got):\n%s\n%v", diff, err)
+	}
+	if got, err := Load(LoadOptions{Path: writeConfig(t, file), LookupEnv: envOf(nil), SearchPaths: []string{}}); got != nil || err == nil {
+		t.Errorf("Load() = %v, %v; want no config and the error", got, err)
 	}
 }

@@ -106,7 +106,14 @@ func (c *Config) Print(w io.Writer) error {
 	if c.Path != "" {
 		layers = "defaults, " + c.Path + ", environment"
 	}
-	if _, err := fmt.Fprintf(w, "# effective configuration (%s); secrets masked\n", layers); err != nil {
+	// Say where the relative paths lead, as they may not lead where the
+	// command was run.
+	paths := "relative paths (storage.dsn, mail.file_dir, ingest.watch_dir, templates_dir, mail.dkim.key_file) are from the working directory"
+	if c.BaseDir != "" {
+		_, why := BaseDir(c.Path)
+		paths = "relative paths in the file are resolved from " + c.BaseDir + " (" + why + "), shown resolved"
+	}
+	if _, err := fmt.Fprintf(w, "# effective configuration (%s); secrets masked\n# %s\n", layers, paths); err != nil {
 		return fmt.Errorf("print config: %w", err)
 	}
 	enc := yaml.NewEncoder(w)

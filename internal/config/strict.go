@@ -21,6 +21,14 @@ type fileData struct {
 	path   string
 	values map[string]any
 	lines  map[string]int
+	// covered are keys a problem of the file explains, such as the key
+	// "shedule" was a typo of: a later "schedule is missing" is not said.
+	covered []string
+	// broken is set when the file could not be read as a whole (invalid
+	// YAML, a second document, no mapping at the top, too many aliases):
+	// its values are then not to be used. Otherwise the values hold every
+	// key found right, and the problems name the others.
+	broken bool
 }
 
 // maxNodes bounds the work of walking a file, so that aliases nested into
@@ -46,6 +54,7 @@ func parseFile(path string, data []byte) (*fileData, problems) {
 			return fd, nil // an empty file: defaults only
 		}
 		w.probs.add(yamlProblem(path, err))
+		fd.broken = true
 		return fd, w.probs
 	}
 	var extra yaml.Node
@@ -53,9 +62,11 @@ func parseFile(path string, data []byte) (*fileData, problems) {
 		w.probs.add(Problem{File: path, Line: extra.Line,
 			Message: "a second YAML document starts here",
 			Fix:     `keep the whole config in one document: remove the "---" line`})
+		fd.broken = true
 		return fd, w.probs
 	} else if !errors.Is(err, io.EOF) {
 		w.probs.add(yamlProblem(path, err))
+		fd.broken = true
 		return fd, w.probs
 	}
 
@@ -74,14 +85,16 @@ func parseFile(path string, data []byte) (*fileData, problems) {
 		w.probs.add(Problem{File: path, Line: root.Line,
 			Message: "the config is " + describe(root) + ", not a mapping of keys",
 			Fix:     "start with top-level keys such as \"site:\"; see config/bantin.example.yaml"})
+		fd.broken = true
 		return fd, w.probs
 	}
 	fd.values = w.mapping(root, reflect.TypeFor[Config](), "")
-	if len(w.probs) > 0 {
-		return fd, w.probs
-	}
+	// The alias budget spent leaves values out without a problem of
+	// their own: nothing of the file can be trusted then.
+	fd.broken = w.budget <= 0
+	fd.covered = w.covered
 	applyItemDefaults(fd.values)
-	return fd, nil
+	return fd, w.probs
 }
 
 // yamlProblem turns a YAML syntax error into a Problem with its line.
@@ -103,6 +116,8 @@ type walker struct {
 	lines  map[string]int
 	probs  problems
 	budget int
+	// covered are the keys that a typo of theirs left unset.
+	covered []string
 }
 
 // deref follows aliases and counts the node against the budget. It returns
@@ -157,9 +172,15 @@ func (w *walker) mapping(n *yaml.Node, t reflect.Type, path string) map[string]a
 		seen[name] = k.Line
 		ft, ok := fields[name]
 		if !ok {
+			fix, meant := suggest(path, name, t)
 			w.probs.add(Problem{File: w.file, Line: k.Line, Key: key,
 				Message: "unknown key " + key,
-				Fix:     suggest(path, name, t)})
+				Fix:     fix})
+			if meant != "" {
+				// The key meant is then missing: that is this problem,
+				// not another.
+				w.covered = append(w.covered, meant)
+			}
 			continue
 		}
 		w.lines[key] = k.Line
@@ -452,7 +473,8 @@ func allKeys(t reflect.Type, prefix string) []keyInfo {
 
 // suggest proposes the known key nearest to an unknown one: first among its
 // siblings, else anywhere outside lists ("items" at the top → feeds.items).
-func suggest(path, name string, t reflect.Type) string {
+// It returns the fix and the key proposed ("" for none).
+func suggest(path, name string, t reflect.Type) (fix, key string) {
 	const none = "remove it; config/bantin.example.yaml lists every key"
 	lower := strings.ToLower(name)
 	best, bestD := "", math.MaxInt
@@ -466,7 +488,7 @@ func suggest(path, name string, t reflect.Type) string {
 		}
 	}
 	if best != "" && bestD <= closeEnough(name) {
-		return "did you mean " + joinKey(path, best) + "?"
+		return "did you mean " + joinKey(path, best) + "?", joinKey(path, best)
 	}
 	best, bestD = "", math.MaxInt
 	for _, k := range allKeys(reflect.TypeFor[Config](), "") {
@@ -479,9 +501,9 @@ func suggest(path, name string, t reflect.Type) string {
 		}
 	}
 	if best != "" && bestD <= closeEnough(name) {
-		return "did you mean " + best + "?"
+		return "did you mean " + best + "?", best
 	}
-	return none
+	return none, ""
 }
 
 // closeEnough is the largest edit distance still taken for a typo.

@@ -256,7 +256,7 @@ func (c *Config) Place(ps []Problem) error {
 	// The lines are read again from the file: a Config keeps only values.
 	if c.Path != "" {
 		if data, err := os.ReadFile(c.Path); err == nil {
-			if file, probs := parseFile(c.Path, data); len(probs) == 0 {
+			if file, _ := parseFile(c.Path, data); !file.broken {
 				o.lines = file.lines
 			}
 		}

@@ -78,6 +78,7 @@ type Importer struct {
 	workers    int
 	batchSize  int
 	observe    func(Result)
+	images     *ImageLookup
 }
 
 // ImporterOptions configures an Importer.
@@ -90,6 +91,9 @@ type ImporterOptions struct {
 	BatchSize  int // articles per transaction; default 500
 	// Observe is told every result (metrics); nil for none.
 	Observe func(Result)
+	// Images learns the length of images given without one
+	// (ingest.image_lookup); nil for no lookups.
+	Images *ImageLookup
 }
 
 // NewImporter builds an Importer.
@@ -102,6 +106,7 @@ func NewImporter(opts ImporterOptions) *Importer {
 		workers:    opts.Workers,
 		batchSize:  opts.BatchSize,
 		observe:    opts.Observe,
+		images:     opts.Images,
 	}
 	if im.now == nil {
 		im.now = time.Now
@@ -326,6 +331,8 @@ func (im *Importer) prepare(ctx context.Context, c *chunk) error {
 		c.articles = append(c.articles, a)
 		c.keep = append(c.keep, i)
 	}
+	// On the workers, so that lookups overlap the writes of other chunks.
+	im.images.Fill(ctx, c.articles)
 	return nil
 }
 
@@ -394,6 +401,9 @@ func (im *Importer) save(ctx context.Context, c *chunk, touched map[string]bool)
 	if len(c.articles) == 0 {
 		return nil
 	}
+	// Articles normalized again here have not been looked up; the rest
+	// are skipped or answered from the cache.
+	im.images.Fill(ctx, c.articles)
 	saved, err := im.store.SaveArticles(ctx, im.now(), c.articles)
 	if err != nil {
 		first := c.records[c.keep[0]].origin
