@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -71,6 +75,55 @@ func openAppConfig(ctx context.Context, cfg *config.Config, opts *options) (*app
 		return nil, err
 	}
 	return &app{cfg: cfg, logger: logger, store: st, now: time.Now}, nil
+}
+
+// openAppReadOnly is openApp for the commands that only read (articles
+// list and show, subscribers list and export, sources list, digest
+// preview): it opens the store the config names and never makes one, nor
+// migrates it. A store that is not there (a relative storage.dsn read from
+// another folder, a typo) is an error naming the path, rather than an
+// empty store that answers "nothing".
+func openAppReadOnly(ctx context.Context, opts *options) (*app, error) {
+	cfg, err := loadConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Storage.Driver == "sqlite" {
+		if err := storeExists(cfg); err != nil {
+			return nil, err
+		}
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	// Ping also says whether migrations are pending: a store of an older
+	// version is migrated by serve or migrate, not by a read.
+	if err := st.Ping(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("the store is not ready (%w); run bantin serve or bantin migrate first", err)
+	}
+	return &app{cfg: cfg, logger: newLogger(cfg, opts.stderr), store: st, now: time.Now}, nil
+}
+
+// storeExists checks that the SQLite file of storage.dsn is there and
+// not empty, naming the path (absolute) and where it was set.
+func storeExists(cfg *config.Config) error {
+	path := cfg.Storage.DSN
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	info, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || (err == nil && info.Size() == 0):
+		return fmt.Errorf("no store at %s (storage.dsn); run bantin serve or bantin migrate first, or check storage.dsn", abs)
+	case err != nil:
+		return fmt.Errorf("store %s: %w", abs, err)
+	case info.IsDir():
+		return fmt.Errorf("store %s (storage.dsn) is a folder; storage.dsn names the database file, such as data/bantin.db", abs)
+	}
+	return nil
 }
 
 func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {

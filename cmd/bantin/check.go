@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	texttemplate "text/template"
@@ -87,6 +90,23 @@ func checkConfig(cfg *config.Config) (*checked, error) {
 	return &checked{templates: tmpl, newsletters: lists}, nil
 }
 
+// loadChecked loads the config and runs checkConfig on it, as config
+// check, serve and a reload do: every problem of both in one
+// *config.Error, in the order of the file's lines. checkConfig runs on
+// what loaded even when the keys' values have problems (each bad value
+// left at its default), so that one run names them all.
+func loadChecked(opts *options) (*config.Config, *checked, error) {
+	cfg, loadErr := config.Check(config.LoadOptions{Path: opts.configPath})
+	if cfg == nil {
+		return nil, nil, loadErr
+	}
+	checks, checkErr := checkConfig(cfg)
+	if err := config.Join(loadErr, checkErr); err != nil {
+		return cfg, nil, err
+	}
+	return cfg, checks, nil
+}
+
 // splitKey splits the error of a mail constructor, which starts with the
 // key it is about ("mail.dkim.key_file: cannot read…"), into that key and
 // the rest; fallback is the key when the message names none.
@@ -114,15 +134,18 @@ func newsletterProblems(cfg *config.Config, tmpl *templates.Set) ([]digest.Newsl
 	for i, n := range cfg.Newsletters {
 		prefix := fmt.Sprintf("newsletters[%d]", i)
 		loc := n.Location()
+		// Each check of a list is made whatever the others found, so that
+		// one run names every problem.
+		ok := true
 		sched, err := digest.ParseSchedule(n.Schedule, loc)
 		if err != nil {
 			add(prefix+".schedule", "write 5 cron fields, such as \"0 6 * * *\"", "%v", err)
-			continue
+			ok = false
 		}
 		subject, err := digestSubject(n.Subject)
 		if err != nil {
 			add(prefix+".subject", subjectFix, "%v", err)
-			continue
+			ok = false
 		}
 		name := n.Template
 		if name == "" {
@@ -131,6 +154,9 @@ func newsletterProblems(cfg *config.Config, tmpl *templates.Set) ([]digest.Newsl
 		if !tmpl.HasEmail(name) {
 			add(prefix+".template", fmt.Sprintf("add %s.html and %s.txt under templates_dir/email/, or remove the key for the built-in \"digest\"", name, name),
 				"no email template set %q", name)
+			continue
+		}
+		if subject == nil {
 			continue
 		}
 		sample := sampleIssue(cfg, n.ID, n.Title, loc, subject, n.Template)
@@ -145,6 +171,9 @@ func newsletterProblems(cfg *config.Config, tmpl *templates.Set) ([]digest.Newsl
 				key = "templates_dir"
 			}
 			add(key, "fix the template so that it renders an issue (see templates/email/digest.html for the fields)", "email template set %q does not render: %v", name, err)
+			continue
+		}
+		if !ok {
 			continue
 		}
 		lists = append(lists, digest.Newsletter{
@@ -174,4 +203,44 @@ func sampleIssue(cfg *config.Config, id, title string, loc *time.Location, subje
 		Site: cfg.Site.Title, Sender: cfg.Site.Title + " · " + base, BaseURL: base, Lang: cfg.Site.Language,
 		Location: loc, Subject: subject, TemplateID: templateID,
 	}
+}
+
+// startWarnings names what in cfg is valid but most likely a mistake,
+// for serve to log at start and config check to print: links that
+// would point at the wrong place. site.base_url starts every link in
+// feeds, emails and pages, and the GUID of every new article (fixed
+// for good at its first store).
+func startWarnings(cfg *config.Config) []string {
+	def := config.Default()
+	var out []string
+	listenHost, _, err := net.SplitHostPort(cfg.Server.Listen)
+	if err != nil {
+		return nil // config.Validate names it
+	}
+	base, err := url.Parse(cfg.Site.BaseURL)
+	if err != nil {
+		return nil
+	}
+	switch {
+	case cfg.Site.BaseURL == def.Site.BaseURL && cfg.Server.Listen != def.Server.Listen:
+		out = append(out, fmt.Sprintf("server.listen is %s but site.base_url is left at its default %s: every link in feeds, emails and pages, and the GUID of every new article (fixed for good), would point there; set site.base_url to the address readers use, such as https://news.example.vn",
+			cfg.Server.Listen, def.Site.BaseURL))
+	case loopbackHost(base.Hostname()) && !loopbackHost(listenHost):
+		out = append(out, fmt.Sprintf("site.base_url %s is on this machine only, but server.listen %s takes connections from other machines: readers there would get links to their own machine, and new articles would get GUIDs on it for good; set site.base_url to the address readers use, such as https://news.example.vn",
+			cfg.Site.BaseURL, cfg.Server.Listen))
+	}
+	return out
+}
+
+// loopbackHost reports whether host names this machine only: localhost
+// or a loopback address. An empty host (":8080") is every address.
+func loopbackHost(host string) bool {
+	if host == "" {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

@@ -44,7 +44,7 @@ listed too, marked "scheduled".`,
 			if limit < 0 {
 				return usageError{fmt.Errorf("--limit must be 0 (all) or more, got %d", limit)}
 			}
-			a, err := openApp(cmd.Context(), opts)
+			a, err := openAppReadOnly(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
@@ -77,11 +77,15 @@ func newArticlesShowCmd(opts *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show ID",
 		Short: "Show one article with its content",
+		Long: `Show one article: its id, GUID, slug, dates in site.timezone, categories and
+content. With --json, print it in the article JSON format that bantin ingest
+and the admin API take, so that it can be edited and ingested back.`,
 		Example: `  bantin articles show cms-4521
-  bantin articles show --json cms-4521 | jq .title`,
+  bantin articles show --json cms-4521 | jq .title
+  bantin articles show --json cms-4521 > bai.json && $EDITOR bai.json && bantin ingest bai.json`,
 		Args: args(1, 1),
 		RunE: func(cmd *cobra.Command, ids []string) error {
-			a, err := openApp(cmd.Context(), opts)
+			a, err := openAppReadOnly(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
@@ -97,7 +101,13 @@ func newArticlesShowCmd(opts *options) *cobra.Command {
 			if asJSON {
 				enc := json.NewEncoder(opts.stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(art)
+				// Non-ASCII stays as written and <p> as <p>: the file is
+				// for an editor as much as for bantin ingest.
+				enc.SetEscapeHTML(false)
+				if err := enc.Encode(articleInput(art, loc)); err != nil {
+					return fmt.Errorf("write article %s: %w", art.ID, err)
+				}
+				return nil
 			}
 			var cats []string
 			for _, c := range art.Categories {
@@ -137,8 +147,32 @@ func newArticlesShowCmd(opts *options) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the stored article as JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the article in the JSON format bantin ingest and the API take, dates in site.timezone")
 	return cmd
+}
+
+// articleInput is a stored article in the article JSON format that the
+// API, .json files and bantin ingest take (categories by title, dates in
+// RFC 3339 in site.timezone), so that `articles show --json` can be
+// edited and ingested back. Dates keep their fractions of a second, if
+// any, so that the same article comes back unchanged.
+func articleInput(a article.Article, loc *time.Location) article.Input {
+	in := article.Input{
+		ID: a.ID, Title: a.Title, URL: a.URL, Author: a.Author, Summary: a.Summary, ContentHTML: a.ContentHTML,
+		PublishedAt: a.PublishedAt.In(loc).Format(time.RFC3339Nano),
+		UpdatedAt:   a.UpdatedAt.In(loc).Format(time.RFC3339Nano),
+	}
+	for _, c := range a.Categories {
+		title := c.Title
+		if title == "" {
+			title = c.Slug
+		}
+		in.Categories = append(in.Categories, title)
+	}
+	if img := a.Image; img != nil {
+		in.Image = &article.ImageInput{URL: img.URL, Caption: img.Caption, Type: img.Type, Length: img.Length}
+	}
+	return in
 }
 
 func newArticlesDeleteCmd(opts *options) *cobra.Command {

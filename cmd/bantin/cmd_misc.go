@@ -33,14 +33,17 @@ a reload. Exit status 2 when the config is invalid.`,
   bantin --config /etc/bantin/bantin.yaml config check --print`,
 		Args: args(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(opts)
-			if err != nil {
-				return err
+			// The same checks as serve's start and a reload, all in one
+			// run: a config that passes here starts. --print shows the
+			// config whatever they find, since it helps find what they
+			// name.
+			cfg, _, checkErr := loadChecked(opts)
+			if cfg == nil {
+				return checkErr
 			}
-			// The same checks as serve's start and a reload: a config that
-			// passes here starts. --print shows the config whatever they
-			// find, since it helps find what they name.
-			_, checkErr := checkConfig(cfg)
+			for _, w := range startWarnings(cfg) {
+				fmt.Fprintln(opts.stderr, "bantin: warning: "+w)
+			}
 			if print {
 				if err := cfg.Print(opts.stdout); err != nil {
 					return err

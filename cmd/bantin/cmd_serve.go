@@ -58,13 +58,9 @@ SIGTERM or SIGINT stops it gracefully; a second signal stops it at once.`,
 }
 
 func serve(ctx context.Context, stopSignals func(), opts *options) error {
-	cfg, err := loadConfig(opts)
-	if err != nil {
-		return err
-	}
 	// What would fail later (a DKIM key, a template set, a subject) fails
 	// the start instead, as a config error: exit status 2.
-	checks, err := checkConfig(cfg)
+	cfg, checks, err := loadChecked(opts)
 	if err != nil {
 		return err
 	}
@@ -76,6 +72,9 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	logger := a.logger
 	if err := storeCategoryTitles(ctx, a.store, cfg); err != nil {
 		return err
+	}
+	for _, w := range startWarnings(cfg) {
+		logger.Warn(w)
 	}
 	// With several machines on one database, leases and claims compare
 	// each machine's clock: say so when this one is off.
@@ -388,11 +387,7 @@ func configEvents(ctx context.Context, w *fsnotify.Watcher, abs, path string, re
 // applied: a config or a template that does not load changes nothing.
 func reload(running *config.Config, opts *options, tmpl *templates.Set, digests *digest.Service, subs *subscriber.Service,
 	poller *ingest.Poller, feeds *feed.Service) (*config.Config, error) {
-	next, err := loadConfig(opts)
-	if err != nil {
-		return nil, err
-	}
-	checks, err := checkConfig(next)
+	next, checks, err := loadChecked(opts)
 	if err != nil {
 		return nil, err
 	}

@@ -32,9 +32,14 @@ func (a *app) poller(importer *ingest.Importer) *ingest.Poller {
 	})
 }
 
-// openPoller opens the app and builds its poller.
-func openPoller(ctx context.Context, opts *options) (*app, *ingest.Poller, error) {
-	a, err := openApp(ctx, opts)
+// openPoller opens the app and builds its poller; with readOnly (sources
+// list), no store is made.
+func openPoller(ctx context.Context, opts *options, readOnly bool) (*app, *ingest.Poller, error) {
+	open := openApp
+	if readOnly {
+		open = openAppReadOnly
+	}
+	a, err := open(ctx, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -69,7 +74,7 @@ func newSourcesListCmd(opts *options) *cobra.Command {
 		Args:    args(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			a, p, err := openPoller(ctx, opts)
+			a, p, err := openPoller(ctx, opts, true)
 			if err != nil {
 				return err
 			}
@@ -105,7 +110,7 @@ serve's next poll of it is then counted from now.`,
 		Args:    args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			ctx := cmd.Context()
-			app, p, err := openPoller(ctx, opts)
+			app, p, err := openPoller(ctx, opts, false)
 			if err != nil {
 				return err
 			}

@@ -62,7 +62,14 @@ func (noMailer) Enqueue(context.Context, string, int64, mail.Message) (string, e
 // openSubscribers opens the app and builds the subscriber service; with
 // withMail, confirmation emails go to the outbox on the config's transport.
 func openSubscribers(ctx context.Context, opts *options, withMail bool) (*subscribersApp, error) {
-	a, err := openApp(ctx, opts)
+	return openSubscribersOn(ctx, opts, withMail, openApp)
+}
+
+// openSubscribersOn is openSubscribers on the app that open opens
+// (openAppReadOnly for the commands that only read).
+func openSubscribersOn(ctx context.Context, opts *options, withMail bool,
+	open func(context.Context, *options) (*app, error)) (*subscribersApp, error) {
+	a, err := open(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +124,20 @@ func (sa *subscribersApp) sendDue(ctx context.Context) error {
 // fails before any work on a list the config does not name.
 func openListSubscribers(ctx context.Context, opts *options, list string, withMail bool) (*subscribersApp, error) {
 	sa, err := openSubscribers(ctx, opts, withMail)
+	if err != nil {
+		return nil, err
+	}
+	if err := sa.checkList(list); err != nil {
+		sa.close()
+		return nil, err
+	}
+	return sa, nil
+}
+
+// openReadListSubscribers is openListSubscribers for the commands that
+// only read (list, export): it never makes a store.
+func openReadListSubscribers(ctx context.Context, opts *options, list string) (*subscribersApp, error) {
+	sa, err := openSubscribersOn(ctx, opts, false, openAppReadOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -309,7 +330,7 @@ for an address that reached subscribe.bounce_limit and gets no more mail.`,
 				return usageError{fmt.Errorf("--status must be confirmed, pending or unsubscribed, got %q", status)}
 			}
 			ctx := cmd.Context()
-			sa, err := openListSubscribers(ctx, opts, list, false)
+			sa, err := openReadListSubscribers(ctx, opts, list)
 			if err != nil {
 				return err
 			}
@@ -519,7 +540,7 @@ imports back with bantin subscribers import.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			list := a[0]
 			ctx := cmd.Context()
-			sa, err := openListSubscribers(ctx, opts, list, false)
+			sa, err := openReadListSubscribers(ctx, opts, list)
 			if err != nil {
 				return err
 			}

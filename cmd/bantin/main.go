@@ -41,6 +41,11 @@ func (e failedError) Error() string { return e.msg }
 
 // run executes one command line and returns the exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// A BANTIN_ variable that sets no key is a typo the admin would
+	// otherwise never hear of: said before every command.
+	for _, w := range config.EnvWarnings(os.Environ()) {
+		fmt.Fprintln(stderr, "bantin: warning: "+w)
+	}
 	root := newRoot(stdin, stdout, stderr)
 	root.SetArgs(args)
 	root.SetIn(stdin)

@@ -38,6 +38,7 @@ newsletters:
   - {id: sang, title: "Bản tin sáng", schedule: "0 6 * * *"}
 `, upstream.URL)
 	writeConfig(t, dir, config)
+	mustRun(t, dir, 0, "migrate") // sources list reads a store and never makes one
 	out, _ := mustRun(t, dir, 0, "sources", "list")
 	if !strings.Contains(out, "huyen") || !strings.Contains(out, "never") {
 		t.Errorf("sources list before any poll:\n%s", out)
