@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -193,19 +194,39 @@ func entryImage(item *gofeed.Item) *article.ImageInput {
 				for _, d := range m.Children["description"] {
 					caption = strings.TrimSpace(d.Value)
 				}
-				return &article.ImageInput{URL: u, Caption: caption, Type: typ}
+				// media:content's fileSize, as an enclosure's length.
+				return &article.ImageInput{URL: u, Caption: caption, Type: typ, Length: byteLength(m.Attrs["fileSize"])}
 			}
 		}
 	}
 	if item.Image != nil && strings.TrimSpace(item.Image.URL) != "" {
-		return &article.ImageInput{URL: item.Image.URL, Caption: strings.TrimSpace(item.Image.Title)}
+		img := &article.ImageInput{URL: item.Image.URL, Caption: strings.TrimSpace(item.Image.Title)}
+		// gofeed makes the image of an image enclosure: its length and
+		// type come along.
+		for _, e := range item.Enclosures {
+			if e != nil && e.URL == img.URL {
+				img.Type, img.Length = e.Type, byteLength(e.Length)
+				break
+			}
+		}
+		return img
 	}
 	for _, e := range item.Enclosures {
 		if e != nil && strings.HasPrefix(e.Type, "image/") && e.URL != "" {
-			return &article.ImageInput{URL: e.URL, Type: e.Type}
+			return &article.ImageInput{URL: e.URL, Type: e.Type, Length: byteLength(e.Length)}
 		}
 	}
 	return nil
+}
+
+// byteLength reads a length in bytes as a feed gives it; 0 (unknown) for
+// anything but a positive number.
+func byteLength(s string) int64 {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // zoneAtEnd matches a date's trailing zone: Z, +07:00, -0500, or a name
