@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -41,7 +42,7 @@ func TestCategoryTitlesFromConfigAndArticles(t *testing.T) {
 	mustRun(t, dir, 0, "ingest", "--category", "Thời sự", "trang.txt")
 
 	writeConfig(t, dir, head+"categories:\n  - {slug: kinh-te, title: \"Kinh tế\"}\n")
-	startServe(t, dir, addr)
+	d := startServe(t, dir, addr)
 	base := "http://" + addr
 
 	// A later article gives du-lich a title and kinh-te another one.
@@ -173,6 +174,16 @@ func TestCategoryTitlesFromConfigAndArticles(t *testing.T) {
 	if m := slugShown.FindString(prefPage); m != "" {
 		t.Errorf("the preferences page shows %q", m)
 	}
+
+	// A new title in the config, reloaded: the pages and feeds take it.
+	writeConfig(t, dir, head+"categories:\n  - {slug: kinh-te, title: \"Kinh tế – Tài chính\"}\n")
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the reloaded title on the home page and in RSS", func() bool {
+		return strings.Contains(get("/"), "<span>Kinh tế – Tài chính</span>") &&
+			strings.Contains(get("/feeds/rss.xml"), ">Kinh tế – Tài chính</category>")
+	})
 }
 
 // TestIngestCategoryAddsAndReingestKeepsCategories: bantin ingest
