@@ -76,15 +76,25 @@ type digestApp struct {
 	tmpl      *templates.Set
 }
 
+// digestOpen says how a digest command opens the app.
+type digestOpen struct {
+	configured bool // list must be in the config
+	quiet      bool // log errors only
+	readOnly   bool // never make or migrate a store (status, preview)
+}
+
 // openDigest opens the app, the templates, the transport and the digest
-// service, and (with configured) checks that list is in the config. With
-// quiet, only errors are logged.
-func openDigest(ctx context.Context, opts *options, list string, configured, quiet bool) (*digestApp, error) {
-	a, err := openApp(ctx, opts)
+// service, as how says.
+func openDigest(ctx context.Context, opts *options, list string, how digestOpen) (*digestApp, error) {
+	open := openApp
+	if how.readOnly {
+		open = openAppReadOnly
+	}
+	a, err := open(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	if quiet {
+	if how.quiet {
 		c := *a.cfg
 		c.Log.Level = "error"
 		a.logger = newLogger(&c, opts.stderr)
@@ -107,7 +117,7 @@ func openDigest(ctx context.Context, opts *options, list string, configured, qui
 	if da.svc, err = a.digestService(da.tmpl, da.transport, subs, processName()); err != nil {
 		return fail(err)
 	}
-	if _, err := da.svc.Newsletter(list); err != nil && configured {
+	if _, err := da.svc.Newsletter(list); err != nil && how.configured {
 		return fail(err)
 	}
 	return da, nil
@@ -159,7 +169,7 @@ Nothing is changed. GET /api/v1/newsletters gives the same as JSON.`,
 			if len(a) == 1 {
 				list = a[0]
 			}
-			da, err := openDigest(ctx, opts, list, list != "", false)
+			da, err := openDigest(ctx, opts, list, digestOpen{configured: list != "", readOnly: true})
 			if err != nil {
 				return err
 			}
@@ -260,7 +270,7 @@ the whole message (eml) an example reader would get. Nothing is stored.`,
 				return usageError{fmt.Errorf("--format %q: use html, text or eml", format)}
 			}
 			ctx := cmd.Context()
-			da, err := openDigest(ctx, opts, a[0], true, false)
+			da, err := openDigest(ctx, opts, a[0], digestOpen{configured: true, readOnly: true})
 			if err != nil {
 				return err
 			}
@@ -371,7 +381,7 @@ change can be tried at any time.`,
 			if quiet {
 				out = io.Discard
 			}
-			da, err := openDigest(ctx, opts, list, true, quiet)
+			da, err := openDigest(ctx, opts, list, digestOpen{configured: true, quiet: quiet})
 			if err != nil {
 				return err
 			}
@@ -529,7 +539,7 @@ issue stays in the archive for those who got it.`,
 			ctx := cmd.Context()
 			// A list taken out of the config can still have its issue
 			// in progress cancelled.
-			da, err := openDigest(ctx, opts, a[0], false, false)
+			da, err := openDigest(ctx, opts, a[0], digestOpen{})
 			if err != nil {
 				return err
 			}

@@ -394,3 +394,18 @@ func TestDigestSendToWithNothingNewSendsLastIssueMarkedTest(t *testing.T) {
 		})
 	}
 }
+
+// TestDigestStatusAndPreviewNeverMakeAStore: the digest commands that only
+// read, run where there is no store yet, say so and make none.
+func TestDigestStatusAndPreviewNeverMakeAStore(t *testing.T) {
+	dir := subscribersDir(t)
+	for _, args := range [][]string{{"digest", "status"}, {"digest", "status", "ban-tin-sang"}, {"digest", "preview", "ban-tin-sang"}} {
+		_, errOut := mustRun(t, dir, 1, args...)
+		if !strings.Contains(errOut, "no store at ") {
+			t.Errorf("bantin %s without a store: %s", strings.Join(args, " "), errOut)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "data")); !os.IsNotExist(err) {
+			t.Fatalf("bantin %s made data/ (%v)", strings.Join(args, " "), err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/bantin/bantin/internal/locale"
 	"github.com/bantin/bantin/internal/store"
 )
 
@@ -147,8 +148,5 @@ func (s *Service) status(ctx context.Context, n Newsletter, now time.Time) (List
 // testSubject marks the subject of a test copy that repeats the last
 // issue, in the site's language.
 func testSubject(lang, subject string) string {
-	if lang == "en" {
-		return "[Test] " + subject
-	}
-	return "[Thử] " + subject
+	return locale.T(lang, "email.test_subject", subject)
 }

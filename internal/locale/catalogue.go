@@ -73,6 +73,10 @@ var catalogue = map[string]message{
 	"email.preferences":     {"Tùy chọn", "Preferences"},
 	"email.unsubscribe":     {"Hủy đăng ký", "Unsubscribe"},
 	"email.subscribe_to":    {"Đăng ký nhận %s", "Subscribe to %s"},
+
+	// The subject of a test copy that repeats the last issue (bantin
+	// digest send --to with nothing new).
+	"email.test_subject": {"[Thử] %s", "[Test] %s"},
 }
 
 // T is the catalogue's sentence key in lang (Vietnamese unless lang is
