@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -128,6 +130,84 @@ func TestEnvTypoWarnsWithNearestKey(t *testing.T) {
 	_, out, _ := bantinIn(t, dir, env, "config", "check", "--print")
 	if !strings.Contains(out, "items: 7\n") {
 		t.Errorf("config check --print: BANTIN_FEEDS_ITEMS=7 not applied:\n%s", out)
+	}
+}
+
+// TestArticlesShowJSONRoundTrip: `articles show --json` prints the article
+// JSON format (the API's and .json files'), categories by title and dates
+// in site.timezone, and the file ingests back unchanged; an edit of it
+// comes back as an update of the same article.
+func TestArticlesShowJSONRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	writeConfig(t, dir, "site:\n  title: Báo Mẫu\n  base_url: https://baomau.vn\n  timezone: Asia/Ho_Chi_Minh\n"+
+		"categories:\n  - {slug: kinh-te, title: \"Kinh tế\"}\n")
+	copyDir(t, "testdata/e2e", filepath.Join(dir, "bai"))
+	photo := `{"id": "cms-200", "title": "Cầu mới <ảnh>", "url": "https://baomau.vn/cau-moi.html",
+ "published_at": "2024-11-04T08:30:00Z", "author": "Quốc Bảo", "categories": ["Kinh tế", "Dân vận"],
+ "summary": "Cầu mới thông xe.", "content_html": "<p>Cầu mới <b>thông xe</b> sáng nay.</p>",
+ "image": {"url": "https://baomau.vn/anh/cau.jpg", "caption": "Cầu nhìn từ bờ kênh", "type": "image/jpeg", "length": 48213}}`
+	if err := os.WriteFile(filepath.Join(dir, "bai", "anh.json"), []byte(photo), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bantin(t, dir, "", "ingest", "bai") // tin.jsonl:2 is rejected on purpose
+
+	show := func(id string) (string, map[string]any) {
+		t.Helper()
+		out, _ := mustRun(t, dir, 0, "articles", "show", id, "--json")
+		var m map[string]any
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			t.Fatalf("articles show --json %s: %v\n%s", id, err, out)
+		}
+		return out, m
+	}
+	out, got := show("cms-200")
+	want := map[string]any{
+		"id": "cms-200", "title": "Cầu mới <ảnh>", "url": "https://baomau.vn/cau-moi.html",
+		"published_at": "2024-11-04T15:30:00+07:00", "updated_at": "2024-11-04T15:30:00+07:00",
+		"author": "Quốc Bảo", "categories": []any{"Kinh tế", "Dân vận"}, "summary": "Cầu mới thông xe.",
+		"content_html": "<p>Cầu mới <b>thông xe</b> sáng nay.</p>",
+		"image":        map[string]any{"url": "https://baomau.vn/anh/cau.jpg", "caption": "Cầu nhìn từ bờ kênh", "type": "image/jpeg", "length": float64(48213)},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("articles show --json:\n%s\nwant the fields %v", out, want)
+	}
+	for _, goName := range []string{"ID", "ContentHTML", "InputHash", "GUID", "StoredAt"} {
+		if strings.Contains(out, `"`+goName+`"`) {
+			t.Errorf("articles show --json prints the Go field %s:\n%s", goName, out)
+		}
+	}
+
+	// Every article, as printed, goes back unchanged: the JSON one, the
+	// .txt page and the .jsonl line.
+	list, _ := mustRun(t, dir, 0, "articles", "list")
+	ids := regexp.MustCompile(`(?m)^(\S+)`).FindAllString(list, -1)
+	if len(ids) != 3 {
+		t.Fatalf("articles list: %d articles, want 3:\n%s", len(ids), list)
+	}
+	for i, id := range ids {
+		before, _ := show(id)
+		file := filepath.Join(dir, fmt.Sprintf("round-%d.json", i))
+		if err := os.WriteFile(file, []byte(before), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, errOut := mustRun(t, dir, 0, "ingest", file); !strings.Contains(out, "1 unchanged") {
+			t.Errorf("ingest of articles show --json %s: %s%s; want 1 unchanged", id, out, errOut)
+		}
+		if after, _ := show(id); after != before {
+			t.Errorf("%s changed by its own round trip:\nbefore %s\nafter  %s", id, before, after)
+		}
+	}
+
+	// An edited title is an update of the same article.
+	edited := strings.Replace(out, "Cầu mới <ảnh>", "Cầu mới đã thông xe", 1)
+	if err := os.WriteFile(filepath.Join(dir, "sua.json"), []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := mustRun(t, dir, 0, "ingest", "sua.json"); !strings.Contains(out, "1 updated") {
+		t.Errorf("ingest of an edited article: %s; want 1 updated", out)
+	}
+	if _, m := show("cms-200"); m["title"] != "Cầu mới đã thông xe" {
+		t.Errorf("edited title: %v", m["title"])
 	}
 }
 

@@ -407,6 +407,33 @@ func Merge(old, next article.Article, now time.Time) article.Article {
 	return next
 }
 
+// SameContent reports whether next, an article saved again from other
+// input than the stored one (its InputHash differs), holds what old holds
+// already: the same title, URL, author, summary, content, image and
+// categories (by slug, in order), and the same dates, a date not given
+// counting as the same. A store then reports it Unchanged and writes
+// nothing, not even a new updated date: an article printed by `bantin
+// articles show --json` and ingested back is the same article.
+func SameContent(old, next article.Article) bool {
+	if old.Title != next.Title || old.URL != next.URL || old.Author != next.Author ||
+		old.Summary != next.Summary || old.ContentHTML != next.ContentHTML {
+		return false
+	}
+	if (old.Image == nil) != (next.Image == nil) || (old.Image != nil && *old.Image != *next.Image) {
+		return false
+	}
+	if len(old.Categories) != len(next.Categories) {
+		return false
+	}
+	for i := range old.Categories {
+		if old.Categories[i].Slug != next.Categories[i].Slug {
+			return false
+		}
+	}
+	sameDate := func(was, is time.Time) bool { return is.IsZero() || is.Equal(was) }
+	return sameDate(old.PublishedAt, next.PublishedAt) && sameDate(old.UpdatedAt, next.UpdatedAt)
+}
+
 // Fill completes the dates of an article stored for the first time.
 func Fill(a article.Article, now time.Time) article.Article {
 	a.StoredAt = now

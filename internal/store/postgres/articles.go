@@ -117,8 +117,12 @@ func saveArticle(ctx context.Context, tx pgx.Tx, now time.Time, a article.Articl
 	var published, updated, stored int64
 	// FOR UPDATE: two processes updating one article take turns, and the
 	// second sees the first's hash.
-	err = tx.QueryRow(ctx, `SELECT guid, slug, input_hash, published_at, updated_at, stored_at FROM articles WHERE id = $1 FOR UPDATE`, a.ID).
-		Scan(&old.GUID, &old.Slug, &old.InputHash, &published, &updated, &stored)
+	var was imageRow
+	err = tx.QueryRow(ctx, `SELECT guid, slug, input_hash, published_at, updated_at, stored_at,
+		title, url, author, summary, content_html, has_image, image_url, image_caption, image_type, image_length
+		FROM articles WHERE id = $1 FOR UPDATE`, a.ID).
+		Scan(&old.GUID, &old.Slug, &old.InputHash, &published, &updated, &stored,
+			&old.Title, &old.URL, &old.Author, &old.Summary, &old.ContentHTML, &was.has, &was.url, &was.caption, &was.typ, &was.length)
 	switch {
 	case noRows(err):
 		return create(ctx, tx, fresh) // the slug or the GUID is taken
@@ -129,6 +133,16 @@ func saveArticle(ctx context.Context, tx pgx.Tx, now time.Time, a article.Articl
 		return store.Saved{ID: a.ID, Slug: old.Slug, GUID: old.GUID, Outcome: store.Unchanged}, nil
 	}
 	old.PublishedAt, old.UpdatedAt, old.StoredAt = fromMicro(published), fromMicro(updated), fromMicro(stored)
+	if was.has {
+		old.Image = &article.Image{URL: was.url, Caption: was.caption, Type: was.typ, Length: was.length}
+	}
+	// Other input that makes the same article (its JSON printed by
+	// articles show and ingested back) changes nothing.
+	if same, err := sameContent(ctx, tx, a.ID, old, a); err != nil {
+		return store.Saved{}, err
+	} else if same {
+		return store.Saved{ID: a.ID, Slug: old.Slug, GUID: old.GUID, Outcome: store.Unchanged}, nil
+	}
 	a = store.Merge(old, a, now)
 	img := imageColumns(a.Image)
 	if _, err := tx.Exec(ctx, `UPDATE articles SET title = $1, url = $2, author = $3, summary = $4, content_html = $5,
@@ -146,6 +160,33 @@ func saveArticle(ctx context.Context, tx pgx.Tx, now time.Time, a article.Articl
 		return store.Saved{}, err
 	}
 	return store.Saved{ID: a.ID, Slug: a.Slug, GUID: a.GUID, Outcome: store.Updated}, nil
+}
+
+// sameContent reports store.SameContent of the stored old, read with its
+// categories, and next.
+func sameContent(ctx context.Context, tx pgx.Tx, id string, old, next article.Article) (bool, error) {
+	// The categories are read only when all the rest is the same.
+	bare := next
+	bare.Categories = nil
+	if !store.SameContent(old, bare) {
+		return false, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT category FROM article_categories WHERE article_id = $1 ORDER BY position`, id)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var slug string
+		if err := rows.Scan(&slug); err != nil {
+			return false, err
+		}
+		old.Categories = append(old.Categories, article.Category{Slug: slug})
+	}
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	return store.SameContent(old, next), nil
 }
 
 // articleRow is the column values of insertArticle.

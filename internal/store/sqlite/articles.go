@@ -105,7 +105,7 @@ func (s *Store) SaveArticles(ctx context.Context, now time.Time, articles []arti
 
 // writer holds the statements one batch of saves uses, prepared once.
 type writer struct {
-	existing, slugTaken, insert, insertNew, update, category, deleteCategories, addCategory *sql.Stmt
+	existing, categorySlugs, slugTaken, insert, insertNew, update, category, deleteCategories, addCategory *sql.Stmt
 	// categoryStored reports a category row committed before this batch
 	// with a title better than its slug; batchCategories holds those this
 	// batch wrote.
@@ -125,7 +125,10 @@ func prepareWriter(ctx context.Context, tx *sql.Tx) (*writer, error) {
 		stmt **sql.Stmt
 		sql  string
 	}{
-		{&w.existing, `SELECT guid, slug, input_hash, published_at, updated_at, stored_at FROM articles WHERE id = ?`},
+		{&w.existing, `SELECT guid, slug, input_hash, published_at, updated_at, stored_at,
+			title, url, author, summary, content_html, has_image, image_url, image_caption, image_type, image_length
+			FROM articles WHERE id = ?`},
+		{&w.categorySlugs, `SELECT category FROM article_categories WHERE article_id = ? ORDER BY position`},
 		{&w.slugTaken, `SELECT EXISTS (SELECT 1 FROM articles WHERE slug = ?)`},
 		{&w.insert, `INSERT INTO articles (id, guid, slug, title, url, author, summary, content_html,
 			has_image, image_url, image_caption, image_type, image_length,
@@ -158,7 +161,7 @@ func prepareWriter(ctx context.Context, tx *sql.Tx) (*writer, error) {
 }
 
 func (w *writer) close() {
-	for _, s := range []*sql.Stmt{w.existing, w.slugTaken, w.insert, w.insertNew, w.update, w.category, w.deleteCategories, w.addCategory} {
+	for _, s := range []*sql.Stmt{w.existing, w.categorySlugs, w.slugTaken, w.insert, w.insertNew, w.update, w.category, w.deleteCategories, w.addCategory} {
 		if s != nil {
 			s.Close()
 		}
@@ -184,7 +187,9 @@ func (w *writer) save(ctx context.Context, now time.Time, a article.Article) (st
 
 	var old article.Article
 	var published, updated, stored int64
-	err = w.existing.QueryRowContext(ctx, a.ID).Scan(&old.GUID, &old.Slug, &old.InputHash, &published, &updated, &stored)
+	var was imageRow
+	err = w.existing.QueryRowContext(ctx, a.ID).Scan(&old.GUID, &old.Slug, &old.InputHash, &published, &updated, &stored,
+		&old.Title, &old.URL, &old.Author, &old.Summary, &old.ContentHTML, &was.has, &was.url, &was.caption, &was.typ, &was.length)
 	switch {
 	case err == sql.ErrNoRows:
 		return w.create(ctx, fresh) // the slug or the GUID is taken
@@ -195,6 +200,17 @@ func (w *writer) save(ctx context.Context, now time.Time, a article.Article) (st
 		return store.Saved{ID: a.ID, Slug: old.Slug, GUID: old.GUID, Outcome: store.Unchanged}, nil
 	}
 	old.PublishedAt, old.UpdatedAt, old.StoredAt = fromMicro(published), fromMicro(updated), fromMicro(stored)
+	old.ID = a.ID
+	if was.has {
+		old.Image = &article.Image{URL: was.url, Caption: was.caption, Type: was.typ, Length: was.length}
+	}
+	// Other input that makes the same article (its JSON printed by
+	// articles show and ingested back) changes nothing.
+	if same, err := w.sameContent(ctx, old, a); err != nil {
+		return store.Saved{}, err
+	} else if same {
+		return store.Saved{ID: a.ID, Slug: old.Slug, GUID: old.GUID, Outcome: store.Unchanged}, nil
+	}
 	a = store.Merge(old, a, now)
 	img := imageColumns(a.Image)
 	if _, err := w.update.ExecContext(ctx, a.Title, a.URL, a.Author, a.Summary, a.ContentHTML,
@@ -209,6 +225,33 @@ func (w *writer) save(ctx context.Context, now time.Time, a article.Article) (st
 		return store.Saved{}, err
 	}
 	return store.Saved{ID: a.ID, Slug: a.Slug, GUID: a.GUID, Outcome: store.Updated}, nil
+}
+
+// sameContent reports store.SameContent of the stored old, read with its
+// categories, and next.
+func (w *writer) sameContent(ctx context.Context, old, next article.Article) (bool, error) {
+	// The categories are read only when all the rest is the same.
+	bare := next
+	bare.Categories = nil
+	if !store.SameContent(old, bare) {
+		return false, nil
+	}
+	rows, err := w.categorySlugs.QueryContext(ctx, old.ID)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var slug string
+		if err := rows.Scan(&slug); err != nil {
+			return false, err
+		}
+		old.Categories = append(old.Categories, article.Category{Slug: slug})
+	}
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	return store.SameContent(old, next), nil
 }
 
 // articleRow is the column values of the insert statements.

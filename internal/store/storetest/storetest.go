@@ -55,6 +55,7 @@ var timeEqual = cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })
 func Run(t *testing.T, h Harness) {
 	t.Run("CreateAndRead", func(t *testing.T) { testCreateAndRead(t, h) })
 	t.Run("Identity", func(t *testing.T) { testIdentity(t, h) })
+	t.Run("SameContentIsUnchanged", func(t *testing.T) { testSameContent(t, h) })
 	t.Run("SlugCollision", func(t *testing.T) { testSlugCollision(t, h) })
 	t.Run("Listing", func(t *testing.T) { testListing(t, h) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, h) })
