@@ -158,21 +158,20 @@ func (l *ImageLookup) lookup(ctx context.Context, raw string) imageInfo {
 		return imageInfo{}
 	}
 	host := u.Host
-	l.mu.Lock()
-	info, cached := l.cache[raw]
-	until, paused := l.paused[host]
-	l.mu.Unlock()
-	if cached {
-		return info
-	}
-	if paused && l.now().Before(until) {
-		return imageInfo{}
-	}
-
 	select {
 	case l.slots <- struct{}{}:
 	case <-ctx.Done():
 		return imageInfo{}
+	}
+	// Checked once a slot is free: the lookups that waited for it behind
+	// one that timed out must see the host paused.
+	l.mu.Lock()
+	info, cached := l.cache[raw]
+	until, paused := l.paused[host]
+	l.mu.Unlock()
+	if cached || paused && l.now().Before(until) {
+		<-l.slots
+		return info
 	}
 	info, err = l.head(ctx, raw)
 	<-l.slots

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -123,5 +124,34 @@ func TestImageLookupFillsLengthImageLookup2s(t *testing.T) {
 	}
 	if n := heads.Load(); n != 0 {
 		t.Errorf("%d HEAD requests to a loopback address, want none", n)
+	}
+}
+
+// TestImageLookupPausesSilentHostImageLookup2s: an image server that
+// takes connections and never answers costs one timeout, not one per
+// article: the lookups waiting behind the first ones find the host
+// paused.
+func TestImageLookupPausesSilentHostImageLookup2s(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close() // never accepted: connections wait in the backlog
+	var list []article.Article
+	for i := range 100 {
+		list = append(list, article.Article{ID: fmt.Sprint(i), Image: &article.Image{
+			URL: fmt.Sprintf("http://%s/anh/%d.jpg", ln.Addr(), i)}})
+	}
+	l := NewImageLookup(ImageLookupOptions{Timeout: 300 * time.Millisecond, AllowPrivate: true})
+	start := time.Now()
+	l.Fill(context.Background(), list)
+	// One round of 4 timeouts is 300 ms; one per article would be 7.5 s.
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("100 images on a silent server took %v; want about one timeout", d)
+	}
+	for _, a := range list {
+		if a.Image.Length != 0 {
+			t.Fatalf("image %s: length %d from a server that never answered", a.ID, a.Image.Length)
+		}
 	}
 }
