@@ -146,6 +146,8 @@ func (a *app) normalizer() (*article.Normalizer, error) {
 		ParseTime: ingest.ParseDate,
 		// One article's categories, from the API, a file or a feed entry.
 		MaxCategories: a.cfg.Limits.Categories,
+		// "Kinh tế" or "kt" in an article is the config's kt.
+		Categories: configCategories(a.cfg),
 	})
 }
 

@@ -18,13 +18,7 @@ import (
 // alone gets its title. serve does it at start and at each reload, and
 // bantin ingest before it imports.
 func storeCategoryTitles(ctx context.Context, st store.Store, cfg *config.Config) error {
-	var cats []article.Category
-	for _, c := range cfg.Categories {
-		// NFC, as every stored text is: a title typed on a Mac is NFD.
-		if title := norm.NFC.String(strings.TrimSpace(c.Title)); title != "" {
-			cats = append(cats, article.Category{Slug: c.Slug, Title: title})
-		}
-	}
+	cats := configCategories(cfg)
 	if len(cats) == 0 {
 		return nil
 	}
@@ -32,4 +26,18 @@ func storeCategoryTitles(ctx context.Context, st store.Store, cfg *config.Config
 		return fmt.Errorf("categories' titles from the config: %w", err)
 	}
 	return nil
+}
+
+// configCategories are the config's categories that have a title. The
+// normalizer reads an article's category named by one's slug or title as
+// that one; the store keeps their titles.
+func configCategories(cfg *config.Config) []article.Category {
+	var cats []article.Category
+	for _, c := range cfg.Categories {
+		// NFC, as every stored text is: a title typed on a Mac is NFD.
+		if title := norm.NFC.String(strings.TrimSpace(c.Title)); title != "" {
+			cats = append(cats, article.Category{Slug: c.Slug, Title: title})
+		}
+	}
+	return cats
 }

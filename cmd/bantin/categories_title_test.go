@@ -247,3 +247,23 @@ func hcmZone(t *testing.T) *time.Location {
 	}
 	return loc
 }
+
+// TestCategoryNamedByConfigTitleIsTheConfigCategory: with categories:
+// [{slug: kt, title: "Kinh tế"}], an article's "kinh tế" and --category
+// "Kinh tế" are the category kt titled "Kinh tế", not a second kinh-te.
+func TestCategoryNamedByConfigTitleIsTheConfigCategory(t *testing.T) {
+	dir := t.TempDir()
+	writeConfig(t, dir, "site:\n  title: Báo Mẫu\ncategories:\n  - {slug: kt, title: \"Kinh tế\"}\n")
+	if err := os.WriteFile(filepath.Join(dir, "a.jsonl"), []byte(
+		`{"id": "a", "title": "Giá lúa", "summary": "Giá lúa tăng.", "categories": ["kinh tế"]}`+"\n"+
+			`{"id": "b", "title": "Giá cà phê", "summary": "Giá cà phê giảm.", "categories": ["Dân vận"]}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, dir, 0, "ingest", "--category", "Kinh tế", "a.jsonl")
+	for id, want := range map[string]string{"a": "categories: Kinh tế (kt)", "b": "categories: Dân vận (dan-van), Kinh tế (kt)"} {
+		out, _ := mustRun(t, dir, 0, "articles", "show", id)
+		if got := regexp.MustCompile(`(?m)^categories: .*$`).FindString(out); got != want {
+			t.Errorf("article %s: %q, want %q", id, got, want)
+		}
+	}
+}

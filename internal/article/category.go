@@ -7,3 +7,25 @@ func (n *Normalizer) CategoryOf(name string) Category {
 	title, slug := n.category(name)
 	return Category{Slug: slug, Title: title}
 }
+
+// knownCategories maps the admin's categories by the slug of their title
+// ("Kinh tế", "kinh tế" → kinh-te) and by their own slug, which wins
+// where the two meet: an article's "Kinh tế" is then the admin's category
+// even when its slug is not kinh-te (say kt), and an article's "kt" gets
+// the admin's title. A category without a title only keeps its slug.
+func (n *Normalizer) knownCategories(cats []Category) map[string]Category {
+	known := map[string]Category{}
+	for _, c := range cats {
+		if c.Title = oneLine(n.plainText(c.Title)); c.Slug != "" && c.Title != "" {
+			if slug := CategorySlug(c.Title); slug != "" {
+				known[slug] = c
+			}
+		}
+	}
+	for _, c := range cats {
+		if c.Title = oneLine(n.plainText(c.Title)); c.Slug != "" && c.Title != "" {
+			known[c.Slug] = c
+		}
+	}
+	return known
+}

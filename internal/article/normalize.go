@@ -45,6 +45,9 @@ type Normalizer struct {
 	// maxCategories is the most distinct categories one article may have
 	// (limits.categories): each is a feed and a line of the category list.
 	maxCategories int
+	// known are the admin's categories (the config's), by their slug and
+	// by the slug of their title: see CategoryOf.
+	known map[string]Category
 	// keyBuffers recycles the buffers Key hashes.
 	keyBuffers sync.Pool
 }
@@ -61,6 +64,10 @@ type NormalizerOptions struct {
 	// MaxCategories is the most distinct categories (after slugging) an
 	// article may have (limits.categories); DefaultMaxCategories when 0.
 	MaxCategories int
+	// Categories are the admin's (the config's categories): an article's
+	// category named by one's slug or title is that one, under its slug
+	// and title.
+	Categories []Category
 }
 
 // NewNormalizer builds a Normalizer from its options.
@@ -94,7 +101,7 @@ func NewNormalizer(opts NormalizerOptions) (*Normalizer, error) {
 	// The publisher's own links are not user comments: no rel=nofollow.
 	policy.RequireNoFollowOnLinks(false)
 
-	return &Normalizer{
+	n := &Normalizer{
 		keyBuffers: sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }},
 		base:       base,
 		location:   opts.Location,
@@ -103,7 +110,9 @@ func NewNormalizer(opts NormalizerOptions) (*Normalizer, error) {
 		markdown:   goldmark.New(goldmark.WithRendererOptions(gmhtml.WithUnsafe())),
 
 		maxCategories: opts.MaxCategories,
-	}, nil
+	}
+	n.known = n.knownCategories(opts.Categories)
+	return n, nil
 }
 
 // Key computes, without any costly work, the id an input will be stored
@@ -298,7 +307,11 @@ func (n *Normalizer) Normalize(in Input, now time.Time) (Article, error) {
 // and its slug ("" when it has none).
 func (n *Normalizer) category(name string) (title, slug string) {
 	title = oneLine(n.plainText(name))
-	return title, CategorySlug(title)
+	slug = CategorySlug(title)
+	if c, ok := n.known[slug]; ok {
+		return c.Title, c.Slug
+	}
+	return title, slug
 }
 
 // MaxCategories is the most distinct categories an article may have
