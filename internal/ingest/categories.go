@@ -54,6 +54,9 @@ func (im *Importer) mergeCategories(ctx context.Context, c *chunk, inputs []arti
 // (as the API would compute it) when nothing was added, else one of its
 // own hash and the slugs of all its categories, in any order.
 func (im *Importer) withFileCategories(in article.Input, hash, category string, stored []string) (article.Input, string) {
+	if category == "" && len(stored) == 0 {
+		return in, hash // a new article from a file alone: nothing to add
+	}
 	own := map[string]bool{}
 	for _, name := range in.Categories {
 		if slug := im.normalizer.CategoryOf(name).Slug; slug != "" {
