@@ -154,16 +154,29 @@ For PostgreSQL, use pg_dump.`,
 		Args:    args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			ctx := cmd.Context()
-			app, err := openApp(ctx, opts)
+			cfg, err := loadConfig(opts)
 			if err != nil {
 				return err
 			}
-			defer app.close()
-			b, ok := app.store.(interface {
+			// A backup copies the store as it is: it makes none (a copy
+			// of an empty store made by mistake would look like a
+			// backup), and migrates none (a copy taken before an upgrade
+			// is what it is for).
+			if cfg.Storage.Driver == "sqlite" {
+				if err := storeExists(cfg); err != nil {
+					return err
+				}
+			}
+			st, err := openStore(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			b, ok := st.(interface {
 				Backup(ctx context.Context, path string) error
 			})
 			if !ok {
-				return fmt.Errorf("bantin backup copies a SQLite store; storage.driver is %s: use pg_dump -Fc for PostgreSQL", app.cfg.Storage.Driver)
+				return fmt.Errorf("bantin backup copies a SQLite store; storage.driver is %s: use pg_dump -Fc for PostgreSQL", cfg.Storage.Driver)
 			}
 			started := time.Now()
 			if err := b.Backup(ctx, a[0]); err != nil {
@@ -177,7 +190,7 @@ For PostgreSQL, use pg_dump.`,
 			if info.Size() >= 10<<20 {
 				size = fmt.Sprintf("%d MiB", info.Size()>>20)
 			}
-			fmt.Fprintf(opts.stdout, "backed up %s to %s (%s, checked) in %s\n", app.cfg.Storage.DSN, a[0],
+			fmt.Fprintf(opts.stdout, "backed up %s to %s (%s, checked) in %s\n", cfg.Storage.DSN, a[0],
 				size, time.Since(started).Round(time.Millisecond))
 			return nil
 		},

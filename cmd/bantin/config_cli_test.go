@@ -257,9 +257,9 @@ func TestRelativePathsFollowTheConfigFile(t *testing.T) {
 	}
 }
 
-// TestReadOnlyCommandsMakeNoStore: the commands that only read, run
-// where there is no store, fail (exit 1) naming the store's path and what
-// to run, and leave no store behind.
+// TestReadOnlyCommandsMakeNoStore: the commands that only read (and
+// backup, which copies), run where there is no store, fail (exit 1)
+// naming the store's path and what to run, and leave no store behind.
 func TestReadOnlyCommandsMakeNoStore(t *testing.T) {
 	dir := t.TempDir()
 	writeConfig(t, dir, `site:
@@ -278,13 +278,16 @@ ingest:
 		{"subscribers", "list", "sang"},
 		{"subscribers", "export", "sang"},
 		{"sources", "list"},
+		{"backup", "copy.db"},
 	} {
 		code, out, errOut := bantin(t, dir, "", args...)
 		if code != 1 || !strings.Contains(errOut, "no store at "+path) || !strings.Contains(errOut, "run bantin serve or bantin migrate first") {
 			t.Errorf("%s: exit %d\nstdout: %s\nstderr: %s\nwant 1 naming %s", strings.Join(args, " "), code, out, errOut, path)
 		}
-		if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
-			t.Fatalf("%s made %s", strings.Join(args, " "), filepath.Join(dir, "data"))
+		for _, made := range []string{"data", "copy.db"} {
+			if _, err := os.Stat(filepath.Join(dir, made)); err == nil {
+				t.Fatalf("%s made %s", strings.Join(args, " "), filepath.Join(dir, made))
+			}
 		}
 	}
 	// Once migrated, they read the empty store.

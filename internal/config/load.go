@@ -20,8 +20,8 @@ import (
 const EnvPrefix = "BANTIN_"
 
 // defaultSearchPaths are tried in order when neither LoadOptions.Path nor
-// $BANTIN_CONFIG names a file. Relative paths are relative to the working
-// directory.
+// $BANTIN_CONFIG names a file. These two are relative to the working
+// directory; the relative paths inside a file are resolved as BaseDir says.
 var defaultSearchPaths = []string{"config/bantin.yaml", "/etc/bantin/bantin.yaml"}
 
 // LoadOptions says where Load finds the file and the environment.
