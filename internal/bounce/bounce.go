@@ -154,13 +154,16 @@ func (o Options) Parse(r io.Reader) (Report, error) {
 }
 
 func (o Options) parseBytes(data []byte) (Report, error) {
+	o = o.withDefaults()
 	data = skipFromLine(data)
 	if len(bytes.TrimSpace(data)) == 0 {
 		return Report{}, fmt.Errorf("%w: empty", ErrNotMessage)
 	}
 	msg, err := mail.ReadMessage(bufio.NewReader(bytes.NewReader(data)))
 	if err != nil {
-		return Report{}, fmt.Errorf("%w: %v", ErrNotMessage, err)
+		// net/mail quotes the bad line, which may be binary: say what is
+		// wrong without it.
+		return Report{}, fmt.Errorf("%w: it does not start with header fields", ErrNotMessage)
 	}
 	if len(msg.Header) == 0 {
 		return Report{}, fmt.Errorf("%w: no header", ErrNotMessage)

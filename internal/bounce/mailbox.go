@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -38,8 +39,11 @@ func (o Options) Each(path string, stdin io.Reader, fn func(Message)) error {
 		return o.eachIn("-", stdin, fn)
 	}
 	info, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: no such file or folder", path)
+	}
 	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
+		return err // names the path
 	}
 	if !info.IsDir() {
 		f, err := os.Open(path)

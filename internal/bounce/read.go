@@ -108,6 +108,8 @@ func (o Options) fromDSN(rep *Report, w *walker) bool {
 	return true
 }
 
+func runeLen(s string) int { return utf8.RuneCountInString(s) }
+
 func hasAddress(rs []Recipient, addr string) bool {
 	for _, r := range rs {
 		if strings.EqualFold(r.Address, addr) {
@@ -254,6 +256,11 @@ func recipientFromText(addr string, reason []string, kind Kind) Recipient {
 	if i := strings.Index(text, line); i > 0 && len(text)-i <= MaxReason*4 {
 		line = text[i:] // from the code on, the server's words
 	}
+	if runeLen(line) < 40 && len(text) > len(line) {
+		// A bare code ("<mx #5.1.1>", Exchange) says less than the
+		// sentence before it.
+		line = text
+	}
 	return Recipient{Address: addr, Kind: k, Status: status, Reason: oneLine(line, MaxReason)}
 }
 
@@ -381,7 +388,8 @@ func looksLikeBounce(h mail.Header, w *walker) bool {
 	if automatic {
 		for _, s := range []string{"undeliver", "undelivered", "delivery status notification", "delivery failure",
 			"delivery failed", "mail delivery", "failure notice", "returned mail", "could not be delivered",
-			"delivery has failed", "non remis", "nicht zustellbar", "không gửi được", "delayed mail", "delivery delayed"} {
+			"delivery has failed", "not delivered", "nondeliverable", "returned to sender", "delivery notification",
+			"non remis", "nicht zustellbar", "không gửi được", "không thể gửi", "delayed mail", "delivery delayed"} {
 			if strings.Contains(subject, s) {
 				return true
 			}
