@@ -199,6 +199,6 @@ func (a *app) importer() (*ingest.Importer, error) {
 		Location:   a.cfg.Location(),
 		Now:        a.now,
 		Observe:    a.metricsIngest(),
-		Images:     imageLookup(),
+		Images:     a.imageLookup(),
 	}), nil
 }

@@ -413,6 +413,7 @@ func restartOnly(running, next *config.Config) []string {
 	}{
 		{"site", running.Site, next.Site}, {"server", running.Server, next.Server}, {"storage", running.Storage, next.Storage},
 		{"ingest.watch_dir", running.Ingest.WatchDir, next.Ingest.WatchDir}, {"mail", running.Mail, next.Mail},
+		{"ingest.image_lookup", running.Ingest.ImageLookup, next.Ingest.ImageLookup},
 		{"subscribe", running.Subscribe, next.Subscribe}, {"log", running.Log, next.Log},
 		{"watch_config", running.WatchConfig, next.WatchConfig},
 		// The normalizer of the API, the importer and the poller is built

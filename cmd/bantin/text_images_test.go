@@ -14,7 +14,8 @@ import (
 	"time"
 )
 
-// TestEnclosureLengthFromHEADImageLookup2s: images ingested without a
+// TestEnclosureLengthFromHEADImageLookup2s: with ingest.image_lookup on
+// (the default), images ingested without a
 // length get the one their server answers to a HEAD request, in every
 // feed (RSS enclosure length, Atom link length, JSON Feed size_in_bytes);
 // an image whose server cannot be reached leaves the length unknown
@@ -108,6 +109,18 @@ func TestEnclosureLengthFromHEADImageLookup2s(t *testing.T) {
 	runEnv(t, dir, nil, "ingest", "bai2.jsonl")
 	if n := heads.Load(); n != 0 {
 		t.Errorf("%d HEAD requests to a loopback address without the test option", n)
+	}
+
+	// ingest.image_lookup: false asks nothing, even where it could.
+	writeConfig(t, dir, "site:\n  base_url: https://baomau.vn\ningest:\n  image_lookup: false\n")
+	third := strings.ReplaceAll(articles, `"co-anh"`, `"co-anh-3"`)
+	third = strings.ReplaceAll(third, `"anh-mat"`, `"anh-mat-3"`)
+	if err := os.WriteFile(filepath.Join(dir, "bai3.jsonl"), []byte(strings.ReplaceAll(third, "\n  ", " ")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runEnv(t, dir, []string{"BANTIN_TEST_IMAGE_LOOKUP_PRIVATE=1"}, "ingest", "bai3.jsonl")
+	if n := heads.Load(); n != 0 {
+		t.Errorf("%d HEAD requests with ingest.image_lookup: false", n)
 	}
 }
 

@@ -105,6 +105,10 @@ type Ingest struct {
 	// means none.
 	WatchDir string   `yaml:"watch_dir"`
 	Sources  []Source `yaml:"sources"`
+	// ImageLookup asks an image's server for its length (a HEAD request,
+	// public addresses only) when an imported article gives none, for
+	// the RSS enclosure and the JSON Feed attachment; default true.
+	ImageLookup bool `yaml:"image_lookup"`
 }
 
 // Source is an upstream feed polled for articles.
@@ -292,6 +296,7 @@ func defaults() *Config {
 			Items:       50,
 			FullContent: true,
 		},
+		Ingest: Ingest{ImageLookup: true},
 		Mail: Mail{
 			Transport: "file",
 			FileDir:   "data/outbox",

@@ -54,6 +54,7 @@ func wantDefaults() *Config {
 		Server:  Server{Listen: "127.0.0.1:8080"},
 		Storage: Storage{Driver: "sqlite", DSN: "data/bantin.db"},
 		Feeds:   Feeds{Items: 50, FullContent: true},
+		Ingest:  Ingest{ImageLookup: true},
 		Mail: Mail{
 			Transport: "file",
 			From:      "bantin@localhost",
@@ -175,7 +176,7 @@ watch_config: true
 		Ingest: Ingest{WatchDir: "incoming", Sources: []Source{
 			{Name: "upstream", URL: "https://example.vn/rss.xml", Category: "thoi-su", Interval: 30 * time.Minute, Enabled: true},
 			{Name: "paused", URL: "https://example.vn/other.xml", Interval: 2 * time.Hour, Enabled: false},
-		}},
+		}, ImageLookup: true},
 		Mail: Mail{
 			Transport: "smtp",
 			From:      "Bản tin <news@example.vn>",
