@@ -88,9 +88,9 @@ func pageGet(t *testing.T, u string, headers map[string]string) (int, http.Heade
 // address, no address, an unknown list, a name too long, too many
 // sign-ups), the answer, the confirmation email, the confirmation page
 // before and after its button, the digest email, preferences, unsubscribe
-// before and after, the archive and an issue, the 403, 404, 413 and an
-// expired or bad link — and fails on any English sentence. Typed values
-// stay in the form after an error.
+// before and after, the archive and an issue, the 403, 404 (of an article
+// and of a mistyped address), 413 and a bad link — and fails on any
+// English sentence. Typed values stay in the form after an error.
 func TestPagesSpeakSiteLanguageVi(t *testing.T) {
 	addr := freeAddr(t)
 	dir := t.TempDir()
@@ -242,6 +242,14 @@ newsletters:
 		t.Errorf("unknown article: %d, want 404", code)
 	}
 	noEnglish(t, "404", body)
+	code, body = get("/lien-he")
+	if code != http.StatusNotFound || !strings.Contains(body, "Không tìm thấy trang") {
+		t.Errorf("a path no route has: %d; want the site's 404 page:\n%s", code, body)
+	}
+	noEnglish(t, "404 of a mistyped address", body)
+	if code, _ := httpDo(t, "PUT", base+"/subscribe", "", "", ""); code != http.StatusMethodNotAllowed {
+		t.Errorf("PUT /subscribe: %d, want 405", code)
+	}
 	code, body = post("/subscribe", url.Values{"email": {strings.Repeat("a", 20<<10)}})
 	if code != http.StatusRequestEntityTooLarge {
 		t.Errorf("an oversized form: %d, want 413", code)

@@ -94,3 +94,19 @@ func pageError(status int) (title, text string) {
 	}
 	return "error.other", "error.other_txt"
 }
+
+// pageNotFound answers a GET of a path no route has with the site's own
+// 404 page, in its language, rather than the mux's "404 page not found":
+// a reader who mistypes an address gets a way back home. Other methods
+// keep the mux's answers (405 with Allow).
+func (s *Server) pageNotFound(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			if _, pattern := mux.Handler(r); pattern == "" {
+				s.errorPage(w, r, &Error{Status: http.StatusNotFound, Message: "not found"})
+				return
+			}
+		}
+		mux.ServeHTTP(w, r)
+	})
+}

@@ -203,7 +203,7 @@ func (s *Server) Routes() http.Handler {
 	mux.Handle("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Message: "no such API route: " + r.Method + " " + r.URL.Path}
 	}))
-	return mux
+	return s.pageNotFound(mux)
 }
 
 // countFeeds tells FeedRequest the kind and status of each feed request.
