@@ -101,7 +101,11 @@ func openAppReadOnly(ctx context.Context, opts *options) (*app, error) {
 	// version is migrated by serve or migrate, not by a read.
 	if err := st.Ping(ctx); err != nil {
 		st.Close()
-		return nil, fmt.Errorf("the store is not ready (%w); run bantin serve or bantin migrate first", err)
+		if strings.Contains(err.Error(), "migrations pending") {
+			return nil, fmt.Errorf("the store at %s (storage.dsn) is not set up for this version: its migrations are pending; run bantin serve or bantin migrate first",
+				cfg.Masked().Storage.DSN)
+		}
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	return &app{cfg: cfg, logger: newLogger(cfg, opts.stderr), store: st, now: time.Now}, nil
 }
