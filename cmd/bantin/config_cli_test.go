@@ -278,6 +278,7 @@ ingest:
 		{"subscribers", "list", "sang"},
 		{"subscribers", "export", "sang"},
 		{"sources", "list"},
+		{"digest", "preview", "sang"},
 		{"backup", "copy.db"},
 	} {
 		code, out, errOut := bantin(t, dir, "", args...)
