@@ -26,11 +26,8 @@ func EntryInput(source string, base *url.URL, feed *gofeed.Feed, item *gofeed.It
 			feedBase = u
 		}
 	}
-	// A feed's title may be HTML (Atom type="html", RSS titles written as
-	// escaped markup): it is reduced to text here, as the article's title
-	// is plain text from then on.
 	title := strings.TrimSpace(item.Title)
-	in := article.Input{Title: article.HTMLToText(title)}
+	in := article.Input{Title: entryTitle(title)}
 	if link := entryLink(item); link != "" {
 		if u, err := resolve(feedBase, link); err == nil && isWebURL(u) {
 			in.URL = u.String()
@@ -217,6 +214,24 @@ func entryImage(item *gofeed.Item) *article.ImageInput {
 		}
 	}
 	return nil
+}
+
+// markupInTitle finds what only HTML has: an end tag, a line break tag or
+// a character reference.
+var markupInTitle = regexp.MustCompile(`</[a-zA-Z][a-zA-Z0-9]*\s*>|(?i:<br\s*/?>)|&(#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);`)
+
+// entryTitle is the plain text of an upstream entry's title. gofeed gives
+// an Atom type="html" title as HTML, a type="text" one and a JSON Feed
+// one as text, and RSS leaves it open (some feeds escape their markup
+// twice); the type does not come through. A title with an end tag, a <br>
+// or a character reference is HTML, reduced to its text ("<em>Giá</em>
+// &lt; 80" is "Giá < 80"); any other is text as written, so "a <b> c" or
+// "năm ‹kỷ lục>" keeps every character.
+func entryTitle(s string) string {
+	if markupInTitle.MatchString(s) {
+		return article.HTMLToText(s)
+	}
+	return s
 }
 
 // byteLength reads a length in bytes as a feed gives it; 0 (unknown) for
