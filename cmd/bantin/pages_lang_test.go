@@ -133,7 +133,9 @@ newsletters:
 		t.Fatalf("GET article: %d", code)
 	}
 	noEnglish(t, "article", body)
-	code, body = get("/subscribe")
+	if code, body = get("/subscribe"); code != http.StatusOK {
+		t.Errorf("GET /subscribe: %d", code)
+	}
 	noEnglish(t, "sign-up form", body)
 
 	// Each form error: 400, a Vietnamese sentence, what was typed kept.
@@ -198,7 +200,9 @@ newsletters:
 		t.Fatalf("archive: %d", code)
 	}
 	noEnglish(t, "archive", body)
-	code, body = get("/newsletters/toi/")
+	if code, body = get("/newsletters/toi/"); code != http.StatusOK || !strings.Contains(body, "Chưa có số bản tin nào.") {
+		t.Errorf("empty archive: %d", code)
+	}
 	noEnglish(t, "empty archive", body)
 	code, body = get("/newsletters/sang/1")
 	if code != http.StatusOK {
