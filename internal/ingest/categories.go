@@ -41,32 +41,47 @@ func (im *Importer) mergeCategories(ctx context.Context, c *chunk, inputs []arti
 		}
 	}
 	c.storedCats = storedCats
+	// The records of a chunk mostly name the same few categories: each
+	// name is read once (at most the chunk's categories are held).
+	slugs := map[string]string{}
+	slugOf := func(name string) string {
+		slug, ok := slugs[name]
+		if !ok {
+			slug = im.slugOf(name)
+			slugs[name] = slug
+		}
+		return slug
+	}
 	for i, r := range c.records {
 		if r.keepCategories && hashes[i] != "" && c.results[i].Err == nil {
-			inputs[i], hashes[i] = im.withFileCategories(inputs[i], hashes[i], r.category, storedCats[c.results[i].ID])
+			inputs[i], hashes[i] = im.withFileCategories(inputs[i], hashes[i], r.category, storedCats[c.results[i].ID], slugOf)
 		}
 	}
 	return nil
 }
 
+// slugOf reads a category name's slug as Normalize does.
+func (im *Importer) slugOf(name string) string { return im.normalizer.CategoryOf(name).Slug }
+
 // withFileCategories returns in with the stored slugs and category added
 // after its own categories, and the hash to store it under: its own hash
 // (as the API would compute it) when nothing was added, else one of its
-// own hash and the slugs of all its categories, in any order.
-func (im *Importer) withFileCategories(in article.Input, hash, category string, stored []string) (article.Input, string) {
+// own hash and the slugs of all its categories, in any order. slugOf
+// reads a name's slug.
+func (im *Importer) withFileCategories(in article.Input, hash, category string, stored []string, slugOf func(string) string) (article.Input, string) {
 	if category == "" && len(stored) == 0 {
 		return in, hash // a new article from a file alone: nothing to add
 	}
 	own := map[string]bool{}
 	for _, name := range in.Categories {
-		if slug := im.normalizer.CategoryOf(name).Slug; slug != "" {
+		if slug := slugOf(name); slug != "" {
 			own[slug] = true
 		}
 	}
 	all := maps.Clone(own)
 	names := slices.Clip(in.Categories)
 	for _, name := range append(slices.Clip(stored), category) {
-		slug := im.normalizer.CategoryOf(name).Slug
+		slug := slugOf(name)
 		if slug == "" || all[slug] {
 			continue
 		}

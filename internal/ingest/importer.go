@@ -286,7 +286,9 @@ func (im *Importer) prepare(ctx context.Context, c *chunk) error {
 	skip := make([]bool, len(c.records))
 	c.sources, c.skipped = sources, skip
 	for i, r := range c.records {
-		if id, ok := known[sources[i]]; ok && sources[i] != "" {
+		// A file's bytes seen before say nothing of a --category it
+		// adds now: that one is compared with the stored categories.
+		if id, ok := known[sources[i]]; ok && sources[i] != "" && (!r.keepCategories || r.category == "") {
 			c.results[i].ID, c.results[i].Outcome, skip[i] = id, store.Unchanged, true
 			continue
 		}
@@ -345,10 +347,16 @@ func withCategory(in article.Input, category string) article.Input {
 	return in
 }
 
-// sourceHash names a record's exact bytes under the current rules.
+// sourceHash names a record's exact bytes under the current rules. A
+// file's --category is left out: a file only adds categories, so the same
+// bytes again without one change nothing (see mergeCategories).
 func (im *Importer) sourceHash(r record) string {
+	category := r.category
+	if r.keepCategories {
+		category = ""
+	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%d\x00%s\x00", im.normalizer.Fingerprint(), r.format, r.category)
+	fmt.Fprintf(h, "%s\x00%d\x00%s\x00", im.normalizer.Fingerprint(), r.format, category)
 	h.Write(r.data)
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -380,7 +388,7 @@ func (im *Importer) save(ctx context.Context, c *chunk, touched map[string]bool)
 			hash := ""
 			if rec := c.records[i]; rec.keepCategories {
 				_, own := im.normalizer.Key(in)
-				in, hash = im.withFileCategories(in, own, rec.category, c.storedCats[r.ID])
+				in, hash = im.withFileCategories(in, own, rec.category, c.storedCats[r.ID], im.slugOf)
 			} else {
 				in = withCategory(in, rec.category)
 			}
