@@ -179,7 +179,7 @@ func (l *ImageLookup) lookup(ctx context.Context, raw string) imageInfo {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err != nil && ctx.Err() == nil && unreachable(err) {
-		l.paused[host] = l.now().Add(imageHostPause)
+		l.pause(host)
 		return imageInfo{}
 	}
 	if err != nil && ctx.Err() != nil {
@@ -194,6 +194,25 @@ func (l *ImageLookup) lookup(ctx context.Context, raw string) imageInfo {
 	}
 	l.cache[raw] = info
 	return info
+}
+
+// pause leaves host alone for imageHostPause. The hosts paused are
+// bounded like the cache: past imageLookupCacheSize, those whose pause is
+// over go, and if none has, all do (which costs a timeout, not memory).
+// l.mu is held.
+func (l *ImageLookup) pause(host string) {
+	now := l.now()
+	if len(l.paused) >= imageLookupCacheSize {
+		for h, until := range l.paused {
+			if !now.Before(until) {
+				delete(l.paused, h)
+			}
+		}
+		if len(l.paused) >= imageLookupCacheSize {
+			clear(l.paused)
+		}
+	}
+	l.paused[host] = now.Add(imageHostPause)
 }
 
 // head asks for one image's headers. An answer counts when it is a 200

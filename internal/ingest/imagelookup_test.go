@@ -155,3 +155,18 @@ func TestImageLookupPausesSilentHostImageLookup2s(t *testing.T) {
 		}
 	}
 }
+
+// TestImageLookupMemoryBoundedImageLookupCache4096: however many hosts an
+// import names, the lookup keeps at most imageLookupCacheSize answers and
+// paused hosts.
+func TestImageLookupMemoryBoundedImageLookupCache4096(t *testing.T) {
+	l := NewImageLookup(ImageLookupOptions{})
+	for i := range 3 * imageLookupCacheSize {
+		l.mu.Lock()
+		l.pause(fmt.Sprintf("h%d.example:80", i))
+		l.mu.Unlock()
+	}
+	if n := len(l.paused); n > imageLookupCacheSize {
+		t.Errorf("%d hosts paused, want at most %d", n, imageLookupCacheSize)
+	}
+}
