@@ -41,20 +41,20 @@ func checkConfig(cfg *config.Config) (*checked, error) {
 	}
 
 	// A folder that is not there would silently leave every override out.
-	if dir := cfg.TemplatesDir; dir != "" {
-		if info, err := os.Stat(dir); err != nil || !info.IsDir() {
-			add("templates_dir", "make the folder (with email/ and web/ files named as the built-in ones), or remove the key to use the built-in templates",
-				"%s is not a folder", dir)
-			return nil, cfg.Place(probs)
-		}
-	}
-	tmpl, err := templates.Load(cfg.TemplatesDir)
-	if err != nil {
+	// Templates that do not load leave the newsletters' checks out (they
+	// render through them), not the others.
+	var tmpl *templates.Set
+	var lists []digest.Newsletter
+	if info, err := os.Stat(cfg.TemplatesDir); cfg.TemplatesDir != "" && (err != nil || !info.IsDir()) {
+		add("templates_dir", "make the folder (with email/ and web/ files named as the built-in ones), or remove the key to use the built-in templates",
+			"%s is not a folder", cfg.TemplatesDir)
+	} else if tmpl, err = templates.Load(cfg.TemplatesDir); err != nil {
 		add("templates_dir", "fix the template file named, or remove it from templates_dir to use the built-in one", "%v", err)
-		return nil, cfg.Place(probs)
+	} else {
+		var listProbs []config.Problem
+		lists, listProbs = newsletterProblems(cfg, tmpl)
+		probs = append(probs, listProbs...)
 	}
-	lists, listProbs := newsletterProblems(cfg, tmpl)
-	probs = append(probs, listProbs...)
 
 	m := cfg.Mail
 	if m.DKIM.Enabled() {

@@ -108,6 +108,17 @@ newsletters:
 	}
 }
 
+// TestConfigCheckNamesDKIMBesideABadTemplatesDir: templates that do not
+// load leave out only the checks that render through them.
+func TestConfigCheckNamesDKIMBesideABadTemplatesDir(t *testing.T) {
+	dir := t.TempDir()
+	writeConfig(t, dir, "templates_dir: khong-co\nmail:\n  dkim: {domain: baomau.vn, selector: s1, key_file: khong-co.pem}\n")
+	code, _, errOut := bantin(t, dir, "", "config", "check")
+	if code != 2 || !strings.Contains(errOut, "bantin.yaml:1: templates_dir") || !strings.Contains(errOut, "bantin.yaml:3: mail.dkim.key_file") {
+		t.Errorf("config check: exit %d\n%s\nwant 2 naming templates_dir and mail.dkim.key_file", code, errOut)
+	}
+}
+
 // TestEnvTypoWarnsWithNearestKey: a BANTIN_ variable that sets no key
 // is named on stderr, one line, with the variable of the nearest key, by
 // every command; BANTIN_CONFIG and BANTIN_TEST_* are not config and are
