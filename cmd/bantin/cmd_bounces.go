@@ -80,8 +80,12 @@ address a message names (a line with "recipient": null when it names none).
 kind is hard, soft, complaint, auto-reply or not-a-bounce; status is the
 enhanced status code (5.1.1); reason is the server's words on one line;
 delivery is the token of the return path (bounces+TOKEN@…) the message came
-back to, or null. Complaints add "feedback_type"; every line says which
-"format" was read.
+back to, or null. Complaints add "feedback_type"; a line says which
+"format" was read: rfc3464 (delivery status reports: Postfix, Sendmail,
+Exchange and Office 365, Gmail, Amazon SES and most others), arf (spam
+complaints), the own text of qmail, exim, sendmail, exchange, gmail, yahoo
+and postfix, x-failed-recipients, text (a notice naming no address),
+auto-reply. A message cut at 10 MiB says "truncated": true.
 
 FILE is a message (.eml), an mbox file (each message a line, with its
 "message" number from 1), a maildir folder (new/ and cur/) or a folder of

@@ -5,6 +5,27 @@
 //
 // It reads only; deciding what a bounce does to a subscriber, and checking
 // the delivery token it carries, is the caller's work.
+//
+// What is read, strongest evidence first: an ARF report (a complaint, but
+// "not-spam" and "auth-failure" reports are none); the message/delivery-
+// status parts of RFC 3464 (one recipient per block, Original-Recipient
+// preferred to Final-Recipient as it is the address bantin sent to;
+// "delivered", "relayed" and "expanded" blocks are no failure); the text
+// of the MTAs that write their own (qmail's QSBMF, Exim, old Sendmail,
+// Exchange, Gmail, Yahoo, Postfix); the X-Failed-Recipients header; an
+// automatic reply (RFC 3834 Auto-Submitted, X-Autoreply, X-Autorespond,
+// Precedence: auto_reply, vacation subjects in English and Vietnamese).
+// Delivery notices carry Auto-Submitted too, so they are read first.
+//
+// Hard or soft: a 5.x.x status is hard, except mailbox full (5.2.2),
+// message too large (5.2.3, 5.3.4) and refusals by policy (5.7.x, unless
+// the text says the user is unknown), which are soft; 4.x.x is soft, and
+// so is a "delayed" notice whatever its code. Without a status code the
+// SMTP reply code decides (5yz hard, 4yz and 552 soft, a 5yz naming spam or
+// a block list soft), then the words ("user unknown", "does not exist":
+// hard; "quota", "mailbox full", "timed out": soft). A notice that gives
+// neither is hard when it says the failure is permanent, else soft: a
+// notice that says too little is no reason to drop an address.
 package bounce
 
 import (
@@ -197,10 +218,12 @@ func (o Options) decide(h mail.Header, w *walker) Report {
 	case looksLikeBounce(h, w) && o.fromText(&rep, h, w):
 	case isAutoReply(h):
 		rep.Kind, rep.Format = AutoReply, "auto-reply"
-		if from, err := mail.ParseAddress(decodeHeader(h.Get("From"))); err == nil {
-			if a := cleanAddress(from.Address); a != "" {
-				rep.Recipients = []Recipient{{Address: a, Kind: AutoReply}}
-			}
+		from := anyAddr.FindString(h.Get("From"))
+		if a, err := mail.ParseAddress(h.Get("From")); err == nil {
+			from = a.Address
+		}
+		if a := cleanAddress(from); a != "" {
+			rep.Recipients = []Recipient{{Address: a, Kind: AutoReply}}
 		}
 	default:
 		rep.Kind = NotBounce

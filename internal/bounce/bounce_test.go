@@ -67,6 +67,12 @@ func TestParseFixtures(t *testing.T) {
 		"autoreply-vacation.eml": {Kind: AutoReply, Recipients: []string{"c@example.org auto-reply"}, Token: "vac", Format: "auto-reply"},
 		"ordinary.eml":           {Kind: NotBounce, Token: "ord"},
 		"dsn-delivered.eml":      {Kind: NotBounce, Token: "ok", Format: "rfc3464"},
+		"qmail-queue-expired.eml": {Kind: Soft, Recipients: []string{"patient@example.org soft"},
+			Reason: "in the queue too long", Token: "qmQ", Format: "qmail"},
+		"global-dsn-utf8.eml": {Kind: Hard, Recipients: []string{"người.dùng@ví-dụ.example hard 5.1.1"}, Status: "5.1.1",
+			Reason: "550 5.1.1 user unknown", Token: "eai.1", Format: "rfc3464"},
+		"exim-delay-warning.eml": {Kind: Soft, Recipients: []string{"waiting@example.com soft 4.7.1"}, Status: "4.7.1",
+			Reason: "451 4.7.1 Greylisted", Token: "exdw", Format: "exim"},
 		"noaddress.eml": {Kind: Hard, Status: "5.1.1", Reason: "The server said: 550 5.1.1 Mailbox unavailable",
 			Token: "onlyVERP-xyz", Format: "text"},
 	}

@@ -27,6 +27,10 @@ var (
 		"account has been disabled", "account is disabled", "couldn't be found", "could not be found",
 		"unrouteable address", "couldn't find any host", "host not found", "no such domain", "domain not found",
 		"doesn't have a", "invalid address", "address not found", "not our customer", "no longer active"}
+	// tempPhrases are failures of the way to the mailbox (a host down for
+	// days, a queue that expired), not of the address.
+	tempPhrases = []string{"retry timeout exceeded", "timed out", "in the queue too long", "queue too long",
+		"temporar", "try again later", "connection refused"}
 	// policyPhrases are refusals about the sender or the message (spam
 	// filters, block lists), which say nothing bad of the address.
 	policyPhrases = []string{"spam", "blocked", "blacklist", "blocklist", "block list", "reputation", "policy",
@@ -97,7 +101,7 @@ func classify(status, text string, fallback Kind) (Kind, string) {
 		return Hard, ""
 	}
 	switch {
-	case containsAny(lower, fullPhrases):
+	case containsAny(lower, fullPhrases), containsAny(lower, tempPhrases):
 		return Soft, ""
 	case containsAny(lower, unknownPhrases):
 		return Hard, ""

@@ -218,22 +218,39 @@ type fields map[string]string
 func (f fields) get(name string) string { return f[strings.ToLower(name)] }
 
 // parseBlocks reads the blank-line separated blocks of header-like fields
-// of RFC 3464 and RFC 5965 parts, with folded lines joined.
+// of RFC 3464 and RFC 5965 parts, with folded lines joined (a field is
+// kept to maxField bytes).
 func parseBlocks(text string) []fields {
+	const maxField = 4 << 10
 	var (
 		out  []fields
-		cur  fields
-		last string
+		cur  map[string]*strings.Builder
+		last *strings.Builder
 	)
+	end := func() {
+		if cur == nil {
+			return
+		}
+		f := fields{}
+		for k, b := range cur {
+			f[k] = b.String()
+		}
+		out = append(out, f)
+		cur, last = nil, nil
+	}
 	for _, line := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
 		line = strings.TrimRight(line, "\r")
 		if strings.TrimSpace(line) == "" {
-			cur, last = nil, ""
+			end()
+			if len(out) >= maxBlocks {
+				break
+			}
 			continue
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			if cur != nil && last != "" && len(cur[last]) < maxFieldPart/4 {
-				cur[last] += " " + strings.TrimSpace(line)
+			if last != nil && last.Len() < maxField {
+				last.WriteByte(' ')
+				last.WriteString(strings.TrimSpace(line))
 			}
 			continue
 		}
@@ -243,18 +260,18 @@ func parseBlocks(text string) []fields {
 			continue
 		}
 		if cur == nil {
-			if len(out) >= maxBlocks {
-				break
-			}
-			cur = fields{}
-			out = append(out, cur)
+			cur = map[string]*strings.Builder{}
 		}
-		if _, seen := cur[name]; !seen {
-			cur[name] = strings.TrimSpace(value)
-			last = name
-		} else {
-			last = ""
+		if _, seen := cur[name]; seen {
+			last = nil // the first of a name is kept
+			continue
 		}
+		last = &strings.Builder{}
+		last.WriteString(strings.TrimSpace(value))
+		cur[name] = last
+	}
+	if len(out) < maxBlocks {
+		end()
 	}
 	return out
 }
