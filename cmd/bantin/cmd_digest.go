@@ -517,12 +517,12 @@ func (da *digestApp) relayDown(ctx context.Context, opts *options, list string, 
 	}
 	waiting := counts[store.DeliveryQueued]
 	fmt.Fprintf(out, "%s: %d sent, %d failed, %d skipped, %d waiting for the relay\n", list, total.Sent, total.Failed, total.Skipped, waiting)
-	wait := "wait"
+	wait, them := "wait", "them"
 	if waiting == 1 {
-		wait = "waits"
+		wait, them = "waits", "it"
 	}
-	fmt.Fprintf(opts.stderr, "the relay %s cannot be reached after %s (%v): sending stopped; %s of %s issue %d %s in the queue, none failed; serve sends them once the relay answers, or run this command again\n",
-		relay.Relay, plural(relay.Tries, "try", "tries"), relay.Err, plural(waiting, "copy", "copies"), list, is.Number, wait)
+	fmt.Fprintf(opts.stderr, "the relay %s cannot be reached after %s (%v): sending stopped; %s of %s issue %d %s in the queue, none failed; serve sends %s once the relay answers, or run this command again\n",
+		relay.Relay, plural(relay.Tries, "try", "tries"), relay.Err, plural(waiting, "copy", "copies"), list, is.Number, wait, them)
 	return failedError{fmt.Sprintf("relay %s cannot be reached: %s %s", relay.Relay, plural(waiting, "copy", "copies"), wait)}
 }
 

@@ -107,7 +107,7 @@ func TestDigestSendSummaryOnStdoutLogsOnStderrQuietErrorsOnly(t *testing.T) {
 	if stdout.Len() != 0 {
 		t.Errorf("digest send --quiet to a refusing relay printed on stdout: %q", stdout.String())
 	}
-	if e := stderr.String(); !strings.Contains(e, "1 copy of sang issue 3 waits in the queue") || !strings.Contains(e, "after 3 tries") ||
+	if e := stderr.String(); !strings.Contains(e, "1 copy of sang issue 3 waits in the queue, none failed; serve sends it once") || !strings.Contains(e, "after 3 tries") ||
 		!strings.Contains(e, closed) || logLine.MatchString(e) {
 		t.Errorf("digest send --quiet to a refusing relay: stderr should name the relay and the one copy that waits, without log lines:\n%s", e)
 	}
