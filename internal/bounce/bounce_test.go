@@ -73,6 +73,8 @@ func TestParseFixtures(t *testing.T) {
 			Reason: "550 5.1.1 user unknown", Token: "eai.1", Format: "rfc3464"},
 		"exim-delay-warning.eml": {Kind: Soft, Recipients: []string{"waiting@example.com soft 4.7.1"}, Status: "4.7.1",
 			Reason: "451 4.7.1 Greylisted", Token: "exdw", Format: "exim"},
+		"noaddress-returned-copy.eml": {Kind: Hard, Recipients: []string{"Doc.Gia@example.net hard 5.1.1"}, Status: "5.1.1",
+			Reason: "550 5.1.1 mailbox unavailable", Token: "copy-7", Format: "text"},
 		"noaddress.eml": {Kind: Hard, Status: "5.1.1", Reason: "The server said: 550 5.1.1 Mailbox unavailable",
 			Token: "onlyVERP-xyz", Format: "text"},
 	}
@@ -138,5 +140,33 @@ func checkReport(t *testing.T, rep Report) {
 	}
 	if len(rep.Recipients) > maxRecipients {
 		t.Errorf("%d recipients, want at most %d", len(rep.Recipients), maxRecipients)
+	}
+}
+
+func TestToken(t *testing.T) {
+	msg := func(deliveredTo string) string {
+		return "Delivered-To: " + deliveredTo + "\nFrom: MAILER-DAEMON@x.example\nSubject: failure notice\n\n" +
+			"Hi. This is the qmail-send program.\n\n<a@example.org>:\n550 5.1.1 no\n"
+	}
+	for _, tc := range []struct {
+		prefix, to, want string
+	}{
+		{"", "bounces+AbC-_.9=@news.example.vn", "AbC-_.9="},
+		{"", "BOUNCES+tok@news.example.vn", "tok"}, // an MTA that folds the local part
+		{"", "bounce+tok@news.example.vn", ""},
+		{"", "bounces@news.example.vn", ""},
+		{"", "bounces+@news.example.vn", ""},
+		{"", "bounces+to%6Bk@news.example.vn", ""}, // not URL-safe
+		{"", "bounces+" + strings.Repeat("a", maxToken+1) + "@news.example.vn", ""},
+		{"ret", "ret+xyz@news.example.vn", "xyz"},
+		{"ret", "bounces+xyz@news.example.vn", ""},
+	} {
+		rep, err := Options{ReturnPrefix: tc.prefix}.Parse(strings.NewReader(msg(tc.to)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Token != tc.want {
+			t.Errorf("prefix %q, Delivered-To %s: token %q, want %q", tc.prefix, tc.to, rep.Token, tc.want)
+		}
 	}
 }

@@ -225,6 +225,16 @@ func (o Options) fromText(rep *Report, h mail.Header, w *walker) bool {
 		for _, a := range failed {
 			rep.Recipients = append(rep.Recipients, Recipient{Address: a, Kind: kind, Status: status, Reason: rep.Reason})
 		}
+		return true
+	}
+	if w.original != nil {
+		// The notice names no one but returns the copy, which bantin
+		// addressed to the subscriber alone.
+		if list, err := mail.ParseAddressList(w.original.Get("To")); err == nil && len(list) == 1 {
+			if a := cleanAddress(list[0].Address); a != "" {
+				rep.Recipients = []Recipient{{Address: a, Kind: kind, Status: status, Reason: rep.Reason}}
+			}
+		}
 	}
 	return true
 }
