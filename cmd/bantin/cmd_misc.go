@@ -57,6 +57,9 @@ a reload. Exit status 2 when the config is invalid.`,
 			if from == "" {
 				from = "no file, defaults and environment"
 			}
+			if cfg.BaseDir != "" {
+				from += "; its relative paths are from " + cfg.BaseDir
+			}
 			fmt.Fprintf(opts.stdout, "config is valid (%s)\n", from)
 			return nil
 		},

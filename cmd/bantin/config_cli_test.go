@@ -256,6 +256,10 @@ func TestRelativePathsFollowTheConfigFile(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "tin-mot") {
 		t.Errorf("articles list through BANTIN_CONFIG: exit %d\n%s%s", code, out, errOut)
 	}
+	_, out, _ = bantinIn(t, elsewhere, nil, "--config", conf, "config", "check")
+	if want := "config is valid (" + conf + "; its relative paths are from " + site + ")\n"; out != want {
+		t.Errorf("config check: %q, want %q", out, want)
+	}
 	_, out, _ = bantinIn(t, elsewhere, nil, "--config", conf, "config", "check", "--print")
 	for _, want := range []string{
 		"dsn: " + filepath.Join(site, "du-lieu", "tin.db"),
