@@ -266,4 +266,9 @@ func TestCategoryNamedByConfigTitleIsTheConfigCategory(t *testing.T) {
 			t.Errorf("article %s: %q, want %q", id, got, want)
 		}
 	}
+	for _, name := range []string{"Kinh tế", "kt"} {
+		if out, _ := mustRun(t, dir, 0, "articles", "list", "--category", name); strings.Count(out, "\n") != 2 {
+			t.Errorf("articles list --category %q:\n%s\nwant both articles", name, out)
+		}
+	}
 }

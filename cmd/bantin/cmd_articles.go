@@ -49,8 +49,14 @@ listed too, marked "scheduled".`,
 				return err
 			}
 			defer a.close()
+			// Read as an article's category is: "Kinh tế" is the
+			// config's kt when the admin calls it so.
+			n, err := a.normalizer()
+			if err != nil {
+				return err
+			}
 			list, err := a.store.Articles(cmd.Context(), store.ArticleQuery{
-				Category: article.CategorySlug(category), Limit: limit, IncludeScheduled: true,
+				Category: n.CategoryOf(category).Slug, Limit: limit, IncludeScheduled: true,
 			})
 			if err != nil {
 				return err
