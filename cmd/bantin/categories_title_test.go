@@ -153,6 +153,12 @@ func TestCategoryTitlesFromConfigAndArticles(t *testing.T) {
 		}
 	}
 
+	for _, q := range []string{"kinh-te", "Kinh%20t%E1%BA%BF"} {
+		if code, body := httpGet(t, base+"/api/v1/articles?category="+q, token); code != http.StatusOK || strings.Count(body, `"id":`) != 2 {
+			t.Errorf("GET /api/v1/articles?category=%s: %d, want the 2 articles of kinh-te:\n%s", q, code, body)
+		}
+	}
+
 	// The preferences page, through the link of a digest.
 	mustRun(t, dir, 0, "subscribers", "add", "sang", "doc-gia@example.vn", "--confirmed")
 	mustRun(t, dir, 0, "digest", "send", "sang")

@@ -207,6 +207,13 @@ func batchError(i int, single bool, err error) error {
 // apiListArticles lists articles, scheduled ones included and marked.
 func (s *Server) apiListArticles(w http.ResponseWriter, r *http.Request) error {
 	q := store.ArticleQuery{Category: r.URL.Query().Get("category"), Limit: 50, IncludeScheduled: true}
+	if q.Category != "" && s.opts.Normalizer != nil {
+		// A title finds its category as an article's would ("Kinh tế");
+		// a name with no slug finds nothing, as it did.
+		if slug := s.opts.Normalizer.CategoryOf(q.Category).Slug; slug != "" {
+			q.Category = slug
+		}
+	}
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
