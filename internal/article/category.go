@@ -14,16 +14,18 @@ func (n *Normalizer) CategoryOf(name string) Category {
 // even when its slug is not kinh-te (say kt), and an article's "kt" gets
 // the admin's title. A category without a title only keeps its slug.
 func (n *Normalizer) knownCategories(cats []Category) map[string]Category {
+	// The admin's title is text, kept as written; it is matched as an
+	// article's category name is read.
 	known := map[string]Category{}
 	for _, c := range cats {
-		if c.Title = oneLine(n.plainText(c.Title)); c.Slug != "" && c.Title != "" {
-			if slug := CategorySlug(c.Title); slug != "" {
+		if c.Title = oneLine(cleanText(c.Title)); c.Slug != "" && c.Title != "" {
+			if _, slug := n.category(c.Title); slug != "" {
 				known[slug] = c
 			}
 		}
 	}
 	for _, c := range cats {
-		if c.Title = oneLine(n.plainText(c.Title)); c.Slug != "" && c.Title != "" {
+		if c.Title = oneLine(cleanText(c.Title)); c.Slug != "" && c.Title != "" {
 			known[c.Slug] = c
 		}
 	}
