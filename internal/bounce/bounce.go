@@ -36,6 +36,7 @@ import (
 	"io"
 	"net/mail"
 	"strings"
+	"unicode/utf8"
 )
 
 // Kind is what a message means for the address it names.
@@ -144,6 +145,12 @@ type Report struct {
 	// "exim", "sendmail", "exchange", "gmail", "yahoo", "postfix",
 	// "x-failed-recipients", "text", "auto-reply", "" for none.
 	Format string
+	// MessageID is the notice's own Message-ID, which tells the same
+	// notice imported twice.
+	MessageID string
+	// OriginalMessageID is the Message-ID of the returned copy, when the
+	// notice carries it (bantin's is stable for an issue and subscriber).
+	OriginalMessageID string
 	// Truncated is true when the message was longer than MaxBytes.
 	Truncated bool
 }
@@ -210,7 +217,15 @@ func skipFromLine(data []byte) []byte {
 // decide puts together what the walk found, strongest evidence first: a
 // complaint, a delivery status part, an MTA's own text, an automatic reply.
 func (o Options) decide(h mail.Header, w *walker) Report {
-	rep := Report{Token: o.findToken(h, w)}
+	rep := Report{Token: o.findToken(h, w), MessageID: messageID(h.Get("Message-Id"))}
+	if w.original != nil {
+		rep.OriginalMessageID = messageID(w.original.Get("Message-Id"))
+	}
+	for _, b := range w.dsn {
+		if rep.OriginalMessageID == "" {
+			rep.OriginalMessageID = messageID(b.get("X-Original-Message-ID"))
+		}
+	}
 	switch {
 	case w.feedback != nil:
 		o.complaint(&rep, h, w)
@@ -279,4 +294,19 @@ func (o Options) complaint(rep *Report, h mail.Header, w *walker) {
 		rep.Recipients = []Recipient{{Address: addr, Kind: Complaint}}
 	}
 	rep.Reason = oneLine(decodeHeader(h.Get("Subject")), MaxReason)
+}
+
+// messageID is the id of a Message-ID header without its angle brackets,
+// "" when it is not one.
+func messageID(v string) string {
+	v = strings.TrimSpace(v)
+	if i := strings.IndexByte(v, '<'); i >= 0 {
+		if j := strings.IndexByte(v[i:], '>'); j > 0 {
+			v = v[i+1 : i+j]
+		}
+	}
+	if v == "" || len(v) > 250 || !utf8.ValidString(v) || strings.ContainsAny(v, " \t\r\n<>") {
+		return ""
+	}
+	return v
 }

@@ -170,3 +170,23 @@ func TestToken(t *testing.T) {
 		}
 	}
 }
+
+func TestMessageIDs(t *testing.T) {
+	for name, want := range map[string][2]string{
+		"postfix-user-unknown.eml": {"20240328010112.9C8D7E6F5A@mail.example.vn", "issue-12.sub-34@news.example.vn"},
+		"gmail-full.eml":           {"", "issue-12.sub-99@news.example.vn"},
+		"ses.eml":                  {"0100018e8a1b2c3d-bounce@email.amazonses.com", ""},
+	} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := Parse(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := [2]string{rep.MessageID, rep.OriginalMessageID}; got != want {
+			t.Errorf("%s: message ids %q, want %q", name, got, want)
+		}
+	}
+}
