@@ -190,3 +190,25 @@ func TestMessageIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestTextWithoutCode(t *testing.T) {
+	// A notice in no known shape that gives no code is hard only when it
+	// says the failure is permanent.
+	for _, tc := range []struct {
+		body string
+		want Kind
+	}{
+		{"We could not hand your message on.\n\n<x@example.org>: delivery not possible\n", Soft},
+		{"This is a permanent failure.\n\n<x@example.org>: delivery not possible\n", Hard},
+		{"This is a permanent failure, but the text names no one.\n", Hard},
+		{"Something went wrong.\n", Soft},
+	} {
+		rep, err := Parse(strings.NewReader("From: postmaster@relay.example\nSubject: Notice\n\n" + tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Kind != tc.want || rep.Format != "text" {
+			t.Errorf("%q: kind %s format %s, want %s from text", tc.body, rep.Kind, rep.Format, tc.want)
+		}
+	}
+}

@@ -169,9 +169,9 @@ var textFormats = []textFormat{
 	{"gmail", "delivery to the following recipients failed permanently", "failed permanently", Hard},
 	{"gmail", "delivery to the following recipient has been delayed", "has been delayed", Soft},
 	{"yahoo", "unable to deliver your message to the following address", "", Hard},
-	{"postfix", "this is a warning message only", "", Soft},
+	{"postfix", "this is a warning only", "", Soft},
 	{"postfix", "this is the mail system at host", "", Hard},
-	{"text", "", "", Hard},
+	{"text", "", "", ""}, // hard when the notice says permanent, else soft
 }
 
 // fromText reads a bounce that has no delivery-status part (or one that
@@ -186,24 +186,6 @@ func (o Options) fromText(rep *Report, h mail.Header, w *walker) bool {
 	}
 	text := strings.Join(parts, "\n\n")
 	lower := strings.ToLower(text)
-	for _, f := range textFormats {
-		if f.sign != "" && !strings.Contains(lower, f.sign) {
-			continue
-		}
-		var rs []Recipient
-		if f.marker == "" {
-			rs = angleParagraphs(text, f.kind)
-		} else {
-			rs = listAfter(text, f.marker, f.kind)
-		}
-		if len(rs) > 0 {
-			rep.Format, rep.Recipients = f.name, rs
-			rep.Kind = overall(rs, f.kind)
-			return true
-		}
-	}
-	// No list: the words of the notice, and the addresses of the
-	// X-Failed-Recipients header (Exim, Gmail) or none.
 	fallback := Soft // a notice that says too little is not a reason to drop anyone
 	if strings.Contains(lower, "permanent") {
 		fallback = Hard
@@ -211,6 +193,28 @@ func (o Options) fromText(rep *Report, h mail.Header, w *walker) bool {
 	if strings.Contains(lower, "not yet been delivered") || strings.Contains(lower, "will be retried") || strings.Contains(lower, "delayed") {
 		fallback = Soft
 	}
+	for _, f := range textFormats {
+		if f.sign != "" && !strings.Contains(lower, f.sign) {
+			continue
+		}
+		kind := f.kind
+		if kind == "" {
+			kind = fallback
+		}
+		var rs []Recipient
+		if f.marker == "" {
+			rs = angleParagraphs(text, kind)
+		} else {
+			rs = listAfter(text, f.marker, kind)
+		}
+		if len(rs) > 0 {
+			rep.Format, rep.Recipients = f.name, rs
+			rep.Kind = overall(rs, kind)
+			return true
+		}
+	}
+	// No list: the words of the notice, and the addresses of the
+	// X-Failed-Recipients header (Exim, Gmail) or none.
 	line := codeLine(text)
 	if line == "" {
 		line = decodeHeader(h.Get("Subject"))
