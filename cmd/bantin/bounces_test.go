@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -181,4 +186,58 @@ func TestBouncesParse(t *testing.T) {
 func withFile(l bounceLine, file string, message int) bounceLine {
 	l.File, l.Message = file, message
 	return l
+}
+
+// TestBouncesParseReadsAtMost10MiBOfAMessage pipes a bounce that returns a
+// 200 MiB message: bantin reads the first 10 MiB (the notice comes first),
+// prints the failed address marked truncated, and exits without reading
+// the rest or holding it in memory.
+func TestBouncesParseReadsAtMost10MiBOfAMessage(t *testing.T) {
+	const size = 200 << 20
+	line := bytes.Repeat([]byte("x"), 75)
+	line = append(line, '\n')
+	body := io.LimitReader(&repeatReader{line: line}, size)
+	cmd := exec.Command(binary(t), "bounces", "parse", "-")
+	cmd.Dir = t.TempDir()
+	cmd.Env = cleanEnv()
+	cmd.Stdin = io.MultiReader(strings.NewReader(strings.TrimSuffix(e2eHardBounce, "--b1--\n")+
+		"--b1\nContent-Type: message/rfc822\n\nTo: gone@example.org\n\n"), body)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v; stderr %s", err, stderr.String())
+	}
+	elapsed := time.Since(start)
+	var got map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("stdout %q: %v", stdout.String(), err)
+	}
+	if got["kind"] != "hard" || got["recipient"] != "gone@example.org" || got["truncated"] != true {
+		t.Errorf("got %v, want a hard bounce of gone@example.org, truncated", got)
+	}
+	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB on Linux
+	t.Logf("200 MiB message: %s, peak RSS %d KiB", elapsed.Round(time.Millisecond), rss)
+	if rss > 150<<10 {
+		t.Errorf("peak RSS %d KiB, want under 150 MiB for a 10 MiB read limit", rss)
+	}
+	if elapsed > 30*time.Second {
+		t.Errorf("took %s", elapsed)
+	}
+}
+
+// repeatReader repeats line for ever.
+type repeatReader struct {
+	line []byte
+	off  int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c := copy(p[n:], r.line[r.off:])
+		n += c
+		r.off = (r.off + c) % len(r.line)
+	}
+	return n, nil
 }
