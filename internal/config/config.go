@@ -30,6 +30,7 @@ type Config struct {
 	Newsletters []Newsletter `yaml:"newsletters"`
 	Subscribe   Subscribe    `yaml:"subscribe"`
 	Limits      Limits       `yaml:"limits"`
+	Bounces     Bounces      `yaml:"bounces"`
 	Log         Log          `yaml:"log"`
 	// TemplatesDir is a folder whose files override the embedded templates
 	// of the same name; empty means the embedded templates only.
@@ -134,9 +135,13 @@ type Mail struct {
 	From string `yaml:"from"`
 	// ReplyTo defaults to From.
 	ReplyTo string `yaml:"reply_to"`
-	FileDir string `yaml:"file_dir"`
-	SMTP    SMTP   `yaml:"smtp"`
-	DKIM    DKIM   `yaml:"dkim"`
+	// ReturnPath is the envelope sender bounces go to, such as
+	// bounces@news.example.vn; each copy's is VERP-encoded
+	// (bounces+TOKEN@news.example.vn). Empty: the From address, no VERP.
+	ReturnPath string `yaml:"return_path"`
+	FileDir    string `yaml:"file_dir"`
+	SMTP       SMTP   `yaml:"smtp"`
+	DKIM       DKIM   `yaml:"dkim"`
 }
 
 // SMTP configures the SMTP relay used when mail.transport is "smtp".
@@ -206,6 +211,10 @@ type Subscribe struct {
 	// BounceLimit is the number of hard bounces before a subscriber is
 	// marked bounced.
 	BounceLimit int `yaml:"bounce_limit"`
+	// SoftBounceLimit is the number of soft bounces within
+	// SoftBounceWindow before a subscriber is marked bounced.
+	SoftBounceLimit  int           `yaml:"soft_bounce_limit"`
+	SoftBounceWindow time.Duration `yaml:"soft_bounce_window"`
 	// ConfirmTTL is how long a confirmation link works; pending sign-ups
 	// older than this are deleted.
 	ConfirmTTL time.Duration `yaml:"confirm_ttl"`
@@ -243,6 +252,59 @@ type Limits struct {
 // (5, time.Hour) for "5/hour".
 func (s Subscribe) ParsedRateLimit() (count int, period time.Duration, err error) {
 	return parseRateLimit(s.RateLimit)
+}
+
+// Bounces configures the ways bounces and complaints come back besides
+// the relay's own answers: a mailbox serve polls and providers' webhooks
+// at POST /webhooks/bounces/{provider}. Each is off while its keys are
+// empty.
+type Bounces struct {
+	IMAP     BounceIMAP     `yaml:"imap"`
+	SES      BounceSES      `yaml:"ses"`
+	Mailgun  BounceMailgun  `yaml:"mailgun"`
+	Postmark BouncePostmark `yaml:"postmark"`
+	SendGrid BounceSendGrid `yaml:"sendgrid"`
+}
+
+// BounceIMAP is a mailbox that receives bounces, polled by serve.
+type BounceIMAP struct {
+	// Host is the IMAP server; empty turns polling off.
+	Host     string `yaml:"host"`
+	Port     int    `yaml:"port"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// TLS is "tls" (implicit, usually port 993), "starttls" or "none".
+	TLS string `yaml:"tls"`
+	// Mailbox is the folder read; Processed is where read bounces are
+	// moved (created if missing); other mail is left as it was.
+	Mailbox   string        `yaml:"mailbox"`
+	Processed string        `yaml:"processed"`
+	Interval  time.Duration `yaml:"interval"`
+}
+
+// BounceSES takes Amazon SES notifications through SNS.
+type BounceSES struct {
+	// TopicARNs are the SNS topics whose messages are taken; empty turns
+	// the SES webhook off.
+	TopicARNs []string `yaml:"topic_arns"`
+}
+
+// BounceMailgun takes Mailgun's webhooks, signed with its signing key.
+type BounceMailgun struct {
+	SigningKey string `yaml:"signing_key"`
+}
+
+// BouncePostmark takes Postmark's webhooks behind HTTP basic auth.
+type BouncePostmark struct {
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+}
+
+// BounceSendGrid takes SendGrid's signed event webhook.
+type BounceSendGrid struct {
+	// PublicKey is the verification key SendGrid shows (base64 of an
+	// ECDSA P-256 public key).
+	PublicKey string `yaml:"public_key"`
 }
 
 // Log configures the process log.
@@ -308,11 +370,13 @@ func defaults() *Config {
 			},
 		},
 		Subscribe: Subscribe{
-			DoubleOptIn:   true,
-			RateLimit:     "5/hour",
-			BounceLimit:   3,
-			ConfirmTTL:    168 * time.Hour,
-			ConfirmResend: time.Hour,
+			DoubleOptIn:      true,
+			RateLimit:        "5/hour",
+			BounceLimit:      3,
+			SoftBounceLimit:  5,
+			SoftBounceWindow: 30 * 24 * time.Hour,
+			ConfirmTTL:       168 * time.Hour,
+			ConfirmResend:    time.Hour,
 		},
 		Limits: Limits{
 			Categories:           50,
@@ -321,6 +385,9 @@ func defaults() *Config {
 			Connections:          1024,
 			ConnectionsPerClient: 128,
 			WebSubPerHost:        64,
+		},
+		Bounces: Bounces{
+			IMAP: BounceIMAP{Port: 993, TLS: "tls", Mailbox: "INBOX", Processed: "bantin-processed", Interval: 5 * time.Minute},
 		},
 		Log: Log{
 			Level:  "info",
@@ -358,6 +425,9 @@ func (c *Config) resolve() {
 	}
 	if len(c.Subscribe.AllowedOrigins) == 0 {
 		c.Subscribe.AllowedOrigins = nil
+	}
+	if len(c.Bounces.SES.TopicARNs) == 0 {
+		c.Bounces.SES.TopicARNs = nil
 	}
 	if len(c.Feeds.WebSubHubs) == 0 {
 		c.Feeds.WebSubHubs = nil

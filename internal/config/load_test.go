@@ -63,9 +63,10 @@ func wantDefaults() *Config {
 			SMTP:      SMTP{Host: "localhost", Port: 25, TLS: "starttls", Connections: 4},
 		},
 		Subscribe: Subscribe{DoubleOptIn: true, RateLimit: "5/hour", BounceLimit: 3, ConfirmTTL: 168 * time.Hour,
-			ConfirmResend: time.Hour},
-		Limits: Limits{Categories: 50, FeedCache: 64 << 20, HomeCategories: 30, Connections: 1024, ConnectionsPerClient: 128, WebSubPerHost: 64},
-		Log:    Log{Level: "info", Format: "text"},
+			ConfirmResend: time.Hour, SoftBounceLimit: 5, SoftBounceWindow: 720 * time.Hour},
+		Limits:  Limits{Categories: 50, FeedCache: 64 << 20, HomeCategories: 30, Connections: 1024, ConnectionsPerClient: 128, WebSubPerHost: 64},
+		Bounces: Bounces{IMAP: BounceIMAP{Port: 993, TLS: "tls", Mailbox: "INBOX", Processed: "bantin-processed", Interval: 5 * time.Minute}},
+		Log:     Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -149,6 +150,8 @@ subscribe:
   bounce_limit: 1
   confirm_ttl: 24h
   confirm_resend: 10m
+  soft_bounce_limit: 2
+  soft_bounce_window: 48h
   allowed_origins: ["https://cms.example.vn"]
 limits:
   categories: 10
@@ -157,6 +160,12 @@ limits:
   connections: 200
   connections_per_client: 20
   websub_per_host: 3
+bounces:
+  imap: {host: imap.example.vn, port: 143, username: bounces, password: imap-pw, tls: starttls, mailbox: Bounces, processed: Bounces/done, interval: 1m}
+  ses: {topic_arns: ["arn:aws:sns:ap-southeast-1:123456789012:bounces"]}
+  mailgun: {signing_key: mg-key}
+  postmark: {username: pm, password: pm-pw}
+  sendgrid: {public_key: "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE"}
 log: {level: debug, format: json}
 templates_dir: mytemplates
 watch_config: true
@@ -192,8 +201,15 @@ watch_config: true
 				MaxArticles: 5, MaxAge: 336 * time.Hour, Subject: "{{.Count}} bài", Template: "weekly"},
 		},
 		Subscribe: Subscribe{DoubleOptIn: false, RateLimit: "10/minute", BounceLimit: 1, ConfirmTTL: 24 * time.Hour,
-			ConfirmResend: 10 * time.Minute, AllowedOrigins: []string{"https://cms.example.vn"}},
-		Limits:       Limits{Categories: 10, FeedCache: 16 << 20, HomeCategories: 5, Connections: 200, ConnectionsPerClient: 20, WebSubPerHost: 3},
+			ConfirmResend: 10 * time.Minute, AllowedOrigins: []string{"https://cms.example.vn"}, SoftBounceLimit: 2, SoftBounceWindow: 48 * time.Hour},
+		Limits: Limits{Categories: 10, FeedCache: 16 << 20, HomeCategories: 5, Connections: 200, ConnectionsPerClient: 20, WebSubPerHost: 3},
+		Bounces: Bounces{
+			IMAP:     BounceIMAP{Host: "imap.example.vn", Port: 143, Username: "bounces", Password: "imap-pw", TLS: "starttls", Mailbox: "Bounces", Processed: "Bounces/done", Interval: time.Minute},
+			SES:      BounceSES{TopicARNs: []string{"arn:aws:sns:ap-southeast-1:123456789012:bounces"}},
+			Mailgun:  BounceMailgun{SigningKey: "mg-key"},
+			Postmark: BouncePostmark{Username: "pm", Password: "pm-pw"},
+			SendGrid: BounceSendGrid{PublicKey: "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE"},
+		},
 		Log:          Log{Level: "debug", Format: "json"},
 		TemplatesDir: "mytemplates",
 		WatchConfig:  true,

@@ -51,6 +51,12 @@ func (c *Config) Masked() *Config {
 	if m.Mail.SMTP.Password != "" {
 		m.Mail.SMTP.Password = Mask
 	}
+	m.Bounces.SES.TopicARNs = slices.Clone(c.Bounces.SES.TopicARNs)
+	for _, secret := range []*string{&m.Bounces.IMAP.Password, &m.Bounces.Mailgun.SigningKey, &m.Bounces.Postmark.Password} {
+		if *secret != "" {
+			*secret = Mask
+		}
+	}
 	m.Storage.DSN = maskDSN(m.Storage.DSN)
 	return &m
 }

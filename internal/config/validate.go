@@ -214,6 +214,10 @@ func (c *Config) validate(o *origin) error {
 	if c.Subscribe.ConfirmTTL <= 0 {
 		v.add("subscribe.confirm_ttl", "write a positive duration, such as \"168h\"", "is %s; it must be more than 0", c.Subscribe.ConfirmTTL)
 	}
+	v.atLeast("subscribe.soft_bounce_limit", c.Subscribe.SoftBounceLimit, 1, "5")
+	if c.Subscribe.SoftBounceWindow <= 0 {
+		v.add("subscribe.soft_bounce_window", "write a positive duration, such as \"720h\" (30 days)", "is %s; it must be more than 0", c.Subscribe.SoftBounceWindow)
+	}
 	if c.Subscribe.ConfirmResend < 0 {
 		v.add("subscribe.confirm_resend", "write a duration of 0 or more, such as \"1h\"", "is %s; it cannot be negative", c.Subscribe.ConfirmResend)
 	}
@@ -222,6 +226,28 @@ func (c *Config) validate(o *origin) error {
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
 			v.add(key, "write an origin: scheme and host only, such as \"https://cms.example.vn\"", "%q is not an origin", o)
+		}
+	}
+
+	// bounces
+	if rp := c.Mail.ReturnPath; rp != "" {
+		if a, err := mail.ParseAddress(rp); err != nil || a.Name != "" || a.Address != rp || strings.Contains(rp, "+") {
+			v.add("mail.return_path", "write a plain address without a display name or '+', such as bounces@news.example.vn (bantin adds +TOKEN to it)", "%q is not a plain address", rp)
+		}
+	}
+	if im := c.Bounces.IMAP; im.Host != "" {
+		v.oneOf("bounces.imap.tls", im.TLS, "tls", "starttls", "none")
+		if im.Port < 1 || im.Port > 65535 {
+			v.add("bounces.imap.port", "write a port number such as 993", "%d is not a port", im.Port)
+		}
+		if im.Username == "" {
+			v.add("bounces.imap.username", "write the mailbox's user name, or leave bounces.imap.host empty", "is empty while bounces.imap.host is set")
+		}
+		if strings.TrimSpace(im.Mailbox) == "" || strings.TrimSpace(im.Processed) == "" || im.Mailbox == im.Processed {
+			v.add("bounces.imap.processed", "name two different folders, such as mailbox: INBOX and processed: bantin-processed", "mailbox %q and processed %q must be two folders", im.Mailbox, im.Processed)
+		}
+		if im.Interval < 10*time.Second {
+			v.add("bounces.imap.interval", "write a duration of at least 10s, such as \"5m\"", "is %s", im.Interval)
 		}
 	}
 
