@@ -34,6 +34,14 @@ func (s *Server) articlePage(w http.ResponseWriter, r *http.Request) error {
 	data.Description = a.Summary
 	data.Article = &a
 	data.Published = locale.DateTime(a.PublishedAt.In(loc), s.opts.Site.Language)
+	if s.opts.Feeds != nil {
+		// The site-wide feeds, so that a reader given an article's address
+		// finds them too.
+		for _, k := range feed.Kinds {
+			data.Feeds = append(data.Feeds, feedLink{Title: s.opts.Site.Title + " (" + k.Name() + ")",
+				Type: strings.TrimSuffix(k.ContentType(), "; charset=utf-8"), URL: s.opts.Site.BaseURL + feed.Path("", 1, k)})
+		}
+	}
 	if a.UpdatedAt.Sub(a.PublishedAt) >= 60e9 {
 		data.Updated = locale.DateTime(a.UpdatedAt.In(loc), s.opts.Site.Language)
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"html/template"
 	"io"
 	"log/slog"
 	"net/http"
@@ -419,6 +420,18 @@ type pageData struct {
 
 type feedLink struct {
 	Title, Type, URL string
+}
+
+// TypeAttr is the link's type attribute written as is: html/template
+// writes "+" in an attribute value as "&#43;", which browsers decode but
+// feed finders matching the page's bytes do not. Only the known constant
+// types are written this way; any other goes through the escaper.
+func (l feedLink) TypeAttr() template.HTMLAttr {
+	switch l.Type {
+	case "application/rss+xml", "application/atom+xml", "application/feed+json":
+		return template.HTMLAttr(`type="` + l.Type + `"`)
+	}
+	return template.HTMLAttr(`type="` + template.HTMLEscapeString(l.Type) + `"`)
 }
 
 type listedArticle struct {
