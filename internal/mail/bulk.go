@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"mime"
 	"mime/quotedprintable"
 	"net/mail"
 	"net/textproto"
@@ -95,7 +94,7 @@ func NewBulk(m BulkMessage, keys []string, loc *time.Location) (*Bulk, error) {
 		}
 		writeHeader(&head, "Reply-To", replyTo.String())
 	}
-	writeHeader(&head, "Subject", mime.QEncoding.Encode("UTF-8", subject))
+	writeHeader(&head, "Subject", encodeText(subject))
 	b.afterTo = slices.Clone(head.Bytes())
 
 	names := make([]string, 0, len(m.Headers))
@@ -221,7 +220,7 @@ func (b *Bulk) Copy(to mail.Address, msgID string, date time.Time, values, htmlV
 	// One replacer per part for the whole copy, not one per line.
 	textR, htmlR := b.replacer(clean), b.replacer(cleanHTML)
 	var h bytes.Buffer
-	writeHeader(&h, "To", addr.String())
+	writeHeader(&h, "To", formatAddress(*addr))
 	for _, x := range b.extra {
 		v := x.value
 		if x.personal {

@@ -48,6 +48,9 @@ type Message struct {
 	// Headers are extra headers such as List-Id, List-Unsubscribe and
 	// List-Unsubscribe-Post. Headers that Build sets itself are refused.
 	Headers map[string]string
+	// ReturnPath is the envelope sender (SMTP MAIL FROM), where bounces
+	// go: a VERP address naming this copy. Empty means From's address.
+	ReturnPath string
 	// Raw, when set, is the whole message as Bulk.Copy made it: it is sent
 	// as it is (signed when DKIM is on); From and To are its envelope and
 	// MessageID its Message-ID, and the other fields are not read.
@@ -75,6 +78,13 @@ func prepare(m Message, loc *time.Location, d *DKIM) (prepared, error) {
 		return prepared{}, err
 	}
 	p := prepared{from: from.Address, to: to.Address}
+	if m.ReturnPath != "" {
+		rp, err := cleanAddress("Return-Path", mail.Address{Address: m.ReturnPath})
+		if err != nil {
+			return prepared{}, err
+		}
+		p.from = rp.Address
+	}
 	if m.Raw != nil {
 		if p.id, err = messageID(m.MessageID, from.Address); err != nil {
 			return prepared{}, err
@@ -164,11 +174,17 @@ func build(m Message, loc *time.Location) (*gomail.Msg, string, error) {
 	// FromMailAddress, not FromFormat: FromFormat mangles display names
 	// that need quoting.
 	msg.FromMailAddress(from)
-	msg.ToMailAddress(to)
+	if strings.Contains(to.Name, "=?") {
+		// net/mail would quote the name, and some clients decode an
+		// encoded word even there; formatAddress encodes the whole name.
+		msg.SetGenHeader(gomail.Header(gomail.HeaderTo), formatAddress(*to))
+	} else {
+		msg.ToMailAddress(to)
+	}
 	if replyTo != nil {
 		msg.ReplyToMailAddress(replyTo)
 	}
-	msg.Subject(subject)
+	msg.Subject(encodeText(subject))
 	msg.SetMessageIDWithValue(id)
 	msg.SetDateWithValue(m.Date.In(loc))
 
