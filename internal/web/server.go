@@ -77,6 +77,8 @@ type Options struct {
 	// Sources tells the upstream feeds' state at /api/v1/sources; nil lists
 	// none.
 	Sources Sources
+	// Bounces lists the bounce records at /api/v1/bounces; nil lists none.
+	Bounces BounceLog
 	// Metrics serves /metrics; nil answers 404. FeedRequest is told the
 	// kind and status of every feed request; nil for none.
 	Metrics     http.Handler
@@ -101,6 +103,9 @@ type Options struct {
 	// DefaultFormBodyTimeout, DefaultAPIBodyTimeout.
 	FormBodyTimeout time.Duration
 	APIBodyTimeout  time.Duration
+	// BounceWebhooks takes providers' bounces and complaints at
+	// POST /webhooks/bounces/{provider}; nil answers 404.
+	BounceWebhooks BounceWebhooks
 }
 
 // Feeds is what the web layer needs of the feed service.
@@ -188,6 +193,7 @@ func (s *Server) Routes() http.Handler {
 	mux.Handle("GET /feeds/page/{n}/{file}", s.countFeeds(s.handle(s.feedHandler)))
 	mux.Handle("GET /feeds/{category}/{file}", s.countFeeds(s.handle(s.feedHandler)))
 	mux.Handle("GET /feeds/{category}/page/{n}/{file}", s.countFeeds(s.handle(s.feedHandler)))
+	mux.HandleFunc("POST /webhooks/bounces/{provider}", s.bounceWebhook)
 
 	mux.Handle("POST /api/v1/articles", s.admin(s.apiSaveArticles))
 	mux.Handle("GET /api/v1/articles", s.admin(s.apiListArticles))
@@ -197,6 +203,7 @@ func (s *Server) Routes() http.Handler {
 	mux.Handle("POST /api/v1/subscribers", s.admin(s.apiAddSubscriber))
 	mux.Handle("DELETE /api/v1/subscribers/{list}/{email}", s.admin(s.apiRemoveSubscriber))
 	mux.Handle("GET /api/v1/sources", s.admin(s.apiListSources))
+	mux.Handle("GET /api/v1/bounces", s.admin(s.apiListBounces))
 	mux.Handle("GET /api/v1/newsletters", s.admin(s.apiListNewsletters))
 	mux.Handle("GET /api/v1/newsletters/{list}", s.admin(s.apiGetNewsletter))
 	mux.Handle("POST /api/v1/newsletters/{list}/send", s.admin(s.apiSendNewsletter))
