@@ -68,6 +68,11 @@ func (t *FileTransport) write(m Message) Result {
 		return Result{Status: Permanent, Err: fmt.Errorf("build message to %s: %w", m.To.Address, err)}
 	}
 	id, data := p.id, p.data
+	if m.ReturnPath != "" {
+		// What the receiving MTA would add: the envelope sender, seen in
+		// the file as in a mailbox. Outside the DKIM signature, as there.
+		data = append([]byte("Return-Path: <"+p.from+">\r\n"), data...)
+	}
 	fail := func(err error) Result {
 		return Result{MessageID: id, Status: Temporary, Err: fmt.Errorf("write message %s: %w", id, err)}
 	}

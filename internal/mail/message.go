@@ -48,6 +48,9 @@ type Message struct {
 	// Headers are extra headers such as List-Id, List-Unsubscribe and
 	// List-Unsubscribe-Post. Headers that Build sets itself are refused.
 	Headers map[string]string
+	// ReturnPath is the envelope sender (SMTP MAIL FROM), where bounces
+	// go: a VERP address naming this copy. Empty means From's address.
+	ReturnPath string
 	// Raw, when set, is the whole message as Bulk.Copy made it: it is sent
 	// as it is (signed when DKIM is on); From and To are its envelope and
 	// MessageID its Message-ID, and the other fields are not read.
@@ -75,6 +78,13 @@ func prepare(m Message, loc *time.Location, d *DKIM) (prepared, error) {
 		return prepared{}, err
 	}
 	p := prepared{from: from.Address, to: to.Address}
+	if m.ReturnPath != "" {
+		rp, err := cleanAddress("Return-Path", mail.Address{Address: m.ReturnPath})
+		if err != nil {
+			return prepared{}, err
+		}
+		p.from = rp.Address
+	}
 	if m.Raw != nil {
 		if p.id, err = messageID(m.MessageID, from.Address); err != nil {
 			return prepared{}, err

@@ -191,8 +191,20 @@ type Store interface {
 	// RecordBounce counts a hard bounce; at limit the subscriber is
 	// bounced (no more mail). It reports whether the subscriber is bounced.
 	RecordBounce(ctx context.Context, subscriberID int64, limit int) (bool, error)
-	// EraseSubscriber deletes every trace of the subscriber with email.
+	// EraseSubscriber deletes every trace of the subscriber with email,
+	// their bounce records included.
 	EraseSubscriber(ctx context.Context, email string) error
+	// AddBounce records b (one bounce, complaint or automatic reply about
+	// b.SubscriberID) and applies what it does, in one transaction: a
+	// hard bounce counts toward lim.Hard, soft bounces within
+	// lim.SoftWindow before b.At toward lim.Soft (either limit reached:
+	// bounced), a complaint unsubscribes from every list. It returns b
+	// with its ID and Outcome; a b.EventID recorded before is ErrConflict
+	// and changes nothing.
+	AddBounce(ctx context.Context, b Bounce, lim BounceLimits) (Bounce, error)
+	// Bounces lists bounce records, newest first, with the subscriber's
+	// address.
+	Bounces(ctx context.Context, q BounceQuery) ([]Bounce, error)
 	// RenamePending sets the name of a subscriber confirmed on no list:
 	// until a confirmation the last name typed into a sign-up wins, and
 	// after it a public form renames nobody. It reports whether the name
@@ -324,6 +336,37 @@ type Subscriber struct {
 	CreatedAt  time.Time
 	Lists      map[string]SubscriptionStatus
 	Categories []string // preferred category slugs; empty means all
+}
+
+// Bounce is the record of one bounce, complaint or automatic reply.
+type Bounce struct {
+	ID           int64
+	SubscriberID int64
+	Email        string // the subscriber's address; read only
+	IssueID      int64  // 0 when not known or a confirmation email
+	List         string // "" when not known
+	Source       string // import, imap, ses, mailgun, postmark, sendgrid, smtp
+	Kind         string // hard, soft, complaint, auto-reply
+	Status       string // the enhanced status code, "5.1.1"
+	Reason       string
+	EventID      string // "" for none: never a duplicate
+	Outcome      string // counted, bounced, unsubscribed, ignored
+	At           time.Time
+}
+
+// BounceLimits are the subscribe.* limits AddBounce applies.
+type BounceLimits struct {
+	Hard       int           // subscribe.bounce_limit
+	Soft       int           // subscribe.soft_bounce_limit
+	SoftWindow time.Duration // subscribe.soft_bounce_window
+}
+
+// BounceQuery selects bounce records: at or after Since (zero: all), of
+// Kind ("" for every kind), at most Limit (0: 100).
+type BounceQuery struct {
+	Since time.Time
+	Kind  string
+	Limit int
 }
 
 // AddressRef names an address in errors and logs without showing it: a

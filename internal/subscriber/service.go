@@ -62,6 +62,9 @@ type Options struct {
 	ReplyTo     *netmail.Address
 	DoubleOptIn bool
 	ConfirmTTL  time.Duration
+	// ReturnPath, when not nil, is the VERP envelope sender of
+	// confirmation emails (mail.return_path).
+	ReturnPath *ReturnPath
 	// ConfirmResend is the least time between two confirmation emails to
 	// one address, whoever asks (subscribe.confirm_resend); 0 for none.
 	ConfirmResend time.Duration
@@ -296,10 +299,14 @@ func (s *Service) sendConfirmation(ctx context.Context, sub store.Subscriber) er
 	if err != nil {
 		return err
 	}
-	_, err = s.opts.Mailer.Enqueue(ctx, "confirm", sub.ID, mail.Message{
+	m := mail.Message{
 		From: s.opts.From, ReplyTo: s.opts.ReplyTo, To: netmail.Address{Address: sub.Email},
 		Subject: subject, Text: text, HTML: html,
-	})
+	}
+	if s.opts.ReturnPath != nil {
+		m.ReturnPath = s.opts.ReturnPath.For(0, sub.ID)
+	}
+	_, err = s.opts.Mailer.Enqueue(ctx, "confirm", sub.ID, m)
 	return err
 }
 

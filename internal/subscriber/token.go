@@ -7,10 +7,13 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -23,6 +26,10 @@ const (
 	Confirm     Purpose = 'c' // double opt-in; expires after subscribe.confirm_ttl
 	Unsubscribe Purpose = 'u' // never expires: old emails keep working
 	Preferences Purpose = 'p' // never expires
+	// Bounce names a delivery in the return path (bounces+TOKEN@domain):
+	// an issue's copy to a subscriber, or a confirmation email (issue 0).
+	// It never expires: bounces come back days later.
+	Bounce Purpose = 'b'
 )
 
 func (p Purpose) String() string {
@@ -33,6 +40,8 @@ func (p Purpose) String() string {
 		return "unsubscribe"
 	case Preferences:
 		return "preferences"
+	case Bounce:
+		return "bounce"
 	}
 	return fmt.Sprintf("purpose(%d)", byte(p))
 }
@@ -142,4 +151,89 @@ func (t *Tokens) Check(token string, purpose Purpose, now time.Time) (Claims, er
 		}
 	}
 	return c, nil
+}
+
+// returnMACSize is how much of the HMAC a return path token carries: 96
+// bits keep the local part short and are still beyond guessing (a forger
+// gets one try per bounce message sent to bantin).
+const returnMACSize = 12
+
+// lowerBase32 spells the MAC of a return path token in lower case without
+// padding: some MTAs lower-case local parts, and the token must survive.
+var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// MakeReturn returns the token of a return path naming a delivery: the
+// copy of issue issueID to subscriberID, or a confirmation email when
+// issueID is 0. It is the ids in base36 and a MAC, about 30 characters,
+// so bounces+TOKEN@domain stays well within the 64 octets of a local
+// part. The same delivery always gets the same token.
+func (t *Tokens) MakeReturn(issueID, subscriberID int64) string {
+	ids := strconv.FormatInt(issueID, 36) + "-" + strconv.FormatInt(subscriberID, 36)
+	return ids + "-" + lowerBase32.EncodeToString(t.returnMAC(issueID, subscriberID))
+}
+
+func (t *Tokens) returnMAC(issueID, subscriberID int64) []byte {
+	m := hmac.New(sha256.New, t.key)
+	// The purpose and a version first: no other token's MAC input starts
+	// this way, so no other link's MAC is a valid return path's.
+	payload := []byte{0, byte(Bounce), tokenVersion}
+	payload = binary.AppendUvarint(payload, uint64(issueID))
+	payload = binary.AppendUvarint(payload, uint64(subscriberID))
+	m.Write(payload)
+	return m.Sum(nil)[:returnMACSize]
+}
+
+// CheckReturn verifies a return path token, in any case, and returns the
+// issue (0 for a confirmation email) and subscriber it names. A forged or
+// altered token, or a link token of another purpose, is ErrBadToken.
+func (t *Tokens) CheckReturn(token string) (issueID, subscriberID int64, err error) {
+	token = strings.ToLower(token)
+	parts := strings.Split(token, "-")
+	if len(token) > 64 || len(parts) != 3 {
+		return 0, 0, ErrBadToken
+	}
+	issue, err1 := strconv.ParseUint(parts[0], 36, 62)
+	sub, err2 := strconv.ParseUint(parts[1], 36, 62)
+	mac, err3 := lowerBase32.DecodeString(parts[2])
+	if err1 != nil || err2 != nil || err3 != nil || len(mac) != returnMACSize {
+		return 0, 0, ErrBadToken
+	}
+	if !hmac.Equal(mac, t.returnMAC(int64(issue), int64(sub))) {
+		return 0, 0, ErrBadToken
+	}
+	return int64(issue), int64(sub), nil
+}
+
+// ReturnPath makes the VERP envelope senders of mail.return_path: the
+// local part, a "+", a token naming the delivery, and the domain.
+type ReturnPath struct {
+	tokens        *Tokens
+	local, domain string
+}
+
+// NewReturnPath returns the return path of address (mail.return_path),
+// nil when address is empty: the envelope sender is then From.
+func NewReturnPath(tokens *Tokens, address string) (*ReturnPath, error) {
+	if address == "" {
+		return nil, nil
+	}
+	at := strings.LastIndexByte(address, '@')
+	if at <= 0 || at == len(address)-1 || strings.ContainsAny(address, "+ <>") {
+		return nil, fmt.Errorf("mail.return_path %q: want a plain address such as bounces@news.example.vn", address)
+	}
+	// A local part holds at most 64 octets; a token is at most 48.
+	if at > 64-1-48 {
+		return nil, fmt.Errorf("mail.return_path %q: the part before @ is %d characters; at most 15 leave room for the token", address, at)
+	}
+	return &ReturnPath{tokens: tokens, local: address[:at], domain: address[at+1:]}, nil
+}
+
+// Prefix is the local part before the "+", which bounce.Options needs to
+// find the token.
+func (r *ReturnPath) Prefix() string { return r.local }
+
+// For returns the envelope sender of one delivery (issueID 0 for a
+// confirmation email).
+func (r *ReturnPath) For(issueID, subscriberID int64) string {
+	return r.local + "+" + r.tokens.MakeReturn(issueID, subscriberID) + "@" + r.domain
 }

@@ -75,6 +75,8 @@ func Run(t *testing.T, h Harness) {
 	t.Run("IssueLifecycle", func(t *testing.T) { testIssueLifecycle(t, h) })
 	t.Run("SourceStates", func(t *testing.T) { testSourceStates(t, h) })
 	t.Run("Leases", func(t *testing.T) { testLeases(t, h) })
+	t.Run("Bounces", func(t *testing.T) { testBounces(t, h) })
+	t.Run("BouncesConcurrentDuplicate", func(t *testing.T) { testBouncesConcurrentDuplicate(t, h) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := h.New(t).Ping(context.Background()); err != nil {
 			t.Fatalf("Ping on a migrated store: %v", err)
