@@ -51,7 +51,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite store: empty path (set storage.dsn)")
 	}
 	if dir := filepath.Dir(path); dir != "." {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
+		// A folder bantin makes for the store is its owner's only: the
+		// store holds the link-signing key and subscribers' addresses.
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("open sqlite store: create folder for %s: %w", path, err)
 		}
 	}
@@ -80,6 +82,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
+	if err := private(path); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return &Store{db: db, path: path, categories: map[string]bool{}, stopped: make(chan struct{})}, nil
 }
 
@@ -95,6 +101,16 @@ func create(ctx context.Context, path string) error {
 	if _, err := os.Stat(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
+	// The file is made 0600 before the driver opens it, whatever the
+	// umask: SQLite gives the -wal and -shm files it creates the main
+	// file's mode. An empty file is an empty database.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create sqlite store %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("create sqlite store %s: %w", path, err)
+	}
 	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath())
 	if err != nil {
 		return fmt.Errorf("create sqlite store %s: %w", path, err)
@@ -103,6 +119,30 @@ func create(ctx context.Context, path string) error {
 	for _, pragma := range []string{fmt.Sprintf("PRAGMA page_size = %d", pageSize), "PRAGMA journal_mode = WAL"} {
 		if _, err := db.ExecContext(ctx, pragma); err != nil {
 			return fmt.Errorf("create sqlite store %s: %s: %w", path, pragma, err)
+		}
+	}
+	return nil
+}
+
+// private takes group and other permissions off the store and its -wal
+// and -shm files (0644 becomes 0600): the store holds the link-signing
+// key. New files are made 0600 already (create); this covers a store made
+// by an older bantin or copied in. A file bantin does not own is left as
+// it is: only its owner may change its mode.
+func private(path string) error {
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("open sqlite store: %w", err)
+		}
+		if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(p, fi.Mode().Perm()&0o700); err != nil && !errors.Is(err, fs.ErrPermission) {
+			return fmt.Errorf("open sqlite store: make %s private: %w", p, err)
 		}
 	}
 	return nil

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// serveUmask022 runs `bantin serve` in dir under umask 022 (a shell sets it:
+// the umask is process-wide, so the test's own is left alone) and waits
+// for /healthz.
+func serveUmask022(t *testing.T, dir, addr string) *syncBuffer {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", "-c", `umask 022; exec "$0" serve`, binary(t))
+	cmd.Dir = dir
+	cmd.Env = cleanEnv()
+	var logs syncBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("serve log:\n%s", logs.String())
+		}
+	})
+	waitFor(t, 10*time.Second, "serve to answer /healthz", func() bool {
+		status, _ := statusOf("http://" + addr + "/healthz")
+		return status == 200
+	})
+	return &logs
+}
+
+// statusOf is httpGet for polling: an error is status 0.
+func statusOf(url string) (int, string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode, ""
+}
+
+// modes returns the permission bits of the store's files that exist.
+func modes(t *testing.T, dir string) map[string]os.FileMode {
+	t.Helper()
+	got := map[string]os.FileMode{}
+	for _, name := range []string{"data", "data/bantin.db", "data/bantin.db-wal", "data/bantin.db-shm"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err == nil {
+			got[name] = fi.Mode().Perm()
+		}
+	}
+	return got
+}
+
+// TestStoreFilesPrivateUnderUmask022: the SQLite store (it holds the
+// link-signing key), its WAL and SHM are 0600 and the data folder bantin
+// makes is 0700, under umask 022; a store left 0644 by an older bantin is
+// made 0600 when opened.
+func TestStoreFilesPrivateUnderUmask022(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	writeConfig(t, dir, serveConfig(addr, "interop-token"))
+	article := `{"id":"a","title":"Tin một","summary":"Tóm tắt","published_at":"2024-03-28T08:00:00+07:00"}`
+	cmd := exec.Command("/bin/sh", "-c", `umask 022; exec "$0" ingest -`, binary(t))
+	cmd.Dir, cmd.Env, cmd.Stdin = dir, cleanEnv(), strings.NewReader(article+"\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ingest: %v\n%s", err, out)
+	}
+	check := func(when string, need ...string) {
+		t.Helper()
+		got := modes(t, dir)
+		for _, name := range need {
+			if _, ok := got[name]; !ok {
+				t.Errorf("%s: %s does not exist", when, name)
+			}
+		}
+		for name, mode := range got {
+			want := os.FileMode(0o600)
+			if name == "data" {
+				want = 0o700
+			}
+			if mode != want {
+				t.Errorf("%s: %s is %04o, want %04o", when, name, mode, want)
+			}
+		}
+	}
+	check("after ingest", "data", "data/bantin.db")
+
+	// An older bantin left the store readable by all.
+	if err := os.Chmod(filepath.Join(dir, "data/bantin.db"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	serveUmask022(t, dir, addr)
+	if status, body := httpDo(t, "POST", "http://"+addr+"/api/v1/articles", "application/json",
+		`{"id":"b","title":"Tin hai","summary":"Tóm tắt","published_at":"2024-03-29T08:00:00+07:00"}`, "interop-token"); status >= 300 {
+		t.Fatalf("POST article: %d %s", status, body)
+	}
+	check("while serve runs", "data", "data/bantin.db", "data/bantin.db-wal", "data/bantin.db-shm")
+}
