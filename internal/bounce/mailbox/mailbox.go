@@ -19,7 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
-	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -350,7 +350,9 @@ func (r *round) fetch(uids []imap.UID) ([]fetched, error) {
 // record hands the events of m to the Recorder; false when any failed.
 func (r *round) record(ctx context.Context, m fetched) bool {
 	ok := true
-	fallback := "imap:" + strconv.FormatUint(uint64(r.uidValidity), 10) + "." + strconv.FormatUint(uint64(m.uid), 10)
+	// A notice without a Message-ID is known by its place (RFC 5092's
+	// words), which stays while it waits for the next round.
+	fallback := fmt.Sprintf("imap:%s;uidvalidity=%d;uid=%d", r.p.opts.Mailbox, r.uidValidity, m.uid)
 	for _, ev := range Events(m.report, fallback, m.at) {
 		if _, err := r.p.opts.Recorder.Record(ctx, ev); err != nil {
 			ok = false
@@ -365,11 +367,11 @@ func (r *round) record(ctx context.Context, m fetched) bool {
 
 // Events are the events of one report: one per recipient it names, or
 // one naming none (its token may still say which delivery it was). The
-// ID is the notice's Message-ID and the address, or fallback when the
-// notice has no Message-ID.
+// ID is "imap:", the notice's Message-ID (fallback when it has none) and
+// the address in lower case, as bounces import makes it.
 func Events(rep bounce.Report, fallback string, at time.Time) []bounce.Event {
-	id := rep.MessageID
-	if id == "" {
+	id := "imap:" + rep.MessageID
+	if rep.MessageID == "" {
 		id = fallback
 	}
 	base := bounce.Event{Source: "imap", Kind: rep.Kind, Status: rep.Status, Reason: rep.Reason, Token: rep.Token, ID: id, At: at}
@@ -379,7 +381,7 @@ func Events(rep bounce.Report, fallback string, at time.Time) []bounce.Event {
 	out := make([]bounce.Event, 0, len(rep.Recipients))
 	for _, rc := range rep.Recipients {
 		ev := base
-		ev.Recipient, ev.ID = rc.Address, id+" "+rc.Address
+		ev.Recipient, ev.ID = rc.Address, id+" "+strings.ToLower(rc.Address)
 		if rc.Kind != "" {
 			ev.Kind = rc.Kind
 		}

@@ -3,9 +3,12 @@ package mailbox
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -71,6 +74,13 @@ func imapServer(t *testing.T, caps imap.CapSet, messages ...[]byte) (addr string
 // ways, to wire.
 func imapServerWire(t *testing.T, caps imap.CapSet, wire io.Writer, messages ...[]byte) (addr string, user *imapmemserver.User) {
 	t.Helper()
+	return imapServerTLS(t, caps, wire, "", nil, messages...)
+}
+
+// imapServerTLS is imapServerWire with TLS: "tls" from the start or
+// "starttls", on the certificate of cfg.
+func imapServerTLS(t *testing.T, caps imap.CapSet, wire io.Writer, mode string, cfg *tls.Config, messages ...[]byte) (addr string, user *imapmemserver.User) {
+	t.Helper()
 	if caps == nil {
 		caps = imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapMove: {}, imap.CapUIDPlus: {}}
 	}
@@ -85,7 +95,7 @@ func imapServerWire(t *testing.T, caps imap.CapSet, wire io.Writer, messages ...
 			t.Fatal(err)
 		}
 	}
-	srv := imapserver.New(&imapserver.Options{
+	opts := &imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			return mem.NewSession(), nil, nil
 		},
@@ -93,10 +103,17 @@ func imapServerWire(t *testing.T, caps imap.CapSet, wire io.Writer, messages ...
 		InsecureAuth: true,
 		Logger:       quietLog{},
 		DebugWriter:  wire,
-	})
+	}
+	if mode == "starttls" {
+		opts.TLSConfig = cfg
+	}
+	srv := imapserver.New(opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if mode == "tls" {
+		ln = tls.NewListener(ln, cfg)
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
@@ -191,7 +208,7 @@ func TestRoundMovesBouncesAndLeavesOrdinaryEmailUnseen(t *testing.T) {
 			}
 			var got []string
 			for _, ev := range rec.got() {
-				if ev.Source != "imap" || ev.ID == "" {
+				if ev.Source != "imap" || !strings.HasPrefix(ev.ID, "imap:") {
 					t.Errorf("event %+v: want source imap and an ID", ev)
 				}
 				got = append(got, string(ev.Kind)+" "+ev.Recipient)
@@ -408,3 +425,33 @@ func TestRoundReadsAtMostMaxBytesOfAMessage(t *testing.T) {
 type counter struct{ n atomic.Int64 }
 
 func (c *counter) Write(b []byte) (int, error) { c.n.Add(int64(len(b))); return len(b), nil }
+
+func TestRoundOverTLSAndSTARTTLS(t *testing.T) {
+	// httptest's certificate is for 127.0.0.1; the poller trusts it
+	// through TLSConfig, as the system's roots would trust a real one.
+	web := httptest.NewTLSServer(nil)
+	defer web.Close()
+	serverTLS := &tls.Config{Certificates: web.TLS.Certificates}
+	roots := x509.NewCertPool()
+	roots.AddCert(web.Certificate())
+	for _, mode := range []string{"tls", "starttls"} {
+		t.Run(mode, func(t *testing.T) {
+			addr, _ := imapServerTLS(t, nil, nil, mode, serverTLS, fixture(t, "postfix-user-unknown.eml"))
+			rec := &fakeRecorder{}
+			p := New(Options{Addr: addr, Username: testUser, Password: testPassword, TLS: mode, Recorder: rec,
+				Timeout: 5 * time.Second, TLSConfig: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}})
+			st, err := p.Round(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (Stats{Read: 1, Recorded: 1, Moved: 1}); st != want {
+				t.Errorf("stats = %+v, want %+v", st, want)
+			}
+			// A certificate the poller does not trust fails the round.
+			p = New(Options{Addr: addr, Username: testUser, Password: testPassword, TLS: mode, Recorder: rec, Timeout: 5 * time.Second})
+			if _, err := p.Round(context.Background()); err == nil || !strings.Contains(err.Error(), "certificate") {
+				t.Errorf("round with an untrusted certificate: err %v, want a certificate error", err)
+			}
+		})
+	}
+}
