@@ -67,22 +67,26 @@ func (quietLog) Printf(string, ...any) {}
 // UIDPLUS).
 func imapServer(t *testing.T, caps imap.CapSet, messages ...[]byte) (addr string, user *imapmemserver.User) {
 	t.Helper()
-	return imapServerWire(t, caps, nil, messages...)
+	return testServer{caps: caps}.start(t, messages...)
 }
 
-// imapServerWire is imapServer copying all the connection's bytes, both
-// ways, to wire.
-func imapServerWire(t *testing.T, caps imap.CapSet, wire io.Writer, messages ...[]byte) (addr string, user *imapmemserver.User) {
-	t.Helper()
-	return imapServerTLS(t, caps, wire, "", nil, messages...)
+// testServer says how an in-process IMAP server differs from the plain
+// one of imapServer.
+type testServer struct {
+	caps imap.CapSet
+	// wire gets all the connection's bytes, both ways.
+	wire io.Writer
+	// tls is "tls" (from the start) or "starttls", on cert's certificate.
+	tls  string
+	cert *tls.Config
+	// wrap changes each session.
+	wrap func(imapserver.Session) imapserver.Session
 }
 
-// imapServerTLS is imapServerWire with TLS: "tls" from the start or
-// "starttls", on the certificate of cfg.
-func imapServerTLS(t *testing.T, caps imap.CapSet, wire io.Writer, mode string, cfg *tls.Config, messages ...[]byte) (addr string, user *imapmemserver.User) {
+func (o testServer) start(t *testing.T, messages ...[]byte) (addr string, user *imapmemserver.User) {
 	t.Helper()
-	if caps == nil {
-		caps = imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapMove: {}, imap.CapUIDPlus: {}}
+	if o.caps == nil {
+		o.caps = imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapMove: {}, imap.CapUIDPlus: {}}
 	}
 	mem := imapmemserver.New()
 	user = imapmemserver.NewUser(testUser, testPassword)
@@ -97,23 +101,26 @@ func imapServerTLS(t *testing.T, caps imap.CapSet, wire io.Writer, mode string, 
 	}
 	opts := &imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			if o.wrap != nil {
+				return o.wrap(mem.NewSession()), nil, nil
+			}
 			return mem.NewSession(), nil, nil
 		},
-		Caps:         caps,
+		Caps:         o.caps,
 		InsecureAuth: true,
 		Logger:       quietLog{},
-		DebugWriter:  wire,
+		DebugWriter:  o.wire,
 	}
-	if mode == "starttls" {
-		opts.TLSConfig = cfg
+	if o.tls == "starttls" {
+		opts.TLSConfig = o.cert
 	}
 	srv := imapserver.New(opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mode == "tls" {
-		ln = tls.NewListener(ln, cfg)
+	if o.tls == "tls" {
+		ln = tls.NewListener(ln, o.cert)
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
@@ -402,7 +409,7 @@ func TestRoundReadsAtMostMaxBytesOfAMessage(t *testing.T) {
 	big := fixture(t, "postfix-user-unknown.eml")
 	big = append(big, bytes.Repeat([]byte("x"), 3<<20)...)
 	var wire counter
-	addr, _ := imapServerWire(t, nil, &wire, big)
+	addr, _ := testServer{wire: &wire}.start(t, big)
 	rec := &fakeRecorder{}
 	p := New(Options{Addr: addr, Username: testUser, Password: testPassword, TLS: "none", Recorder: rec,
 		Timeout: 5 * time.Second, Parser: bounce.Options{MaxBytes: 1 << 20}})
@@ -436,7 +443,7 @@ func TestRoundOverTLSAndSTARTTLS(t *testing.T) {
 	roots.AddCert(web.Certificate())
 	for _, mode := range []string{"tls", "starttls"} {
 		t.Run(mode, func(t *testing.T) {
-			addr, _ := imapServerTLS(t, nil, nil, mode, serverTLS, fixture(t, "postfix-user-unknown.eml"))
+			addr, _ := testServer{tls: mode, cert: serverTLS}.start(t, fixture(t, "postfix-user-unknown.eml"))
 			rec := &fakeRecorder{}
 			p := New(Options{Addr: addr, Username: testUser, Password: testPassword, TLS: mode, Recorder: rec,
 				Timeout: 5 * time.Second, TLSConfig: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}})
@@ -453,5 +460,41 @@ func TestRoundOverTLSAndSTARTTLS(t *testing.T) {
 				t.Errorf("round with an untrusted certificate: err %v, want a certificate error", err)
 			}
 		})
+	}
+}
+
+// noKeywords is a session whose mailboxes take no keywords: the
+// permanent flags lack \*.
+type noKeywords struct{ imapserver.Session }
+
+func (s noKeywords) Select(name string, o *imap.SelectOptions) (*imap.SelectData, error) {
+	d, err := s.Session.Select(name, o)
+	if d != nil {
+		d.PermanentFlags = slices.DeleteFunc(d.PermanentFlags, func(f imap.Flag) bool { return f == imap.FlagWildcard })
+	}
+	return d, err
+}
+
+func TestRoundOnServerWithoutKeywordsRemembersOrdinaryEmail(t *testing.T) {
+	addr, _ := testServer{
+		caps: imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapUIDPlus: {}},
+		wrap: func(s imapserver.Session) imapserver.Session { return noKeywords{s} },
+	}.start(t, fixture(t, "ordinary.eml"), fixture(t, "postfix-user-unknown.eml"))
+	rec := &fakeRecorder{}
+	p := newPoller(addr, rec)
+	st, err := p.Round(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Stats{Read: 2, Recorded: 1, Moved: 1, Skipped: 1}); st != want {
+		t.Errorf("stats = %+v, want %+v", st, want)
+	}
+	inbox := folder(t, addr, "INBOX")
+	if len(inbox) != 1 || inbox[0].has(SkippedKeyword) || inbox[0].has(imap.FlagSeen) {
+		t.Errorf("INBOX holds %+v, want the ordinary email alone, unread and without a keyword", inbox)
+	}
+	// The next round does not read it again.
+	if st, err := p.Round(context.Background()); err != nil || st != (Stats{}) {
+		t.Errorf("next round: %+v, %v; want nothing read", st, err)
 	}
 }
