@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/bounce"
 	"github.com/bantin/bantin/internal/config"
 	"github.com/bantin/bantin/internal/digest"
 	"github.com/bantin/bantin/internal/mail"
@@ -82,6 +83,12 @@ func checkConfig(cfg *config.Config) (*checked, error) {
 	case "file":
 		if info, err := os.Stat(m.FileDir); err == nil && !info.IsDir() {
 			add("mail.file_dir", "name a folder (it is made when missing), or remove the file", "%s is a file, not a folder", m.FileDir)
+		}
+	}
+	if k := cfg.Bounces.SendGrid.PublicKey; k != "" {
+		if err := bounce.CheckSendGridKey(k); err != nil {
+			add("bounces.sendgrid.public_key", "paste the verification key SendGrid shows for the signed event webhook (Mail Settings, Event Webhook), or leave it empty",
+				"%v", err)
 		}
 	}
 	if err := cfg.Place(probs); err != nil {

@@ -45,6 +45,13 @@ func newSendGrid(o WebhookOptions) (*sendGridWebhook, error) {
 	return &sendGridWebhook{key: key}, nil
 }
 
+// CheckSendGridKey says whether s is a key the SendGrid webhook can verify
+// with (bounces.sendgrid.public_key), and if not, why and what to paste.
+func CheckSendGridKey(s string) error {
+	_, err := parseSendGridKey(s)
+	return err
+}
+
 // parseSendGridKey reads the verification key as SendGrid shows it (base64
 // of a DER SubjectPublicKeyInfo) or as a PEM block.
 func parseSendGridKey(s string) (*ecdsa.PublicKey, error) {
@@ -55,13 +62,13 @@ func parseSendGridKey(s string) (*ecdsa.PublicKey, error) {
 	} else {
 		b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(s), ""))
 		if err != nil {
-			return nil, errors.New("is not base64; paste the verification key SendGrid shows under Mail Settings, Event Webhook")
+			return nil, errors.New("is not base64")
 		}
 		der = b
 	}
 	pub, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
-		return nil, errors.New("is not a public key; paste the verification key SendGrid shows under Mail Settings, Event Webhook")
+		return nil, errors.New("is not a public key (base64 of DER)")
 	}
 	ec, ok := pub.(*ecdsa.PublicKey)
 	if !ok || ec.Curve != elliptic.P256() {
