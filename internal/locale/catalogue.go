@@ -53,6 +53,8 @@ var catalogue = map[string]message{
 	"error.too_large":       {"Yêu cầu quá lớn", "Request too large"},
 	"error.too_large_txt":   {"Nội dung gửi lên quá lớn. Vui lòng gửi ít hơn.", "What was sent is too large. Send less."},
 	"error.server":          {"Đã có lỗi xảy ra", "Something went wrong"},
+	"error.disk_full":       {"Máy chủ hết dung lượng lưu trữ", "The server is out of storage"},
+	"error.disk_full_txt":   {"Máy chủ đã hết chỗ lưu nên chưa lưu được gì. Vui lòng thử lại sau.", "The server has no room left to store anything, so nothing was saved. Please try again later."},
 	"error.server_txt":      {"Máy chủ không trả lời được lúc này. Vui lòng thử lại sau ít phút.", "The server could not answer just now. Try again in a few minutes."},
 	"error.other":           {"Không thực hiện được yêu cầu", "The request could not be done"},
 	"error.other_txt":       {"Vui lòng quay lại trang chủ và thử lại.", "Go back to the home page and try again."},

@@ -37,7 +37,10 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 			return
 		}
 		e := s.classify(err)
-		if e.Status >= 500 {
+		switch {
+		case e.Status == http.StatusInsufficientStorage:
+			s.logDiskFull(r, err)
+		case e.Status >= 500:
 			s.opts.Logger.Error("request failed", "method", r.Method, "path", logPath(r), "err", err)
 		}
 		if strings.HasPrefix(r.URL.Path, "/api/") {
@@ -63,8 +66,26 @@ func (s *Server) classify(err error) *Error {
 		return &Error{Status: http.StatusNotFound, Message: "not found"}
 	case errors.Is(err, store.ErrConflict):
 		return &Error{Status: http.StatusConflict, Message: "conflicts with a stored article"}
+	case errors.Is(store.DiskFull(err), store.ErrDiskFull):
+		return &Error{Status: http.StatusInsufficientStorage, Message: "the server's disk is full: nothing was written; try again once the operator has freed space"}
 	}
 	return &Error{Status: http.StatusInternalServerError, Message: "internal error; see the server log"}
+}
+
+// diskFullLogEvery is how often a full disk is logged at most: every
+// request fails the same way until space is freed, and a log line per
+// request would only fill the disk further.
+const diskFullLogEvery = time.Minute
+
+// logDiskFull logs a full disk once a minute at most.
+func (s *Server) logDiskFull(r *http.Request, err error) {
+	now := s.opts.Now().Unix()
+	last := s.diskFullLogged.Load()
+	if last != 0 && now-last < int64(diskFullLogEvery/time.Second) || !s.diskFullLogged.CompareAndSwap(last, now) {
+		return
+	}
+	s.opts.Logger.Error("disk full: requests that write answer 507 until space is freed (logged once a minute)",
+		"method", r.Method, "path", logPath(r), "err", err)
 }
 
 // MarshalJSON writes the SPEC's error shape: {"error": "...", "field": "..."}.

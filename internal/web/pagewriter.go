@@ -87,6 +87,8 @@ func pageError(status int) (title, text string) {
 	switch {
 	case status == http.StatusRequestEntityTooLarge:
 		return "error.too_large", "error.too_large_txt"
+	case status == http.StatusInsufficientStorage:
+		return "error.disk_full", "error.disk_full_txt"
 	case status >= 500:
 		return "error.server", "error.server_txt"
 	case status == http.StatusBadRequest:

@@ -122,6 +122,8 @@ type Server struct {
 	// issuePolicy cleans an issue's HTML for the archive feed; see
 	// newIssuePolicy.
 	issuePolicy *bluemonday.Policy
+	// diskFullLogged is when a full disk was last logged (Unix seconds).
+	diskFullLogged atomic.Int64
 }
 
 // DefaultMaxBodyBytes bounds a request body: room for a batch of a few
