@@ -30,6 +30,8 @@ type app struct {
 	now    func() time.Time
 	// metrics is set by serve; the other commands count nothing.
 	metrics *metrics.Metrics
+	// bounces is the return path and bounce policy, built once (bounceKit).
+	bounces *bounceParts
 }
 
 func loadConfig(opts *options) (*config.Config, error) {

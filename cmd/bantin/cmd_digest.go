@@ -50,10 +50,17 @@ func (a *app) digestService(tmpl *templates.Set, transport mail.Transport, links
 		sender = from.Name + " · " + sender
 	}
 	sender += " · " + cfg.Site.BaseURL
+	// Built once per process; the store's secret is read with no deadline
+	// of a caller, as the other parts are built.
+	kit, err := a.bounceKit(context.Background())
+	if err != nil {
+		return nil, err
+	}
 	return digest.New(digest.Options{
 		Store: a.store, Newsletters: lists, Emails: tmpl, Transport: transport, Links: links,
 		From: *from, ReplyTo: replyTo, Site: cfg.Site.Title, Sender: sender, BaseURL: cfg.Site.BaseURL, Lang: cfg.Site.Language,
 		Location: cfg.Location(), Logger: a.logger, Now: a.now, BounceLimit: cfg.Subscribe.BounceLimit, Workers: workers, Batch: digestBatch(cfg.Mail.SMTP.Rate, workers), Holder: holder, Observe: a.metricsDigest(),
+		ReturnPath: kit.digestReturnPath(), Bounces: kit.policy,
 	}), nil
 }
 

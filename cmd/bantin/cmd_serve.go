@@ -148,6 +148,7 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		Archive:         a.store,
 		Newsletters:     digests,
 		Sources:         poller,
+		Bounces:         a.store,
 		Metrics:         a.metrics.Handler(),
 		FeedRequest:     a.metricsFeedRequest(),
 		ObserveIngest:   a.metricsAPIIngest(),

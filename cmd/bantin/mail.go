@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bantin/bantin/internal/bounce"
 	"github.com/bantin/bantin/internal/config"
 	"github.com/bantin/bantin/internal/mail"
 	"github.com/bantin/bantin/internal/subscriber"
@@ -64,7 +65,6 @@ func testSMTPTimeout() time.Duration {
 // outbox builds the durable outbox on a transport; permanent failures
 // count toward the subscriber's bounce limit.
 func (a *app) outbox(t mail.Transport, logger *slog.Logger) *mail.Outbox {
-	limit := a.cfg.Subscribe.BounceLimit
 	// A claimed batch must be sent well within its lease, or another
 	// sender takes it over and sends it again: with a slow rate limit,
 	// claim fewer at a time.
@@ -76,13 +76,17 @@ func (a *app) outbox(t mail.Transport, logger *slog.Logger) *mail.Outbox {
 	return mail.NewOutbox(mail.OutboxOptions{
 		Store: a.store, Transport: t, Logger: logger, Now: a.now, Batch: batch, Lease: lease,
 		OnPermanent: func(ctx context.Context, id int64, code int) {
-			bounced, err := a.store.RecordBounce(ctx, id, limit)
+			// The one bounce policy, as for every other way in; the token
+			// names the subscriber of a confirmation email.
+			kit, err := a.bounceKit(ctx)
 			if err != nil {
 				logger.Warn("bounce not recorded", "subscriber", id, "err", err)
 				return
 			}
-			if bounced {
-				logger.Info("subscriber bounced: no more mail", "subscriber", id, "code", code)
+			ev := bounce.Event{Source: "smtp", Kind: bounce.Hard, Token: kit.tokens.MakeReturn(0, id),
+				Reason: fmt.Sprintf("the relay refused the recipient (%d)", code)}
+			if _, err := kit.policy.Record(ctx, ev); err != nil {
+				logger.Warn("bounce not recorded", "subscriber", id, "err", err)
 			}
 		},
 	})
@@ -104,11 +108,15 @@ func (a *app) subscribers(ctx context.Context, mailer subscriber.Mailer, tmpl *t
 		return nil, err
 	}
 	lists := subscriberLists(cfg)
+	kit, err := a.bounceKit(ctx)
+	if err != nil {
+		return nil, err
+	}
 	return subscriber.NewService(subscriber.Options{
 		Store: a.store, Mailer: mailer, Emails: tmpl, Tokens: tokens, Lists: lists,
 		SiteTitle: cfg.Site.Title, BaseURL: cfg.Site.BaseURL, Language: cfg.Site.Language,
 		From: *from, ReplyTo: replyTo, DoubleOptIn: cfg.Subscribe.DoubleOptIn, ConfirmTTL: cfg.Subscribe.ConfirmTTL,
-		ConfirmResend: cfg.Subscribe.ConfirmResend, Now: a.now,
+		ConfirmResend: cfg.Subscribe.ConfirmResend, Now: a.now, ReturnPath: kit.returnPath,
 	}), nil
 }
 

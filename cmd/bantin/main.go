@@ -60,6 +60,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitFailed
 	}
 	fmt.Fprintf(stderr, "bantin: %v\n", err)
+	var tf tempFailError
+	if errors.As(err, &tf) {
+		return exitTempFail
+	}
 	var ue usageError
 	var ce *config.Error
 	switch {

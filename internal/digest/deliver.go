@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/bounce"
 	"github.com/bantin/bantin/internal/mail"
 	"github.com/bantin/bantin/internal/store"
 )
@@ -252,6 +253,9 @@ func (s *Service) sendBatch(ctx context.Context, mk *marker, cache *variants, is
 			r.Failed++
 			continue
 		}
+		if s.opts.ReturnPath != nil {
+			m.ReturnPath = s.opts.ReturnPath(d.IssueID, d.SubscriberID)
+		}
 		msgs = append(msgs, m)
 		sending = append(sending, d)
 	}
@@ -430,7 +434,14 @@ func (s *Service) record(ctx context.Context, mk *marker, d store.Delivery, res 
 		if err := s.claimed(mk.mark(d, store.DeliveryFailed, time.Time{}, reason)); err != nil {
 			return Report{}, err
 		}
-		if res.Rejected {
+		if res.Rejected && s.opts.Bounces != nil {
+			ev := bounce.Event{Source: "smtp", Kind: bounce.Hard, Recipient: d.Email, Reason: reason, At: now,
+				ID: fmt.Sprintf("smtp:%d.%d", d.IssueID, d.SubscriberID)}
+			// The Recorder logs what it did.
+			if _, err := s.opts.Bounces.Record(ctx, ev); err != nil {
+				s.opts.Logger.Warn("digest: bounce not recorded", "subscriber", d.SubscriberID, "err", err)
+			}
+		} else if res.Rejected {
 			bounced, err := s.opts.Store.RecordBounce(ctx, d.SubscriberID, s.opts.BounceLimit)
 			if err != nil {
 				s.opts.Logger.Warn("digest: bounce not recorded", "subscriber", d.SubscriberID, "err", err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/bounce"
 	"github.com/bantin/bantin/internal/mail"
 	"github.com/bantin/bantin/internal/store"
 )
@@ -79,6 +80,13 @@ type Options struct {
 	Now      func() time.Time
 	// BounceLimit is subscribe.bounce_limit.
 	BounceLimit int
+	// ReturnPath gives each copy its envelope sender (a VERP address
+	// naming the issue and subscriber); nil sends from From.
+	ReturnPath func(issueID, subscriberID int64) string
+	// Bounces, when not nil, is told of each recipient the relay refuses
+	// for good (Source "smtp"), so that one policy applies to every
+	// bounce; nil counts it with Store.RecordBounce.
+	Bounces bounce.Recorder
 	// Workers is how many batches are sent at once (mail.smtp.connections);
 	// Batch how many deliveries one claim takes (default 20).
 	Workers, Batch int

@@ -28,6 +28,7 @@ type Metrics struct {
 	IssuesCreated    *prometheus.CounterVec // list
 	Deliveries       *prometheus.CounterVec // list, result
 	SMTPTransaction  *prometheus.HistogramVec
+	Bounces          *prometheus.CounterVec // source, kind
 }
 
 // New makes the collectors and registers them with the Go runtime and
@@ -67,9 +68,12 @@ func New() *Metrics {
 			Name: "bantin_smtp_transaction_seconds", Help: "Time of one SMTP transaction (MAIL to the end of DATA), by outcome (sent, temporary, permanent).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
 		}, []string{"outcome"}),
+		Bounces: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bantin_bounces_total", Help: "Bounces, complaints and automatic replies received, by source (import, imap, ses, mailgun, postmark, sendgrid, smtp) and kind (hard, soft, complaint, auto-reply).",
+		}, []string{"source", "kind"}),
 	}
 	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.FeedRequests, m.FeedRender, m.FeedCache, m.FeedCacheBytes, m.WebSubDeliveries, m.ArticlesIngested, m.SourcePolls, m.IssuesCreated, m.Deliveries, m.SMTPTransaction)
+		m.FeedRequests, m.FeedRender, m.FeedCache, m.FeedCacheBytes, m.WebSubDeliveries, m.ArticlesIngested, m.SourcePolls, m.IssuesCreated, m.Deliveries, m.SMTPTransaction, m.Bounces)
 	return m
 }
 

@@ -77,6 +77,8 @@ type Options struct {
 	// Sources tells the upstream feeds' state at /api/v1/sources; nil lists
 	// none.
 	Sources Sources
+	// Bounces lists the bounce records at /api/v1/bounces; nil lists none.
+	Bounces BounceLog
 	// Metrics serves /metrics; nil answers 404. FeedRequest is told the
 	// kind and status of every feed request; nil for none.
 	Metrics     http.Handler
@@ -203,6 +205,7 @@ func (s *Server) Routes() http.Handler {
 	mux.Handle("POST /api/v1/subscribers", s.admin(s.apiAddSubscriber))
 	mux.Handle("DELETE /api/v1/subscribers/{list}/{email}", s.admin(s.apiRemoveSubscriber))
 	mux.Handle("GET /api/v1/sources", s.admin(s.apiListSources))
+	mux.Handle("GET /api/v1/bounces", s.admin(s.apiListBounces))
 	mux.Handle("GET /api/v1/newsletters", s.admin(s.apiListNewsletters))
 	mux.Handle("GET /api/v1/newsletters/{list}", s.admin(s.apiGetNewsletter))
 	mux.Handle("POST /api/v1/newsletters/{list}/send", s.admin(s.apiSendNewsletter))
