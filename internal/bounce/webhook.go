@@ -136,7 +136,18 @@ func (w *Webhooks) Receive(ctx context.Context, provider string, h http.Header, 
 		}
 		got.Outcomes[out]++
 	}
+	if r, ok := p.(releaser); ok && first != nil {
+		// The provider will send the request again: its replay guard must
+		// let it in.
+		r.release(body)
+	}
 	return got, first
+}
+
+// releaser is a Webhook that remembers requests against replays, and
+// forgets one whose events could not all be recorded.
+type releaser interface {
+	release(body []byte)
 }
 
 // forged wraps ErrForged with why, which the log may show: never a secret.

@@ -139,6 +139,18 @@ func (m *mailgunWebhook) fresh(token string, now time.Time) bool {
 	return true
 }
 
+// release forgets the token of a request whose events were not all
+// recorded, so that Mailgun's retry of it is taken.
+func (m *mailgunWebhook) release(body []byte) {
+	var b mailgunBody
+	if json.Unmarshal(body, &b) != nil {
+		return
+	}
+	m.mu.Lock()
+	delete(m.seen, b.Signature.Token)
+	m.mu.Unlock()
+}
+
 func (m *mailgunWebhook) read(e *mailgunEvent) []Event {
 	var kind Kind
 	switch e.Event {

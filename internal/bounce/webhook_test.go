@@ -681,3 +681,25 @@ func TestWebhooksRecorderFailureIsReturnedAfterTheOtherEvents(t *testing.T) {
 		t.Errorf("the Recorder was called %d times (outcomes %v), want 4", n, got.Outcomes)
 	}
 }
+
+func TestMailgunWebhookRetryAfterRecorderFailureIsTaken(t *testing.T) {
+	now := testNow
+	rec := &fakeRecorder{err: errors.New("database is locked")}
+	w, err := bounce.NewWebhooks(bounce.WebhookOptions{MailgunSigningKey: mailgunKey, Now: clock(&now)}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := mailgunBody(mailgunKey, now, "tok-retry", mailgunFailed)
+	if _, err := w.Receive(context.Background(), "mailgun", nil, body); err == nil || errors.Is(err, bounce.ErrForged) {
+		t.Fatalf("err = %v, want the Recorder's", err)
+	}
+	rec.mu.Lock()
+	rec.err = nil
+	rec.mu.Unlock()
+	if _, err := w.Receive(context.Background(), "mailgun", nil, body); err != nil {
+		t.Errorf("Mailgun's retry of a request answered 500: %v", err)
+	}
+	if _, err := w.Receive(context.Background(), "mailgun", nil, body); !errors.Is(err, bounce.ErrForged) {
+		t.Errorf("once recorded, the same request again: err = %v, want ErrForged (a replay)", err)
+	}
+}
