@@ -415,3 +415,50 @@ func mustRunStdin(t *testing.T, dir, stdin string, want int, args ...string) (st
 	}
 	return out, errOut
 }
+
+// TestConfirmationEmailReturnPathAtSubscribeBounceLimit1: with the file
+// transport the confirmation email's envelope sender is seen as its
+// Return-Path header, a VERP address of its own; a bounce that names no
+// address but came back to it bounces the person who signed up.
+func TestConfirmationEmailReturnPathAtSubscribeBounceLimit1(t *testing.T) {
+	addr := freeAddr(t)
+	dir := t.TempDir()
+	writeConfig(t, dir, serveConfig(addr, "digest-token")+`newsletters:
+  - {id: sang, title: "Bản tin sáng", schedule: "0 6 * * *"}
+mail:
+  from: "Báo Mẫu <news@baomau.vn>"
+  return_path: bounces@baomau.vn
+subscribe:
+  bounce_limit: 1
+`)
+	startServe(t, dir, addr)
+	code, body := httpDo(t, "POST", "http://"+addr+"/subscribe", "application/x-www-form-urlencoded", "email=moi%40example.vn&list=sang", "")
+	if code != http.StatusOK {
+		t.Fatalf("sign-up: %d %s", code, body)
+	}
+	var eml string
+	waitFor(t, 10*time.Second, "the confirmation email", func() bool {
+		files := emlFiles(t, filepath.Join(dir, "data", "outbox"))
+		if len(files) == 1 {
+			eml = files[0]
+		}
+		return eml != ""
+	})
+	first, _, _ := strings.Cut(eml, "\r\n")
+	rp, ok := strings.CutPrefix(first, "Return-Path: <")
+	rp, _ = strings.CutSuffix(rp, ">")
+	if !ok || !verpFrom.MatchString(rp) {
+		t.Fatalf("the confirmation email starts %q; want Return-Path: <bounces+TOKEN@baomau.vn>", first)
+	}
+	out, _ := mustRunStdin(t, dir, noAddress(rp), 0, "bounces", "import", "-")
+	if out != "bounces import: 0 counted, 1 bounced, 0 unsubscribed, 0 duplicates, 0 ignored, 0 unknown\n" {
+		t.Errorf("import of the confirmation's bounce: %q", out)
+	}
+	var got struct {
+		Bounces []struct{ Email, Outcome string } `json:"bounces"`
+	}
+	api(t, "GET", "http://"+addr+"/api/v1/bounces?kind=hard", &got)
+	if len(got.Bounces) != 1 || got.Bounces[0].Email != "moi@example.vn" || got.Bounces[0].Outcome != "bounced" {
+		t.Errorf("GET /api/v1/bounces?kind=hard = %+v; want moi@example.vn bounced", got.Bounces)
+	}
+}
