@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
@@ -104,4 +105,44 @@ func TestStoreFilesPrivateUnderUmask022(t *testing.T) {
 		t.Fatalf("POST article: %d %s", status, body)
 	}
 	check("while serve runs", "data", "data/bantin.db", "data/bantin.db-wal", "data/bantin.db-shm")
+}
+
+// TestDatesBefore1970OrPast5YearsRefused: a date before 1970 (the zero
+// time 0001-01-01, which used to become "now") or more than 5 years ahead
+// is refused naming the field: a file with its line, the API with 400
+// and the field; an article scheduled within 5 years is taken.
+func TestDatesBefore1970OrPast5YearsRefused(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	writeConfig(t, dir, serveConfig(addr, "interop-token"))
+	soon := time.Now().AddDate(4, 0, 0).UTC().Format(time.RFC3339)
+	far := time.Now().AddDate(5, 1, 0).UTC().Format(time.RFC3339)
+	lines := `{"id":"a","title":"Tin một","summary":"x","published_at":"2024-03-28T08:00:00+07:00"}
+{"id":"b","title":"Tin hai","summary":"x","published_at":"0001-01-01T00:00:00Z"}
+{"id":"c","title":"Tin ba","summary":"x","published_at":"2024-03-28T08:00:00+07:00","updated_at":"` + far + `"}
+{"id":"d","title":"Tin bốn","summary":"x","published_at":"` + soon + `"}
+`
+	if err := os.WriteFile(filepath.Join(dir, "tin.jsonl"), []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := bantin(t, dir, "", "ingest", "tin.jsonl")
+	if code != 1 || !strings.Contains(out, "2 created") {
+		t.Errorf("ingest: exit %d, %q; want 1 and 2 created", code, out)
+	}
+	for _, want := range []string{"tin.jsonl:2", "published_at", "before 1970-01-01", "tin.jsonl:3", "updated_at", "more than 5 years ahead; a scheduled article is published within 5 years"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("ingest stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	serveUmask022(t, dir, addr)
+	status, body := httpDo(t, "POST", "http://"+addr+"/api/v1/articles", "application/json",
+		`{"id":"e","title":"Tin năm","summary":"x","published_at":"0001-01-01T00:00:00Z"}`, "interop-token")
+	var e struct{ Error, Field string }
+	_ = json.Unmarshal([]byte(body), &e)
+	if status != http.StatusBadRequest || e.Field != "published_at" || !strings.Contains(e.Error, "before 1970-01-01") {
+		t.Errorf("POST a zero date: %d %s; want 400 naming published_at", status, body)
+	}
+	if status, body := httpGet(t, "http://"+addr+"/api/v1/articles/e", "interop-token"); status != http.StatusNotFound {
+		t.Errorf("the refused article: %d %s, want 404", status, body)
+	}
 }

@@ -187,6 +187,23 @@ func defaultID(in Input) string {
 	return HashID(in.Title, in.ContentHTML+"\x00"+in.ContentMarkdown+"\x00"+in.Summary)
 }
 
+// The dates an article may carry. Before 1970 is a placeholder (Go's zero
+// time 0001-01-01, a CMS's empty date), not news; a date in the future
+// schedules the article, and one more than 5 years away is a typo (2204
+// for 2024) that would hide the article for good.
+var minDate = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// checkDate refuses a date before 1970 or more than 5 years after now.
+func checkDate(t, now time.Time) error {
+	if t.Before(minDate) {
+		return fmt.Errorf("%s is before 1970-01-01; give the article's real date, or leave it out to use the time it is stored", t.Format(time.RFC3339))
+	}
+	if t.After(now.AddDate(5, 0, 0)) {
+		return fmt.Errorf("%s is more than 5 years ahead; a scheduled article is published within 5 years", t.Format(time.RFC3339))
+	}
+	return nil
+}
+
 // Normalize validates in and returns the article it describes. now is the
 // time the article is being stored. The GUID and slug it sets are proposals:
 // the store keeps them at first store and ignores them on updates.
@@ -235,12 +252,18 @@ func (n *Normalizer) Normalize(in Input, now time.Time) (Article, error) {
 			return Article{}, &FieldError{Field: "published_at", Reason: err.Error()}
 		}
 		a.PublishedAt = a.PublishedAt.Truncate(time.Microsecond)
+		if err := checkDate(a.PublishedAt, now); err != nil {
+			return Article{}, &FieldError{Field: "published_at", Reason: err.Error()}
+		}
 	}
 	if s := strings.TrimSpace(in.UpdatedAt); s != "" {
 		if a.UpdatedAt, err = n.parseTime(s, n.location); err != nil {
 			return Article{}, &FieldError{Field: "updated_at", Reason: err.Error()}
 		}
 		a.UpdatedAt = a.UpdatedAt.Truncate(time.Microsecond)
+		if err := checkDate(a.UpdatedAt, now); err != nil {
+			return Article{}, &FieldError{Field: "updated_at", Reason: err.Error()}
+		}
 	}
 
 	a.GUID = n.guid(id, now)
