@@ -85,6 +85,10 @@ func checkConfig(cfg *config.Config) (*checked, error) {
 			add("mail.file_dir", "name a folder (it is made when missing), or remove the file", "%s is a file, not a folder", m.FileDir)
 		}
 	}
+	if pm := cfg.Bounces.Postmark; (pm.Username == "") != (pm.Password == "") {
+		add("bounces.postmark", "set both username and password (as in the webhook URL given to Postmark), or neither to turn it off",
+			"only one of username and password is set")
+	}
 	if k := cfg.Bounces.SendGrid.PublicKey; k != "" {
 		if err := bounce.CheckSendGridKey(k); err != nil {
 			add("bounces.sendgrid.public_key", "paste the verification key SendGrid shows for the signed event webhook (Mail Settings, Event Webhook), or leave it empty",

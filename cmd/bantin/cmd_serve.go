@@ -123,6 +123,11 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	}
 
 	poller := a.poller(importer)
+	// The providers' webhooks (bounces.ses, .mailgun, .postmark, .sendgrid).
+	bounceHooks, err := a.bounceWebhooks(ctx)
+	if err != nil {
+		return err
+	}
 	feeds := a.feeds()
 	hub := websub.New(websub.Options{
 		Store: a.store, Feeds: feeds, BaseURL: cfg.Site.BaseURL, ExternalHubs: cfg.Feeds.WebSubHubs,
@@ -149,6 +154,7 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		Newsletters:     digests,
 		Sources:         poller,
 		Bounces:         a.store,
+		BounceWebhooks:  bounceHooks,
 		Metrics:         a.metrics.Handler(),
 		FeedRequest:     a.metricsFeedRequest(),
 		ObserveIngest:   a.metricsAPIIngest(),

@@ -90,7 +90,9 @@ func NewWebhooks(o WebhookOptions, rec Recorder) (*Webhooks, error) {
 	if o.MailgunSigningKey != "" {
 		w.providers["mailgun"] = newMailgun(o)
 	}
-	if o.PostmarkUsername != "" || o.PostmarkPassword != "" {
+	// Both are needed: a webhook behind a user name alone is open to
+	// anyone who reads the provider's settings page.
+	if o.PostmarkUsername != "" && o.PostmarkPassword != "" {
 		w.providers["postmark"] = newPostmark(o)
 	}
 	if o.SendGridPublicKey != "" {

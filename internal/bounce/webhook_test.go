@@ -703,3 +703,13 @@ func TestMailgunWebhookRetryAfterRecorderFailureIsTaken(t *testing.T) {
 		t.Errorf("once recorded, the same request again: err = %v, want ErrForged (a replay)", err)
 	}
 }
+
+func TestPostmarkWebhookOffWithoutAPassword(t *testing.T) {
+	w, err := bounce.NewWebhooks(bounce.WebhookOptions{PostmarkUsername: "postmark"}, &fakeRecorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Receive(context.Background(), "postmark", basicAuth("postmark", ""), []byte(`{"RecordType":"Bounce","Type":"HardBounce","Email":"an@example.com"}`)); !errors.Is(err, bounce.ErrNoProvider) {
+		t.Errorf("err = %v, want ErrNoProvider", err)
+	}
+}
