@@ -398,8 +398,8 @@ and delivers it again later; 2 for a usage or config error.`,
 }
 
 // bounceSince reads --since: a duration back from now ("24h", "7d") or
-// a time (RFC 3339 or a date).
-func bounceSince(s string, now time.Time) (time.Time, error) {
+// a time (RFC 3339, or a date and time in loc).
+func bounceSince(s string, now time.Time, loc *time.Location) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
@@ -413,7 +413,7 @@ func bounceSince(s string, now time.Time) (time.Time, error) {
 		return now.Add(-d), nil
 	}
 	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
 			return t, nil
 		}
 	}
@@ -441,8 +441,9 @@ code), what it did (counted, bounced, unsubscribed) and the reason.`,
 			if kind != "" && !contains(bounceKinds, kind) {
 				return usageError{fmt.Errorf("--kind %q: want one of %s", kind, strings.Join(bounceKinds, ", "))}
 			}
-			var err error
-			if q.Since, err = bounceSince(since, time.Now()); err != nil {
+			// A bad --since is a usage error before any store is opened;
+			// a time without a zone is read in site.timezone.
+			if _, err := bounceSince(since, time.Now(), time.UTC); err != nil {
 				return usageError{err}
 			}
 			a, err := openAppReadOnly(ctx, opts)
@@ -450,6 +451,9 @@ code), what it did (counted, bounced, unsubscribed) and the reason.`,
 				return err
 			}
 			defer a.store.Close()
+			if q.Since, err = bounceSince(since, time.Now(), a.cfg.Location()); err != nil {
+				return usageError{err}
+			}
 			bs, err := a.store.Bounces(ctx, q)
 			if err != nil {
 				return err
