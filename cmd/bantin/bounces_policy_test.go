@@ -262,7 +262,7 @@ func TestBouncesImportAtSubscribeBounceLimit1(t *testing.T) {
 	if len(lines) != 5 || !strings.HasPrefix(lines[0], "TIME") {
 		t.Fatalf("bounces list: want a header and 4 records (hard, soft, VERP, complaint):\n%s", out)
 	}
-	for _, want := range []string{"hard@example.vn", "5.1.1", "soft@example.vn", "5.2.2", "verp@example.vn", "spam@example.vn", "complaint", "unsubscribed", "bounced", "counted"} {
+	for _, want := range []string{"hard@example.vn", "5.1.1", "soft@example.vn", "5.2.2", "verp@example.vn", "spam@example.vn", "complaint", "unsubscribed", "bounced", "counted", " sang "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("bounces list lacks %q:\n%s", want, out)
 		}
@@ -347,7 +347,7 @@ func TestBouncesAPIAndMetricsWithAdminToken(t *testing.T) {
 	var got struct {
 		Bounces []struct {
 			Kind, Source, Email, Outcome string
-			Status                       *string
+			Status, List                 *string
 		} `json:"bounces"`
 	}
 	waitFor(t, 10*time.Second, "two records at /api/v1/bounces", func() bool {
@@ -360,6 +360,11 @@ func TestBouncesAPIAndMetricsWithAdminToken(t *testing.T) {
 	}
 	if kinds["gone@example.vn"] != "hard smtp bounced" || kinds["spam@example.vn"] != "complaint import unsubscribed" {
 		t.Errorf("GET /api/v1/bounces = %+v", got.Bounces)
+	}
+	for _, b := range got.Bounces {
+		if b.List == nil || *b.List != "sang" {
+			t.Errorf("record of %s: list %v; want sang, from the copy's return path", b.Email, b.List)
+		}
 	}
 	api(t, "GET", "http://"+addr+"/api/v1/bounces?kind=complaint&since=1h&limit=5", &got)
 	if len(got.Bounces) != 1 || got.Bounces[0].Email != "spam@example.vn" {

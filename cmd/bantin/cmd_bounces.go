@@ -430,8 +430,9 @@ func newBouncesListCmd(opts *options) *cobra.Command {
 		Use:   "list [--since DURATION|TIME] [--kind KIND]",
 		Short: "List the bounces and complaints recorded, newest first",
 		Long: `One record a line: time, kind (hard, soft, complaint), source (import, imap,
-ses, mailgun, postmark, sendgrid, smtp), address, status (the enhanced status
-code), what it did (counted, bounced, unsubscribed) and the reason.`,
+ses, mailgun, postmark, sendgrid, smtp), address, list (when the return path
+named the issue), status (the enhanced status code), what it did (counted,
+bounced, unsubscribed) and the reason.`,
 		Example: `  bantin bounces list --since 24h
   bantin bounces list --since 2026-03-01 --kind complaint`,
 		Args: args(0, 0),
@@ -479,7 +480,7 @@ func contains(list []string, s string) bool {
 // writeBounces prints records as a table.
 func writeBounces(w io.Writer, bs []store.Bounce, loc *time.Location) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tKIND\tSOURCE\tADDRESS\tSTATUS\tOUTCOME\tREASON")
+	fmt.Fprintln(tw, "TIME\tKIND\tSOURCE\tADDRESS\tLIST\tSTATUS\tOUTCOME\tREASON")
 	for _, b := range bs {
 		dash := func(s string) string {
 			if s == "" {
@@ -487,8 +488,8 @@ func writeBounces(w io.Writer, bs []store.Bounce, loc *time.Location) error {
 			}
 			return s
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.At.In(loc).Format("2006-01-02 15:04:05"), b.Kind, b.Source,
-			b.Email, dash(b.Status), b.Outcome, dash(b.Reason))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.At.In(loc).Format("2006-01-02 15:04:05"), b.Kind, b.Source,
+			b.Email, dash(b.List), dash(b.Status), b.Outcome, dash(b.Reason))
 	}
 	return tw.Flush()
 }

@@ -437,6 +437,13 @@ func (s *Service) record(ctx context.Context, mk *marker, d store.Delivery, res 
 		if res.Rejected && s.opts.Bounces != nil {
 			ev := bounce.Event{Source: "smtp", Kind: bounce.Hard, Recipient: d.Email, Reason: reason, At: now,
 				ID: fmt.Sprintf("smtp:%d.%d", d.IssueID, d.SubscriberID)}
+			if s.opts.ReturnPath != nil {
+				// The copy's own token names the issue for the record.
+				rp := s.opts.ReturnPath(d.IssueID, d.SubscriberID)
+				if plus, at := strings.IndexByte(rp, '+'), strings.LastIndexByte(rp, '@'); plus >= 0 && at > plus {
+					ev.Token = rp[plus+1 : at]
+				}
+			}
 			// The Recorder logs what it did.
 			if _, err := s.opts.Bounces.Record(ctx, ev); err != nil {
 				s.opts.Logger.Warn("digest: bounce not recorded", "subscriber", d.SubscriberID, "err", err)

@@ -344,7 +344,7 @@ type Bounce struct {
 	SubscriberID int64
 	Email        string // the subscriber's address; read only
 	IssueID      int64  // 0 when not known or a confirmation email
-	List         string // "" when not known
+	List         string // "" when not known; AddBounce reads it off IssueID
 	Source       string // import, imap, ses, mailgun, postmark, sendgrid, smtp
 	Kind         string // hard, soft, complaint, auto-reply
 	Status       string // the enhanced status code, "5.1.1"

@@ -21,6 +21,7 @@ type apiBounce struct {
 	Kind    string    `json:"kind"`
 	Source  string    `json:"source"`
 	Email   string    `json:"email"`
+	List    *string   `json:"list"`
 	Status  *string   `json:"status"`
 	Outcome string    `json:"outcome"`
 	Reason  *string   `json:"reason"`
@@ -61,7 +62,7 @@ func (s *Server) apiListBounces(w http.ResponseWriter, r *http.Request) error {
 		}
 		for _, b := range list {
 			a := apiBounce{At: b.At.In(s.opts.Site.Location), Kind: b.Kind, Source: b.Source, Email: b.Email,
-				Outcome: b.Outcome, Status: optional(b.Status), Reason: optional(b.Reason)}
+				Outcome: b.Outcome, List: optional(b.List), Status: optional(b.Status), Reason: optional(b.Reason)}
 			if b.IssueID != 0 {
 				id := b.IssueID
 				a.Issue = &id

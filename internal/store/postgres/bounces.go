@@ -22,8 +22,9 @@ func (s *Store) AddBounce(ctx context.Context, b store.Bounce, lim store.BounceL
 		eventID = text(b.EventID)
 	}
 	err = tx.QueryRow(ctx, `INSERT INTO bounces (subscriber_id, issue_id, list, source, kind, status, reason, event_id, at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING RETURNING id`,
-		b.SubscriberID, b.IssueID, b.List, text(b.Source), text(b.Kind), text(b.Status), text(b.Reason), eventID, micro(b.At)).Scan(&b.ID)
+		VALUES ($1, $2, COALESCE(NULLIF($3::text, ''), (SELECT list FROM issues WHERE id = $2), ''), $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (event_id) DO NOTHING RETURNING id, list`,
+		b.SubscriberID, b.IssueID, b.List, text(b.Source), text(b.Kind), text(b.Status), text(b.Reason), eventID, micro(b.At)).Scan(&b.ID, &b.List)
 	switch {
 	case noRows(err):
 		return store.Bounce{}, fmt.Errorf("bounce event %q: %w", b.EventID, store.ErrConflict)

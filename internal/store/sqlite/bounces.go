@@ -25,8 +25,9 @@ func (s *Store) AddBounce(ctx context.Context, b store.Bounce, lim store.BounceL
 		eventID = b.EventID
 	}
 	err = tx.QueryRowContext(ctx, `INSERT INTO bounces (subscriber_id, issue_id, list, source, kind, status, reason, event_id, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING RETURNING id`,
-		b.SubscriberID, b.IssueID, b.List, b.Source, b.Kind, b.Status, b.Reason, eventID, micro(b.At)).Scan(&b.ID)
+		VALUES (?, ?, COALESCE(NULLIF(?, ''), (SELECT list FROM issues WHERE id = ?), ''), ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (event_id) DO NOTHING RETURNING id, list`,
+		b.SubscriberID, b.IssueID, b.List, b.IssueID, b.Source, b.Kind, b.Status, b.Reason, eventID, micro(b.At)).Scan(&b.ID, &b.List)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return store.Bounce{}, fmt.Errorf("bounce event %q: %w", b.EventID, store.ErrConflict)

@@ -71,7 +71,7 @@ func testBounces(t *testing.T, h Harness) {
 		t.Error("two soft bounces within the window at limit 2: not bounced")
 	}
 
-	want("complaint", outcome(store.Bounce{SubscriberID: spam.ID, Source: "ses", Kind: "complaint", EventID: "c1", At: t0}), "unsubscribed")
+	want("complaint", outcome(store.Bounce{SubscriberID: spam.ID, List: "toi", Source: "ses", Kind: "complaint", EventID: "c1", At: t0}), "unsubscribed")
 	got, _ := s.Subscriber(ctx, spam.ID)
 	if diff := cmp.Diff(map[string]store.SubscriptionStatus{"sang": store.Unsubscribed, "toi": store.Unsubscribed}, got.Lists); diff != "" {
 		t.Errorf("lists after a complaint (-want +got):\n%s", diff)
@@ -107,6 +107,9 @@ func testBounces(t *testing.T, h Harness) {
 		Status: "5.1.1", Reason: "550 5.1.1 no such user", EventID: "<n1@mx> hard@example.vn", Outcome: "counted", At: t0}
 	if diff := cmp.Diff(wantFirst, first, timeEqual); diff != "" {
 		t.Errorf("record read back (-want +got):\n%s", diff)
+	}
+	if complaints, err := s.Bounces(ctx, store.BounceQuery{Kind: "complaint"}); err != nil || len(complaints) != 1 || complaints[0].List != "toi" {
+		t.Errorf("complaints = %+v, %v; want one on list toi", complaints, err)
 	}
 	hards, err := s.Bounces(ctx, store.BounceQuery{Kind: "hard", Since: t0.Add(30 * time.Minute)})
 	if err != nil || len(hards) != 2 {
