@@ -22,6 +22,7 @@ func (a *app) bounceWebhooks(ctx context.Context) (web.BounceWebhooks, error) {
 		PostmarkPassword:  b.Postmark.Password,
 		SendGridPublicKey: b.SendGrid.PublicKey,
 		Now:               a.now,
+		Logger:            a.logger,
 	}
 	if len(o.SESTopicARNs) == 0 && o.MailgunSigningKey == "" && o.PostmarkUsername == "" && o.PostmarkPassword == "" && o.SendGridPublicKey == "" {
 		return nil, nil

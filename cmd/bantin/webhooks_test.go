@@ -2,8 +2,13 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -34,6 +39,36 @@ func webhookPost(t *testing.T, url, user, password string, body []byte) (int, st
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// startWebhookServe runs serve in dir until the test ends and waits for it to
+// answer on addr; its log is shown when the test fails.
+func startWebhookServe(t *testing.T, dir, addr string) *syncBuffer {
+	t.Helper()
+	cmd := exec.Command(binary(t), "serve")
+	cmd.Dir = dir
+	cmd.Env = cleanEnv()
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("serve log:\n%s", logs.String())
+		}
+	})
+	waitFor(t, 10*time.Second, "serve to answer /healthz", func() bool {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return logs
 }
 
 // mailgunSigned is a Mailgun webhook body signed now with key.
@@ -72,30 +107,8 @@ bounces:
 		mustRun(t, dir, 0, "subscribers", "add", "ban-tin-sang", a, "--confirmed")
 	}
 
-	cmd := exec.Command(binary(t), "serve")
-	cmd.Dir = dir
-	cmd.Env = cleanEnv()
-	var logs syncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("serve log:\n%s", logs.String())
-		}
-	})
+	logs := startWebhookServe(t, dir, addr)
 	base := "http://" + addr
-	waitFor(t, 10*time.Second, "serve to answer /healthz", func() bool {
-		resp, err := http.Get(base + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
 
 	failed := func(addr string) string {
 		return `{"event":"failed","id":"ev-` + addr + `","severity":"permanent","reason":"bounce","recipient":"` + addr + `",
@@ -168,6 +181,9 @@ bounces:
 	if !strings.Contains(out, "chi@example.vn") {
 		t.Errorf("unsubscribed: want chi@example.vn:\n%s", out)
 	}
+	waitFor(t, 5*time.Second, "serve to log the last webhook", func() bool {
+		return strings.Contains(logs.String(), "outcome=malformed")
+	})
 	log := logs.String()
 	for _, want := range []string{`provider=mailgun outcome=refused`, `provider=postmark outcome=refused`,
 		`provider=mailgun outcome=ok events=1 outcomes="bounced=1"`, `provider=postmark outcome=ok events=1 outcomes="unsubscribed=1"`} {
@@ -205,4 +221,81 @@ func TestConfigCheckWantsBothPostmarkKeys(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, "bounces.postmark") || !strings.Contains(errOut, "password") {
 		t.Errorf("config check: exit %d, want 2 naming bounces.postmark\n%s", code, errOut)
 	}
+}
+
+// TestSendGridAndSESWebhooksThroughServe: a SendGrid batch signed with the
+// key whose public half is in the config bounces its subscriber; the same
+// batch with another key, or changed, is 401; an SNS message whose
+// certificate is not on an SNS host is 401 before anything is fetched.
+func TestSendGridAndSESWebhooksThroughServe(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	writeConfig(t, dir, serveConfig(addr, "")+`newsletters:
+  - {id: ban-tin-sang, title: "Bản tin sáng", schedule: "0 6 * * *"}
+mail:
+  from: "Báo Mẫu <news@baomau.vn>"
+subscribe:
+  bounce_limit: 1
+bounces:
+  ses:
+    topic_arns: ["arn:aws:sns:ap-southeast-1:123456789012:bantin"]
+  sendgrid:
+    public_key: `+base64.StdEncoding.EncodeToString(der)+`
+`)
+	mustRun(t, dir, 0, "subscribers", "add", "ban-tin-sang", "an@example.vn", "--confirmed")
+	logs := startWebhookServe(t, dir, addr)
+	base := "http://" + addr
+
+	sendgrid := func(k *ecdsa.PrivateKey, body string) (int, string) {
+		t.Helper()
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		d := sha256.Sum256([]byte(ts + body))
+		sig, err := ecdsa.SignASN1(rand.Reader, k, d[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/bounces/sendgrid", strings.NewReader(body))
+		req.Header.Set("X-Twilio-Email-Event-Webhook-Signature", base64.StdEncoding.EncodeToString(sig))
+		req.Header.Set("X-Twilio-Email-Event-Webhook-Timestamp", ts)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	batch := `[{"email":"an@example.vn","timestamp":1764640800,"event":"bounce","type":"bounce","status":"5.1.1",
+"reason":"550 5.1.1 no such user","sg_event_id":"ev-1"},{"email":"an@example.vn","event":"open","sg_event_id":"ev-2"}]`
+	if status, body := sendgrid(other, batch); status != 401 {
+		t.Errorf("SendGrid batch signed with another key: %d %s, want 401", status, body)
+	}
+	out, _ := mustRun(t, dir, 0, "subscribers", "list", "ban-tin-sang")
+	if strings.Contains(out, "bounced") {
+		t.Errorf("a forged batch bounced a subscriber:\n%s", out)
+	}
+	if status, body := sendgrid(key, batch); status != 200 || !strings.Contains(body, `"bounced": 1`) {
+		t.Errorf("SendGrid batch signed: %d %s, want 200 and one bounced", status, body)
+	}
+	out, _ = mustRun(t, dir, 0, "subscribers", "list", "ban-tin-sang")
+	if !strings.Contains(out, "bounced") {
+		t.Errorf("an@example.vn is not bounced after a signed hard bounce:\n%s", out)
+	}
+
+	ses := `{"Type":"Notification","MessageId":"m-1","TopicArn":"arn:aws:sns:ap-southeast-1:123456789012:bantin",
+"Message":"{}","Timestamp":"` + time.Now().UTC().Format(time.RFC3339) + `","SignatureVersion":"2","Signature":"AAAA",
+"SigningCertURL":"https://` + addr + `/cert.pem"}`
+	if status, body := webhookPost(t, base+"/webhooks/bounces/ses", "", "", []byte(ses)); status != 401 {
+		t.Errorf("SNS message with its certificate off SNS: %d %s, want 401", status, body)
+	}
+	// The log comes through a pipe: it may follow the response.
+	waitFor(t, 5*time.Second, "serve to log why the SNS message was refused", func() bool {
+		return strings.Contains(logs.String(), "not on an SNS host")
+	})
 }

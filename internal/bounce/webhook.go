@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -54,6 +55,9 @@ type WebhookOptions struct {
 	SNSHosts []string
 	// Now is the clock; nil for time.Now.
 	Now func() time.Time
+	// Logger is told of SNS subscriptions confirmed and ended; nil for
+	// slog.Default.
+	Logger *slog.Logger
 }
 
 // Webhooks receives the providers' notifications and hands their Events to
@@ -79,6 +83,9 @@ func NewWebhooks(o WebhookOptions, rec Recorder) (*Webhooks, error) {
 	}
 	if o.ReturnPrefix == "" {
 		o.ReturnPrefix = DefaultReturnPrefix
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
 	if o.Client == nil {
 		o.Client = &http.Client{Timeout: 10 * time.Second}

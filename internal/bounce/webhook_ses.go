@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -91,6 +92,7 @@ type sesWebhook struct {
 	client *http.Client
 	hosts  map[string]bool
 	now    func() time.Time
+	logger *slog.Logger
 
 	mu    sync.Mutex
 	certs map[string]*x509.Certificate
@@ -98,7 +100,7 @@ type sesWebhook struct {
 
 func newSES(o WebhookOptions) *sesWebhook {
 	s := &sesWebhook{topics: map[string]bool{}, prefix: o.ReturnPrefix, client: o.Client, hosts: map[string]bool{},
-		now: o.Now, certs: map[string]*x509.Certificate{}}
+		now: o.Now, logger: o.Logger, certs: map[string]*x509.Certificate{}}
 	for _, t := range o.SESTopicARNs {
 		s.topics[strings.TrimSpace(t)] = true
 	}
@@ -172,8 +174,15 @@ func (s *sesWebhook) Events(ctx context.Context, _ http.Header, body []byte) ([]
 
 	switch m.Type {
 	case "SubscriptionConfirmation":
-		return nil, s.confirm(ctx, m.SubscribeURL)
+		if err := s.confirm(ctx, m.SubscribeURL); err != nil {
+			return nil, err
+		}
+		s.logger.Info("bounce webhook: SNS subscription confirmed", "topic", m.TopicArn)
+		return nil, nil
 	case "UnsubscribeConfirmation":
+		// Nothing to do: the topic's messages stop coming. Said, since an
+		// admin who did not ask for it wants to know.
+		s.logger.Warn("bounce webhook: SNS subscription ended", "topic", m.TopicArn)
 		return nil, nil
 	}
 	var n sesNotification

@@ -1,6 +1,7 @@
 package bounce_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -18,6 +19,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -78,6 +80,7 @@ type snsFixture struct {
 	now       time.Time
 	rec       *fakeRecorder
 	hooks     *bounce.Webhooks
+	log       *bytes.Buffer
 }
 
 func newSNSFixture(t *testing.T) *snsFixture {
@@ -93,7 +96,7 @@ func newSNSFixture(t *testing.T) *snsFixture {
 		t.Fatal(err)
 	}
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	f := &snsFixture{key: key, now: testNow, rec: &fakeRecorder{}}
+	f := &snsFixture{key: key, now: testNow, rec: &fakeRecorder{}, log: &bytes.Buffer{}}
 	f.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/SimpleNotificationService-test.pem":
@@ -112,6 +115,7 @@ func newSNSFixture(t *testing.T) *snsFixture {
 	f.hooks, err = bounce.NewWebhooks(bounce.WebhookOptions{
 		SESTopicARNs: []string{topic}, ReturnPrefix: "bounces", Now: clock(&f.now),
 		Client: f.srv.Client(), SNSHosts: []string{f.srv.Listener.Addr().String()},
+		Logger: slog.New(slog.NewTextHandler(f.log, nil)),
 	}, f.rec)
 	if err != nil {
 		t.Fatal(err)
@@ -311,6 +315,9 @@ func TestSESWebhookConfirmsSubscription(t *testing.T) {
 	}
 	if n := f.confirmed.Load(); n != 1 {
 		t.Errorf("SubscribeURL fetched %d times, want 1", n)
+	}
+	if !strings.Contains(f.log.String(), "SNS subscription confirmed") || !strings.Contains(f.log.String(), topic) {
+		t.Errorf("log lacks the confirmation:\n%s", f.log)
 	}
 	// A confirmation whose SubscribeURL leads elsewhere is not followed.
 	m["SubscribeURL"] = "https://evil.example.com/confirm?Token=tok-123"
