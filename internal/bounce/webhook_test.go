@@ -720,3 +720,32 @@ func TestPostmarkWebhookOffWithoutAPassword(t *testing.T) {
 		t.Errorf("err = %v, want ErrNoProvider", err)
 	}
 }
+
+func TestSESWebhookCertificateProblems(t *testing.T) {
+	f := newSNSFixture(t)
+	// A certificate past its NotAfter is refused, though its signature
+	// matches.
+	f.now = testNow.Add(2 * 365 * 24 * time.Hour)
+	if _, err := f.hooks.Receive(context.Background(), "ses", nil, f.sign(t, sesNotification(sesBounce, f.now), "2")); !errors.Is(err, bounce.ErrForged) {
+		t.Errorf("expired certificate: err = %v, want ErrForged", err)
+	}
+	f.now = testNow
+	// A certificate URL on SNS's host that holds none.
+	m := sesNotification(sesBounce, f.now)
+	m["SigningCertURL"] = f.srv.URL + "/missing.pem"
+	if _, err := f.hooks.Receive(context.Background(), "ses", nil, f.sign(t, m, "2")); !errors.Is(err, bounce.ErrForged) {
+		t.Errorf("no certificate at the URL: err = %v, want ErrForged", err)
+	}
+	// SNS out of reach is no forgery: a 5xx makes SNS send it again.
+	m = sesNotification(sesBounce, f.now)
+	m["SigningCertURL"] = f.srv.URL + "/other.pem"
+	body := f.sign(t, m, "2")
+	f.srv.Close()
+	_, err := f.hooks.Receive(context.Background(), "ses", nil, body)
+	if err == nil || errors.Is(err, bounce.ErrForged) || errors.Is(err, bounce.ErrMalformed) {
+		t.Errorf("SNS unreachable: err = %v, want a plain error", err)
+	}
+	if n := len(f.rec.got()); n != 0 {
+		t.Errorf("the Recorder got %d events", n)
+	}
+}
