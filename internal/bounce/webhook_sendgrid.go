@@ -95,12 +95,18 @@ func (s *sendGridWebhook) Events(_ context.Context, h http.Header, body []byte) 
 	if !ecdsa.VerifyASN1(s.key, d.Sum(nil), sig) {
 		return nil, forged("signature does not match")
 	}
-	var batch []sendGridEvent
+	var batch []json.RawMessage
 	if err := json.Unmarshal(body, &batch); err != nil {
 		return nil, malformed("body is not a SendGrid event batch", err)
 	}
 	var out []Event
-	for _, e := range batch {
+	for _, raw := range batch {
+		// One event of an odd shape (a field of another type) is passed
+		// over: refusing the batch would have SendGrid send it all again.
+		var e sendGridEvent
+		if json.Unmarshal(raw, &e) != nil {
+			continue
+		}
 		var kind Kind
 		switch e.Event {
 		case "bounce":

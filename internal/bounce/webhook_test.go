@@ -573,7 +573,8 @@ const sendGridBatch = `[
 {"email":"chi@example.com","timestamp":1764640802,"event":"spamreport","sg_event_id":"ev-3"},
 {"email":"dung@example.com","timestamp":1764640803,"event":"dropped","reason":"Bounced Address","sg_event_id":"ev-4"},
 {"email":"em@example.com","timestamp":1764640804,"event":"delivered","sg_event_id":"ev-5"},
-{"email":"giang@example.com","timestamp":1764640805,"event":"dropped","reason":"Unsubscribed Address","sg_event_id":"ev-6"}
+{"email":"giang@example.com","timestamp":1764640805,"event":"dropped","reason":"Unsubscribed Address","sg_event_id":"ev-6"},
+{"email":"hoa@example.com","timestamp":"yesterday","event":"bounce","type":"bounce","sg_event_id":"ev-7"}
 ]`
 
 func TestSendGridWebhookSignedBatchIsRecorded(t *testing.T) {
