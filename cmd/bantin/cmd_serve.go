@@ -123,6 +123,12 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 	}
 
 	poller := a.poller(importer)
+	// The bounce mailbox (bounces.imap), nil while its host is empty.
+	kit, err := a.bounceKit(ctx)
+	if err != nil {
+		return err
+	}
+	bounceBox := a.bounceMailbox(kit.policy, kit.parseOptions(), logger)
 	// The providers' webhooks (bounces.ses, .mailgun, .postmark, .sendgrid).
 	bounceHooks, err := a.bounceWebhooks(ctx)
 	if err != nil {
@@ -218,6 +224,13 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		// One process polls the upstream feeds for all of them.
 		whileLeading(workCtx, a.store, "sources", holder, logger, poller.Run)
 	}()
+	if bounceBox != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.runBounceMailbox(workCtx, bounceBox, holder, logger)
+		}()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
