@@ -196,9 +196,10 @@ type Store interface {
 	EraseSubscriber(ctx context.Context, email string) error
 	// AddBounce records b (one bounce, complaint or automatic reply about
 	// b.SubscriberID) and applies what it does, in one transaction: a
-	// hard bounce counts toward lim.Hard, soft bounces within
-	// lim.SoftWindow before b.At toward lim.Soft (either limit reached:
-	// bounced), a complaint unsubscribes from every list. It returns b
+	// hard bounce counts toward lim.Hard, soft bounces less than
+	// lim.SoftWindow older than b.At (whatever order they arrive in)
+	// toward lim.Soft (either limit reached: bounced), a complaint
+	// unsubscribes from every list. It returns b
 	// with its ID and Outcome; a b.EventID recorded before is ErrConflict
 	// and changes nothing.
 	AddBounce(ctx context.Context, b Bounce, lim BounceLimits) (Bounce, error)

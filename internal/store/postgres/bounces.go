@@ -17,6 +17,16 @@ func (s *Store) AddBounce(ctx context.Context, b store.Bounce, lim store.BounceL
 		return fail(err)
 	}
 	defer rollback(tx)
+	// One subscriber's events one at a time: two soft bounces imported at
+	// once must both see each other when they count toward the limit.
+	var locked int64
+	err = tx.QueryRow(ctx, `SELECT id FROM subscribers WHERE id = $1 FOR UPDATE`, b.SubscriberID).Scan(&locked)
+	if noRows(err) {
+		return fail(store.ErrNotFound)
+	}
+	if err != nil {
+		return fail(err)
+	}
 	var eventID any
 	if b.EventID != "" {
 		eventID = text(b.EventID)
@@ -47,8 +57,8 @@ func (s *Store) AddBounce(ctx context.Context, b store.Bounce, lim store.BounceL
 		}
 	case "soft":
 		var n int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM bounces WHERE subscriber_id = $1 AND kind = 'soft' AND at > $2 AND at <= $3`,
-			b.SubscriberID, micro(b.At.Add(-lim.SoftWindow)), micro(b.At)).Scan(&n); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM bounces WHERE subscriber_id = $1 AND kind = 'soft' AND at > $2`,
+			b.SubscriberID, micro(b.At.Add(-lim.SoftWindow))).Scan(&n); err != nil {
 			return fail(err)
 		}
 		if n >= lim.Soft {

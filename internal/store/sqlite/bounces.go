@@ -50,8 +50,8 @@ func (s *Store) AddBounce(ctx context.Context, b store.Bounce, lim store.BounceL
 		}
 	case "soft":
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM bounces WHERE subscriber_id = ? AND kind = 'soft' AND at > ? AND at <= ?`,
-			b.SubscriberID, micro(b.At.Add(-lim.SoftWindow)), micro(b.At)).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM bounces WHERE subscriber_id = ? AND kind = 'soft' AND at > ?`,
+			b.SubscriberID, micro(b.At.Add(-lim.SoftWindow))).Scan(&n); err != nil {
 			return fail(err)
 		}
 		if n >= lim.Soft {

@@ -174,3 +174,40 @@ func testBouncesConcurrentDuplicate(t *testing.T, h Harness) {
 		t.Errorf("bounce count %d; want 1", got.Bounces)
 	}
 }
+
+// testBouncesConcurrentSoft: soft_bounce_limit (5) soft bounces of one
+// subscriber recorded at once by two processes bounce them: each counts
+// the others.
+func testBouncesConcurrentSoft(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s := h.New(t)
+	other := h.Reopen(t, s)
+	sub, err := s.SaveSubscriber(ctx, store.Subscriber{Email: "soft@example.vn"}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := store.BounceLimits{Hard: 3, Soft: 5, SoftWindow: 720 * time.Hour}
+	var wg sync.WaitGroup
+	errs := make([]error, lim.Soft)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := s
+			if i%2 == 1 {
+				st = other
+			}
+			_, errs[i] = st.AddBounce(ctx, store.Bounce{SubscriberID: sub.ID, Source: "imap", Kind: "soft",
+				EventID: string(rune('a' + i)), At: t0.Add(time.Duration(i) * time.Minute)}, lim)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Errorf("AddBounce: %v", err)
+		}
+	}
+	if got, _ := s.Subscriber(ctx, sub.ID); !got.Bounced {
+		t.Errorf("%d soft bounces recorded at once at soft_bounce_limit %d: not bounced", lim.Soft, lim.Soft)
+	}
+}

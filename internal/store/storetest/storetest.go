@@ -77,6 +77,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Leases", func(t *testing.T) { testLeases(t, h) })
 	t.Run("Bounces", func(t *testing.T) { testBounces(t, h) })
 	t.Run("BouncesConcurrentDuplicate", func(t *testing.T) { testBouncesConcurrentDuplicate(t, h) })
+	t.Run("BouncesConcurrentSoftAtSoftBounceLimit5", func(t *testing.T) { testBouncesConcurrentSoft(t, h) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := h.New(t).Ping(context.Background()); err != nil {
 			t.Fatalf("Ping on a migrated store: %v", err)
