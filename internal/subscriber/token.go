@@ -221,9 +221,11 @@ func NewReturnPath(tokens *Tokens, address string) (*ReturnPath, error) {
 	if at <= 0 || at == len(address)-1 || strings.ContainsAny(address, "+ <>") {
 		return nil, fmt.Errorf("mail.return_path %q: want a plain address such as bounces@news.example.vn", address)
 	}
-	// A local part holds at most 64 octets; a token is at most 48.
-	if at > 64-1-48 {
-		return nil, fmt.Errorf("mail.return_path %q: the part before @ is %d characters; at most 15 leave room for the token", address, at)
+	// A local part holds at most 64 octets (RFC 5321). A token is 24
+	// characters plus the ids in base36: 40 hold an issue id up to 36^6
+	// and a subscriber id up to 36^10, far beyond any list.
+	if at > 64-1-40 {
+		return nil, fmt.Errorf("mail.return_path %q: the part before @ is %d characters; at most 23 leave room for the token", address, at)
 	}
 	return &ReturnPath{tokens: tokens, local: address[:at], domain: address[at+1:]}, nil
 }
