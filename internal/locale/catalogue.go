@@ -21,6 +21,10 @@ var catalogue = map[string]message{
 	"form.unknown_list":   {"Không có bản tin “%s”. Vui lòng chọn trong danh sách dưới đây.", "There is no newsletter “%s”. Please choose one below."},
 	"form.invalid":        {"Không thể đăng ký với thông tin này. Vui lòng kiểm tra lại.", "This sign-up could not be taken. Please check what you typed."},
 	"form.honeypot_label": {"Đừng điền ô này", "Leave this empty"},
+	// An address whose part before the @ is not ASCII: deliverable only
+	// where every relay takes SMTPUTF8, which bantin cannot know.
+	"form.email_local_unicode": {"“%s” có dấu hoặc ký tự không phải ASCII ở phần trước @, nên không phải hệ thống thư nào cũng chuyển được. Vui lòng dùng một địa chỉ chỉ có chữ không dấu, số và . _ - + ở phần đó.",
+		"“%s” has accented or non-ASCII letters before the @, which not every mail system can deliver to. Please use an address with only plain letters, digits and . _ - + in that part."},
 
 	// The answer to a sign-up (subscribed.html).
 	"subscribed.pending": {"Nếu địa chỉ này chưa đăng ký, một email có đường liên kết xác nhận sẽ được gửi tới: hãy mở nó để xác nhận đăng ký.",

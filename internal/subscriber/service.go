@@ -119,21 +119,30 @@ const (
 )
 
 // CleanEmail checks an address as a person types it: one plain address,
-// no display name, no line breaks. It returns the address as given (case
-// kept; comparisons ignore case).
+// no display name, no line breaks, a real host name after the @ (see
+// mail.CleanAddress). It returns the address as it is stored: the local
+// part as typed, the domain in lower case as IDNA A-labels (comparisons
+// ignore case). The form, the API, the CLI and CSV import all use it.
 func CleanEmail(raw string) (string, error) {
 	email := strings.TrimSpace(raw)
 	if email == "" {
 		return "", &article.FieldError{Field: "email", Reason: "missing; give an email address"}
 	}
+	invalid := &article.FieldError{Field: "email", Reason: fmt.Sprintf("%q is not an email address", trimForMessage(email))}
 	if len(email) > maxEmail || strings.ContainsAny(email, "\r\n\t <>\"(),;:\\[]") {
-		return "", &article.FieldError{Field: "email", Reason: fmt.Sprintf("%q is not an email address", trimForMessage(email))}
+		return "", invalid
 	}
-	a, err := netmail.ParseAddress(email)
-	if err != nil || a.Address != email || !strings.Contains(email[strings.LastIndexByte(email, '@')+1:], ".") {
-		return "", &article.FieldError{Field: "email", Reason: fmt.Sprintf("%q is not an email address", trimForMessage(email))}
+	clean, err := mail.CleanAddress(email)
+	if errors.Is(err, mail.ErrLocalPartNotASCII) {
+		return "", &article.FieldError{Field: "email", Reason: fmt.Sprintf("%q: the part before @ is not ASCII; such an address is reached only through relays that all take SMTPUTF8, which bantin cannot know, so it is not taken", trimForMessage(email))}
 	}
-	return email, nil
+	if err != nil {
+		return "", invalid
+	}
+	if a, err := netmail.ParseAddress(clean); err != nil || a.Address != clean {
+		return "", invalid
+	}
+	return clean, nil
 }
 
 // CleanName keeps a name to one line of printable text.

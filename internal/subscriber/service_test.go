@@ -77,7 +77,7 @@ func TestDoubleOptIn(t *testing.T) {
 		t.Fatalf("%d emails queued, want one confirmation", len(f.out.msgs))
 	}
 	m := f.out.msgs[0]
-	if m.To.Address != "Nu@Example.vn" || !strings.Contains(m.Subject, "Xác nhận") || !strings.Contains(m.Text, "Bản tin sáng, Bản tin tối") {
+	if m.To.Address != "Nu@example.vn" || !strings.Contains(m.Subject, "Xác nhận") || !strings.Contains(m.Text, "Bản tin sáng, Bản tin tối") {
 		t.Errorf("confirmation email: to %s, subject %q, text %q", m.To.Address, m.Subject, m.Text)
 	}
 	match := confirmLink.FindStringSubmatch(m.Text)

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/mail"
 	"github.com/bantin/bantin/internal/store"
 	"github.com/bantin/bantin/internal/subscriber"
 )
@@ -231,6 +232,9 @@ func (s *Server) formError(fe *article.FieldError, in subscriber.SignUp) string 
 		if strings.TrimSpace(in.Email) == "" {
 			return words.T("form.email_missing")
 		}
+		if _, err := mail.CleanAddress(in.Email); errors.Is(err, mail.ErrLocalPartNotASCII) {
+			return words.T("form.email_local_unicode", shorten(strings.TrimSpace(in.Email)))
+		}
 		return words.T("form.email_invalid", shorten(strings.TrimSpace(in.Email)))
 	case "name":
 		return words.T("form.name_too_long", maxNameRunes)
@@ -442,7 +446,7 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	data.Email = u.Subscriber.Email
+	data.Email = mail.DisplayAddress(u.Subscriber.Email)
 	if u.List != "" {
 		data.ListTitle = s.listTitle(u.List)
 	}
@@ -482,7 +486,7 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) error {
 		_, err := w.Write([]byte("unsubscribed\n"))
 		return err
 	}
-	data := subscribeData{pageData: s.page(words.Unsubscribed), Token: token, Email: u.Subscriber.Email, Done: true}
+	data := subscribeData{pageData: s.page(words.Unsubscribed), Token: token, Email: mail.DisplayAddress(u.Subscriber.Email), Done: true}
 	if u.List != "" {
 		data.ListTitle = s.listTitle(u.List)
 	}
@@ -532,7 +536,7 @@ func (s *Server) showPreferences(w http.ResponseWriter, r *http.Request, sub sto
 	if err != nil {
 		return err
 	}
-	data.Email = sub.Email
+	data.Email = mail.DisplayAddress(sub.Email)
 	data.Lists = s.listChoices(func(id string) bool { return sub.Lists[id] == store.Confirmed || sub.Lists[id] == store.Pending })
 	// Lists the person has left are re-joined by signing up again.
 	var kept []listChoice
