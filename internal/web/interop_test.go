@@ -67,7 +67,9 @@ func (sqliteFullError) Code() int     { return 13 }
 // pgFullError looks like pgx's *pgconn.PgError for disk_full.
 type pgFullError struct{}
 
-func (pgFullError) Error() string    { return "ERROR: could not extend file: No space left on device (SQLSTATE 53100)" }
+func (pgFullError) Error() string {
+	return "ERROR: could not extend file: No space left on device (SQLSTATE 53100)"
+}
 func (pgFullError) SQLState() string { return "53100" }
 
 // fullStore is a store whose disk is full: every write fails, and so
