@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,4 +171,83 @@ bounces:
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop within 20s of SIGINT")
 	}
+}
+
+// bounceBoxConfig is a serve config reading the bounce mailbox at port.
+func bounceBoxConfig(addr string, port int, interval string) string {
+	return serveConfig(addr, "") + fmt.Sprintf(`bounces:
+  imap:
+    host: 127.0.0.1
+    port: %d
+    username: %s
+    password: %s
+    tls: none
+    interval: %s
+`, port, bounceBoxUser, bounceBoxPassword, interval)
+}
+
+func TestServeStopsPromptlyWhileBounceMailboxIsSilentTimeout30s(t *testing.T) {
+	// A server that takes the connection and never greets: serve waits up
+	// to 30 s for an answer, but a SIGINT does not wait for it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			defer c.Close()
+		}
+	}()
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	writeConfig(t, dir, bounceBoxConfig(addr, ln.Addr().(*net.TCPAddr).Port, "1h"))
+	d := startServe(t, dir, addr)
+	waitFor(t, 10*time.Second, "serve to connect to the bounce mailbox", func() bool { return accepted.Load() > 0 })
+	time.Sleep(200 * time.Millisecond) // waiting for the greeting now
+
+	start := time.Now()
+	if err := d.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-d.exited:
+		if err != nil {
+			t.Errorf("serve after SIGINT: %v", err)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("serve took %s to stop while the mailbox was silent", took)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop within 20s of SIGINT while the bounce mailbox was silent")
+	}
+	if logs := d.logs.String(); strings.Contains(logs, bounceBoxPassword) {
+		t.Errorf("serve's log shows the mailbox password:\n%s", logs)
+	}
+}
+
+func TestServeReloadSaysBounceMailboxTakesRestart(t *testing.T) {
+	port := bounceBoxServer(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	writeConfig(t, dir, bounceBoxConfig(addr, port, "1h"))
+	d := startServe(t, dir, addr)
+	waitFor(t, 10*time.Second, "the first round of the bounce mailbox", func() bool {
+		return strings.Contains(d.logs.String(), "bounce mailbox read")
+	})
+	writeConfig(t, dir, bounceBoxConfig(addr, port, "10m"))
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the reload to say bounces.imap takes a restart", func() bool {
+		logs := d.logs.String()
+		i := strings.Index(logs, "take a restart")
+		return i >= 0 && strings.Contains(logs[i:], "bounces.imap")
+	})
 }

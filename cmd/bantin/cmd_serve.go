@@ -436,6 +436,8 @@ func restartOnly(running, next *config.Config) []string {
 		{"ingest.image_lookup", running.Ingest.ImageLookup, next.Ingest.ImageLookup},
 		{"subscribe", running.Subscribe, next.Subscribe}, {"log", running.Log, next.Log},
 		{"watch_config", running.WatchConfig, next.WatchConfig},
+		// The bounce mailbox's poller is built at start.
+		{"bounces.imap", running.Bounces.IMAP, next.Bounces.IMAP},
 		// The normalizer of the API, the importer and the poller is built
 		// at start.
 		{"limits.categories", running.Limits.Categories, next.Limits.Categories},
