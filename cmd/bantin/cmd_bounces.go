@@ -301,7 +301,9 @@ FILE is a message (.eml), an mbox file, a maildir folder or a folder of
 message files, or "-" (the default) for standard input, as an MTA's pipe
 gives it:
 
-  # /etc/aliases (then run newaliases)
+  # An alias file owned by the user bantin runs as (Postfix runs the command
+  # as the file's owner, root's /etc/aliases as nobody), in alias_maps, with
+  # recipient_delimiter = + so that bounces+TOKEN@ reaches bounces@:
   bounces: "|/usr/local/bin/bantin --config /etc/bantin/bantin.yaml bounces import -"
 
 One summary line is printed at the end and nothing else on success. Exit
