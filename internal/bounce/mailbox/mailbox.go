@@ -15,6 +15,7 @@ package mailbox
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -258,6 +259,14 @@ func (r *round) batch(ctx context.Context, uids []imap.UID) error {
 	var done, skipped imap.UIDSet
 	for _, m := range msgs {
 		r.st.Read++
+		if m.err != nil && !errors.Is(m.err, bounce.ErrNotMessage) {
+			// Not read to its end: left for the next round.
+			r.st.Errors++
+			r.p.log.Warn("bounce mailbox: message not read; it stays for the next round", "uid", m.uid, "err", m.err)
+			continue
+		}
+		// Something that is no email at all is left alone like any
+		// other mail that is no bounce.
 		if m.err != nil || m.report.Kind == bounce.NotBounce || m.report.Kind == "" {
 			r.st.Skipped++
 			skipped.AddNum(m.uid)

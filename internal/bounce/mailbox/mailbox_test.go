@@ -498,3 +498,18 @@ func TestRoundOnServerWithoutKeywordsRemembersOrdinaryEmail(t *testing.T) {
 		t.Errorf("next round: %+v, %v; want nothing read", st, err)
 	}
 }
+
+func TestRoundLeavesSomethingThatIsNoEmail(t *testing.T) {
+	addr, _ := imapServer(t, nil, []byte("\x00\x01\x02 not a header\r\n\r\nbody"))
+	st, err := newPoller(addr, &fakeRecorder{}).Round(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Stats{Read: 1, Skipped: 1}); st != want {
+		t.Errorf("stats = %+v, want %+v", st, want)
+	}
+	inbox := folder(t, addr, "INBOX")
+	if len(inbox) != 1 || inbox[0].has(imap.FlagSeen) || inbox[0].has(imap.FlagDeleted) {
+		t.Errorf("INBOX holds %+v, want it left unread", inbox)
+	}
+}
