@@ -31,7 +31,9 @@ type mailgunBody struct {
 		Token     string
 		Signature string
 	}
-	EventData *mailgunEvent `json:"event-data"`
+	// EventData is read once the signature is checked: an event of an
+	// unexpected shape is then malformed (400), not forged.
+	EventData json.RawMessage `json:"event-data"`
 }
 
 type mailgunEvent struct {
@@ -106,10 +108,11 @@ func (m *mailgunWebhook) Events(_ context.Context, _ http.Header, body []byte) (
 	if !m.fresh(b.Signature.Token, now) {
 		return nil, forged("token seen before (a replay)")
 	}
-	if b.EventData == nil {
-		return nil, malformed("no event-data", nil)
+	var e *mailgunEvent
+	if err := json.Unmarshal(b.EventData, &e); err != nil || e == nil {
+		return nil, malformed("no event-data, or not an event", err)
 	}
-	return m.read(b.EventData), nil
+	return m.read(e), nil
 }
 
 // fresh remembers token and says whether it was new. Tokens older than

@@ -451,9 +451,11 @@ func TestMailgunWebhookRefusesTimestampsOlderThan15MinutesAndReusedTokens(t *tes
 func TestMailgunWebhookMalformedEventAfterGoodSignature(t *testing.T) {
 	now := testNow
 	w, _ := newMailgun(t, &now)
-	body := mailgunBody(mailgunKey, now, "tok-m", `null`)
-	if _, err := w.Receive(context.Background(), "mailgun", nil, body); !errors.Is(err, bounce.ErrMalformed) {
-		t.Errorf("err = %v, want ErrMalformed", err)
+	for i, ed := range []string{`null`, `{"id":5,"event":"failed"}`, `["failed"]`} {
+		body := mailgunBody(mailgunKey, now, "tok-m"+strconv.Itoa(i), ed)
+		if _, err := w.Receive(context.Background(), "mailgun", nil, body); !errors.Is(err, bounce.ErrMalformed) {
+			t.Errorf("event-data %s: err = %v, want ErrMalformed (the signature is good)", ed, err)
+		}
 	}
 }
 
