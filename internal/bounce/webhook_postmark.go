@@ -12,7 +12,7 @@ import (
 // postmarkRecord is a Postmark bounce or spam complaint webhook.
 type postmarkRecord struct {
 	RecordType  string
-	ID          json.Number
+	ID          json.RawMessage // a number, read whatever its JSON type
 	Type        string
 	MessageID   string
 	Email       string
@@ -95,7 +95,11 @@ func (p *postmarkWebhook) Events(_ context.Context, h http.Header, body []byte) 
 	}
 	ev := Event{Source: "postmark", Kind: kind, Recipient: addr, Status: statusCode(rec.Details),
 		Reason: webhookReason(rec.Type, rec.Description, rec.Details), At: parseTime(rec.BouncedAt)}
-	if id := firstOf(rec.ID.String(), rec.MessageID); id != "" {
+	bounceID := strings.Trim(string(rec.ID), `" `)
+	if bounceID == "null" {
+		bounceID = ""
+	}
+	if id := firstOf(bounceID, rec.MessageID); id != "" {
 		ev.ID = "postmark:" + id + ":" + strings.ToLower(addr)
 	}
 	return []Event{ev}, nil

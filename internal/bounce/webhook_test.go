@@ -485,7 +485,8 @@ func TestPostmarkWebhookAuthenticatedBounceIsRecorded(t *testing.T) {
 "Details":"smtp;550 5.1.1 The email account that you tried to reach does not exist","BouncedAt":"2026-12-02T01:30:00Z"}`,
 		`{"RecordType":"Bounce","ID":2,"Type":"SoftBounce","Email":"binh@example.com","Description":"Mailbox full","Details":"452 4.2.2 over quota"}`,
 		`{"RecordType":"SpamComplaint","ID":3,"Type":"SpamComplaint","Email":"chi@example.com","Description":"The subscriber explicitly marked this message as spam."}`,
-		`{"RecordType":"Bounce","ID":4,"Type":"AutoResponder","Email":"dung@example.com","Description":"Out of office"}`,
+		`{"RecordType":"Bounce","ID":"4","Type":"AutoResponder","Email":"dung@example.com","Description":"Out of office"}`,
+		`{"RecordType":"Bounce","ID":null,"MessageID":"m-6","Type":"BadEmailAddress","Email":"giang@example.com"}`,
 		`{"RecordType":"Bounce","ID":5,"Type":"VirusNotification","Email":"em@example.com"}`,
 		`{"RecordType":"Delivery","MessageID":"x","Recipient":"em@example.com"}`,
 	}
@@ -504,6 +505,8 @@ func TestPostmarkWebhookAuthenticatedBounceIsRecorded(t *testing.T) {
 			Reason: "SpamComplaint: The subscriber explicitly marked this message as spam.", ID: "postmark:3:chi@example.com"},
 		{Source: "postmark", Kind: bounce.AutoReply, Recipient: "dung@example.com", Reason: "AutoResponder: Out of office",
 			ID: "postmark:4:dung@example.com"},
+		{Source: "postmark", Kind: bounce.Hard, Recipient: "giang@example.com", Reason: "BadEmailAddress",
+			ID: "postmark:m-6:giang@example.com"},
 	}
 	if d := cmp.Diff(want, rec.got()); d != "" {
 		t.Errorf("events (-want +got):\n%s", d)
