@@ -438,6 +438,9 @@ func restartOnly(running, next *config.Config) []string {
 		{"watch_config", running.WatchConfig, next.WatchConfig},
 		// The bounce mailbox's poller is built at start.
 		{"bounces.imap", running.Bounces.IMAP, next.Bounces.IMAP},
+		// So are the providers' webhooks, with their keys.
+		{"bounces.ses", running.Bounces.SES, next.Bounces.SES}, {"bounces.mailgun", running.Bounces.Mailgun, next.Bounces.Mailgun},
+		{"bounces.postmark", running.Bounces.Postmark, next.Bounces.Postmark}, {"bounces.sendgrid", running.Bounces.SendGrid, next.Bounces.SendGrid},
 		// The normalizer of the API, the importer and the poller is built
 		// at start.
 		{"limits.categories", running.Limits.Categories, next.Limits.Categories},

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bantin/bantin/internal/config"
 )
 
 // webhookPost posts body to the running serve with the given basic auth
@@ -298,4 +300,22 @@ bounces:
 	waitFor(t, 5*time.Second, "serve to log why the SNS message was refused", func() bool {
 		return strings.Contains(logs.String(), "not on an SNS host")
 	})
+}
+
+// TestReloadSaysBounceWebhookKeysTakeARestart: the webhooks are built at
+// start, so a reload that changes their keys says they wait for a restart
+// rather than leaving the admin to think the new key is in use.
+func TestReloadSaysBounceWebhookKeysTakeARestart(t *testing.T) {
+	running := config.Default()
+	next := config.Default()
+	next.Bounces.Mailgun.SigningKey = "new"
+	next.Bounces.SES.TopicARNs = []string{"arn:aws:sns:us-east-1:1:t"}
+	next.Bounces.Postmark.Password = "p"
+	next.Bounces.SendGrid.PublicKey = "k"
+	got := strings.Join(restartOnly(running, next), ", ")
+	for _, want := range []string{"bounces.ses", "bounces.mailgun", "bounces.postmark", "bounces.sendgrid"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("restartOnly = %q, lacks %s", got, want)
+		}
+	}
 }
