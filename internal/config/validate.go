@@ -233,6 +233,11 @@ func (c *Config) validate(o *origin) error {
 	if rp := c.Mail.ReturnPath; rp != "" {
 		if a, err := mail.ParseAddress(rp); err != nil || a.Name != "" || a.Address != rp || strings.Contains(rp, "+") {
 			v.add("mail.return_path", "write a plain address without a display name or '+', such as bounces@news.example.vn (bantin adds +TOKEN to it)", "%q is not a plain address", rp)
+		} else if local := rp[:strings.LastIndex(rp, "@")]; len(local) > maxReturnLocal {
+			// A local part is at most 64 octets (RFC 5321) and the VERP
+			// token takes the rest.
+			v.add("mail.return_path", fmt.Sprintf("use a local part of at most %d characters, such as bounces@news.example.vn", maxReturnLocal),
+				"%q: the part before @ is %d characters, with no room for the +TOKEN within 64", rp, len(local))
 		}
 	}
 	if im := c.Bounces.IMAP; im.Host != "" {
@@ -298,6 +303,10 @@ func (c *Config) Place(ps []Problem) error {
 	}
 	return v.probs.err()
 }
+
+// maxReturnLocal is the longest local part of mail.return_path that leaves
+// room for "+TOKEN" within the 64 octets of RFC 5321.
+const maxReturnLocal = 23
 
 // atLeast checks a whole-number limit against its floor.
 func (v *validator) atLeast(key string, got, least int, example string) {

@@ -247,3 +247,19 @@ func TestParsedRateLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestReturnPathLocalPartLeavesRoomForTheToken: config check refuses a
+// mail.return_path whose local part leaves no room for +TOKEN within the
+// 64 octets of RFC 5321, where serve would otherwise stop at start.
+func TestReturnPathLocalPartLeavesRoomForTheToken(t *testing.T) {
+	c := Default()
+	c.Mail.ReturnPath = "newsletter-bounces@news.example.vn"
+	if err := c.Validate(); err != nil {
+		t.Errorf("return_path with an 18-character local part: %v, want none", err)
+	}
+	c.Mail.ReturnPath = "a-very-long-bounce-address-name@news.example.vn"
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "mail.return_path") || !strings.Contains(err.Error(), "at most 23") {
+		t.Errorf("return_path with a 31-character local part: %v, want an error naming mail.return_path and at most 23", err)
+	}
+}
