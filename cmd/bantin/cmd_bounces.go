@@ -240,16 +240,17 @@ func (t importTally) String() string {
 // messageEvents are the events of one message: one per recipient it
 // names, or one naming no address when only its token says who. The
 // ID is the notice's Message-ID (else a hash of its report) with the
-// recipient, so the same notice imported twice counts once.
+// recipient, so the same notice imported twice counts once — and once in
+// all whether it came by import or through the mailbox (no source in it).
 func messageEvents(source string, r bounce.Report, raw string) []bounce.Event {
-	id := r.MessageID
-	if id == "" {
+	id := "msg:" + r.MessageID
+	if r.MessageID == "" {
 		sum := sha256.Sum256([]byte(raw))
 		id = "sha256:" + hex.EncodeToString(sum[:16])
 	}
 	base := bounce.Event{Source: source, Kind: r.Kind, Status: r.Status, Reason: r.Reason, Token: r.Token}
 	if len(r.Recipients) == 0 {
-		base.ID = source + ":" + id
+		base.ID = id
 		return []bounce.Event{base}
 	}
 	var out []bounce.Event
@@ -259,7 +260,7 @@ func messageEvents(source string, r bounce.Report, raw string) []bounce.Event {
 		if rc.Status != "" || rc.Reason != "" {
 			ev.Status, ev.Reason = rc.Status, rc.Reason
 		}
-		ev.ID = source + ":" + id + " " + strings.ToLower(rc.Address)
+		ev.ID = id + " " + strings.ToLower(rc.Address)
 		out = append(out, ev)
 	}
 	return out

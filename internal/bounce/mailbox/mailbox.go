@@ -376,10 +376,11 @@ func (r *round) record(ctx context.Context, m fetched) bool {
 
 // Events are the events of one report: one per recipient it names, or
 // one naming none (its token may still say which delivery it was). The
-// ID is "imap:", the notice's Message-ID (fallback when it has none) and
-// the address in lower case, as bounces import makes it.
+// ID is "msg:", the notice's Message-ID (fallback when it has none) and
+// the address in lower case, as bounces import makes it, so one notice
+// that reaches bantin both ways counts once.
 func Events(rep bounce.Report, fallback string, at time.Time) []bounce.Event {
-	id := "imap:" + rep.MessageID
+	id := "msg:" + rep.MessageID
 	if rep.MessageID == "" {
 		id = fallback
 	}

@@ -215,7 +215,7 @@ func TestRoundMovesBouncesAndLeavesOrdinaryEmailUnseen(t *testing.T) {
 			}
 			var got []string
 			for _, ev := range rec.got() {
-				if ev.Source != "imap" || !strings.HasPrefix(ev.ID, "imap:") {
+				if ev.Source != "imap" || !(strings.HasPrefix(ev.ID, "msg:") || strings.HasPrefix(ev.ID, "imap:")) {
 					t.Errorf("event %+v: want source imap and an ID", ev)
 				}
 				got = append(got, string(ev.Kind)+" "+ev.Recipient)
