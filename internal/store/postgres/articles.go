@@ -73,15 +73,37 @@ func (s *Store) SaveArticles(ctx context.Context, now time.Time, articles []arti
 		return nil, fmt.Errorf("save articles: lock: %w", err)
 	}
 
+	taken, err := takenKeys(ctx, tx, articles)
+	if err != nil {
+		return nil, fmt.Errorf("save articles: %w", err)
+	}
 	saved := make([]store.Saved, 0, len(articles))
 	changed := false
+	// New articles whose id, slug and GUID are free go in together, a few
+	// statements for the lot; the others are saved one by one, in order,
+	// after those before them, so that slugs get the same suffixes.
+	var run insertRun
 	for _, a := range articles {
-		result, err := saveArticle(ctx, tx, now, a)
+		if taken.free(a) {
+			taken.add(a.ID, a.Slug, a.GUID)
+			run.add(store.Fill(a, now))
+			saved = append(saved, store.Saved{ID: a.ID, Slug: a.Slug, GUID: a.GUID, Outcome: store.Created})
+			changed = true
+			continue
+		}
+		if err := run.flush(ctx, tx); err != nil {
+			return nil, fmt.Errorf("save articles: %w", err)
+		}
+		result, err := saveArticle(ctx, tx, now, a, taken.ids[a.ID])
 		if err != nil {
 			return nil, fmt.Errorf("save article %q: %w", a.ID, err)
 		}
+		taken.add(result.ID, result.Slug, result.GUID)
 		changed = changed || result.Outcome != store.Unchanged
 		saved = append(saved, result)
+	}
+	if err := run.flush(ctx, tx); err != nil {
+		return nil, fmt.Errorf("save articles: %w", err)
 	}
 	if !changed {
 		return saved, nil
@@ -98,30 +120,34 @@ const insertArticle = `INSERT INTO articles (id, guid, slug, title, url, author,
 	published_at, updated_at, stored_at, input_hash, source_hash)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
 
-func saveArticle(ctx context.Context, tx pgx.Tx, now time.Time, a article.Article) (store.Saved, error) {
-	// Most saves in a bulk import are new articles: try the insert first and
-	// look for the existing row only when it conflicts.
+// saveArticle saves one article. stored says its id is stored already,
+// so that an insert could only conflict.
+func saveArticle(ctx context.Context, tx pgx.Tx, now time.Time, a article.Article, stored bool) (store.Saved, error) {
 	fresh := store.Fill(a, now)
-	tag, err := tx.Exec(ctx, insertArticle+` ON CONFLICT DO NOTHING`, articleRow(fresh)...)
-	if err != nil {
-		return store.Saved{}, err
-	}
-	if tag.RowsAffected() == 1 {
-		if err := addCategories(ctx, tx, fresh); err != nil {
+	if !stored {
+		// Try the insert first and look for the existing row only when
+		// it conflicts.
+		tag, err := tx.Exec(ctx, insertArticle+` ON CONFLICT DO NOTHING`, articleRow(fresh)...)
+		if err != nil {
 			return store.Saved{}, err
 		}
-		return store.Saved{ID: a.ID, Slug: a.Slug, GUID: a.GUID, Outcome: store.Created}, nil
+		if tag.RowsAffected() == 1 {
+			if err := addCategories(ctx, tx, fresh); err != nil {
+				return store.Saved{}, err
+			}
+			return store.Saved{ID: a.ID, Slug: a.Slug, GUID: a.GUID, Outcome: store.Created}, nil
+		}
 	}
 
 	var old article.Article
-	var published, updated, stored int64
+	var published, updated, storedAt int64
 	// FOR UPDATE: two processes updating one article take turns, and the
 	// second sees the first's hash.
 	var was imageRow
-	err = tx.QueryRow(ctx, `SELECT guid, slug, input_hash, published_at, updated_at, stored_at,
+	err := tx.QueryRow(ctx, `SELECT guid, slug, input_hash, published_at, updated_at, stored_at,
 		title, url, author, summary, content_html, has_image, image_url, image_caption, image_type, image_length
 		FROM articles WHERE id = $1 FOR UPDATE`, a.ID).
-		Scan(&old.GUID, &old.Slug, &old.InputHash, &published, &updated, &stored,
+		Scan(&old.GUID, &old.Slug, &old.InputHash, &published, &updated, &storedAt,
 			&old.Title, &old.URL, &old.Author, &old.Summary, &old.ContentHTML, &was.has, &was.url, &was.caption, &was.typ, &was.length)
 	switch {
 	case noRows(err):
@@ -132,7 +158,7 @@ func saveArticle(ctx context.Context, tx pgx.Tx, now time.Time, a article.Articl
 	if old.InputHash == a.InputHash {
 		return store.Saved{ID: a.ID, Slug: old.Slug, GUID: old.GUID, Outcome: store.Unchanged}, nil
 	}
-	old.PublishedAt, old.UpdatedAt, old.StoredAt = fromMicro(published), fromMicro(updated), fromMicro(stored)
+	old.PublishedAt, old.UpdatedAt, old.StoredAt = fromMicro(published), fromMicro(updated), fromMicro(storedAt)
 	if was.has {
 		old.Image = &article.Image{URL: was.url, Caption: was.caption, Type: was.typ, Length: was.length}
 	}

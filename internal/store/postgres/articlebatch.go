@@ -1,0 +1,153 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bantin/bantin/internal/article"
+)
+
+// keys holds the ids, slugs and GUIDs of a batch that are stored already,
+// and those the batch has taken so far.
+type keys struct {
+	ids, slugs, guids map[string]bool
+}
+
+// takenKeys reads which ids, slugs and GUIDs of articles are stored, in one
+// query. The caller holds the articles lock, so no other writer can take
+// one before the batch is saved.
+func takenKeys(ctx context.Context, tx pgx.Tx, articles []article.Article) (keys, error) {
+	k := keys{ids: map[string]bool{}, slugs: map[string]bool{}, guids: map[string]bool{}}
+	ids := make([]string, len(articles))
+	slugs := make([]string, len(articles))
+	guids := make([]string, len(articles))
+	for i, a := range articles {
+		ids[i], slugs[i], guids[i] = a.ID, a.Slug, a.GUID
+	}
+	rows, err := tx.Query(ctx, `SELECT id, slug, guid FROM articles
+		WHERE id = ANY($1) OR slug = ANY($2) OR guid = ANY($3)`, ids, slugs, guids)
+	if err != nil {
+		return keys{}, fmt.Errorf("taken keys: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, slug, guid string
+		if err := rows.Scan(&id, &slug, &guid); err != nil {
+			return keys{}, fmt.Errorf("taken keys: %w", err)
+		}
+		k.add(id, slug, guid)
+	}
+	if err := rows.Err(); err != nil {
+		return keys{}, fmt.Errorf("taken keys: %w", err)
+	}
+	return k, nil
+}
+
+// free reports whether a can be inserted as it is: its id, slug and GUID
+// are neither stored nor taken by an earlier article of the batch.
+func (k keys) free(a article.Article) bool {
+	return !k.ids[a.ID] && !k.slugs[a.Slug] && !k.guids[a.GUID]
+}
+
+func (k keys) add(id, slug, guid string) {
+	k.ids[id], k.slugs[slug], k.guids[guid] = true, true, true
+}
+
+// insertRun gathers new articles, filled and with free keys, and inserts
+// them with their categories in one round trip: one statement for the
+// articles, one for the categories, one for the links, each taking its
+// rows as arrays.
+type insertRun struct {
+	articles []article.Article
+}
+
+func (r *insertRun) add(a article.Article) {
+	r.articles = append(r.articles, a)
+}
+
+// flush inserts the articles gathered and empties the run.
+func (r *insertRun) flush(ctx context.Context, tx pgx.Tx) error {
+	if len(r.articles) == 0 {
+		return nil
+	}
+	n := len(r.articles)
+	var (
+		ids, guids, slugs, titles, urls, authors, summaries, contents = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		imageURLs, captions, types, inputHashes, sourceHashes         = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		hasImage                                                      = make([]bool, n)
+		lengths, published, updated, stored                           = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		linkIDs, linkSlugs                                            []string
+		linkPositions                                                 []int32
+		catSlugs                                                      []string
+		catTitle                                                      = map[string]string{}
+	)
+	for i, a := range r.articles {
+		img := imageColumns(a.Image)
+		ids[i], guids[i], slugs[i], titles[i], urls[i], authors[i], summaries[i], contents[i] =
+			a.ID, a.GUID, a.Slug, a.Title, a.URL, a.Author, a.Summary, a.ContentHTML
+		hasImage[i], imageURLs[i], captions[i], types[i], lengths[i] = img.has, img.url, img.caption, img.typ, img.length
+		published[i], updated[i], stored[i] = micro(a.PublishedAt), micro(a.UpdatedAt), micro(a.StoredAt)
+		inputHashes[i], sourceHashes[i] = a.InputHash, a.SourceHash
+		for p, c := range a.Categories {
+			linkIDs, linkSlugs, linkPositions = append(linkIDs, a.ID), append(linkSlugs, c.Slug), append(linkPositions, int32(p))
+			// As the articles one by one would leave it: the first title,
+			// unless it is only the slug and a later one is more.
+			title, seen := catTitle[c.Slug]
+			switch {
+			case !seen:
+				catSlugs = append(catSlugs, c.Slug)
+				catTitle[c.Slug] = c.Title
+			case title == c.Slug && c.Title != c.Slug:
+				catTitle[c.Slug] = c.Title
+			}
+		}
+	}
+	catTitles := make([]string, len(catSlugs))
+	for i, slug := range catSlugs {
+		catTitles[i] = catTitle[slug]
+	}
+
+	var b pgx.Batch
+	b.Queue(`INSERT INTO articles (id, guid, slug, title, url, author, summary, content_html,
+		has_image, image_url, image_caption, image_type, image_length,
+		published_at, updated_at, stored_at, input_hash, source_hash)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+			$9::boolean[], $10::text[], $11::text[], $12::text[], $13::bigint[],
+			$14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::text[])`,
+		ids, guids, slugs, titles, urls, authors, summaries, contents,
+		hasImage, imageURLs, captions, types, lengths,
+		published, updated, stored, inputHashes, sourceHashes)
+	if len(catSlugs) > 0 {
+		// The same statement as addCategories, with each slug once: one
+		// statement cannot change a row twice.
+		b.Queue(`INSERT INTO categories (slug, title)
+			SELECT * FROM unnest($1::text[], $2::text[])
+			ON CONFLICT (slug) DO UPDATE SET title = excluded.title
+			WHERE categories.title = categories.slug AND excluded.title <> excluded.slug`, catSlugs, catTitles)
+		b.Queue(`INSERT INTO article_categories (article_id, category, position)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::integer[])`, linkIDs, linkSlugs, linkPositions)
+	}
+	br := tx.SendBatch(ctx, &b)
+	tag, err := br.Exec()
+	if err != nil {
+		br.Close()
+		return fmt.Errorf("insert %d articles: %w", n, err)
+	}
+	if tag.RowsAffected() != int64(n) {
+		br.Close()
+		return fmt.Errorf("insert %d articles: %d inserted", n, tag.RowsAffected())
+	}
+	for range b.Len() - 1 {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return fmt.Errorf("insert %d articles: categories: %w", n, err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("insert %d articles: %w", n, err)
+	}
+	r.articles = r.articles[:0]
+	return nil
+}
