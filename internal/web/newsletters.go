@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -223,17 +222,10 @@ func (s *Server) archiveFeed(w http.ResponseWriter, r *http.Request) error {
 	}
 	h.Set("Content-Type", "application/atom+xml; charset=utf-8")
 	h.Set("Last-Modified", updated.Format(http.TimeFormat))
-	h.Set("X-Content-Type-Options", "nosniff")
 	if gz {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		if _, err := zw.Write(body); err != nil {
+		if body, err = gzipBytes(body); err != nil {
 			return err
 		}
-		if err := zw.Close(); err != nil {
-			return err
-		}
-		body = buf.Bytes()
 		h.Set("Content-Encoding", "gzip")
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))

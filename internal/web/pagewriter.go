@@ -5,8 +5,10 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -61,15 +63,10 @@ func (s *Server) writeHTML(w http.ResponseWriter, r *http.Request, status int, c
 		}
 	}
 	if gz {
-		var zb bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&zb, gzip.DefaultCompression)
-		if _, err := zw.Write(body); err != nil {
+		var err error
+		if body, err = gzipBytes(body); err != nil {
 			return err
 		}
-		if err := zw.Close(); err != nil {
-			return err
-		}
-		body = zb.Bytes()
 		h.Set("Content-Encoding", "gzip")
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -79,6 +76,28 @@ func (s *Server) writeHTML(w http.ResponseWriter, r *http.Request, status int, c
 	}
 	_, err := w.Write(body)
 	return err
+}
+
+// gzipWriters are reused: a gzip.Writer allocates several hundred KB, too
+// much to make for every page and archive feed sent compressed.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.DefaultCompression)
+	return zw
+}}
+
+// gzipBytes compresses body with a pooled writer.
+func gzipBytes(body []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(zw)
+	zw.Reset(&buf)
+	if _, err := zw.Write(body); err != nil {
+		return nil, fmt.Errorf("gzip: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("gzip: %w", err)
+	}
+	return buf.Bytes(), nil
 }
 
 // pageError is the catalogue's title and text for a failed page request
