@@ -24,7 +24,7 @@ func (a *app) bounceWebhooks(ctx context.Context) (web.BounceWebhooks, error) {
 		Now:               a.now,
 		Logger:            a.logger,
 	}
-	if len(o.SESTopicARNs) == 0 && o.MailgunSigningKey == "" && o.PostmarkUsername == "" && o.PostmarkPassword == "" && o.SendGridPublicKey == "" {
+	if !o.Any() {
 		return nil, nil
 	}
 	kit, err := a.bounceKit(ctx)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -442,7 +443,7 @@ bounced, unsubscribed) and the reason.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			q := store.BounceQuery{Kind: kind, Limit: limit}
-			if kind != "" && !contains(bounceKinds, kind) {
+			if kind != "" && !slices.Contains(bounceKinds, kind) {
 				return usageError{fmt.Errorf("--kind %q: want one of %s", kind, strings.Join(bounceKinds, ", "))}
 			}
 			// A bad --since is a usage error before any store is opened;
@@ -469,15 +470,6 @@ bounced, unsubscribed) and the reason.`,
 	cmd.Flags().StringVar(&kind, "kind", "", "only this kind: hard, soft or complaint")
 	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many records")
 	return cmd
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // writeBounces prints records as a table.

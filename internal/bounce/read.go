@@ -460,14 +460,9 @@ func (o Options) findToken(h mail.Header, w *walker) string {
 	if w.original != nil {
 		candidates = append(candidates, w.original["Return-Path"]...)
 	}
-	prefix := strings.ToLower(o.ReturnPrefix) + "+"
 	for _, c := range candidates {
 		for _, a := range anyAddr.FindAllString(c, 20) {
-			local := a[:strings.LastIndexByte(a, '@')]
-			if len(local) <= len(prefix) || !strings.EqualFold(local[:len(prefix)], prefix) {
-				continue
-			}
-			if tok := local[len(prefix):]; len(tok) <= maxToken && tokenChars.MatchString(tok) {
+			if tok := verpToken(a, o.ReturnPrefix); tok != "" {
 				return tok
 			}
 		}

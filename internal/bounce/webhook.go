@@ -91,18 +91,16 @@ func NewWebhooks(o WebhookOptions, rec Recorder) (*Webhooks, error) {
 		o.Client = &http.Client{Timeout: 10 * time.Second}
 	}
 	w := &Webhooks{providers: map[string]Webhook{}, rec: rec}
-	if len(o.SESTopicARNs) > 0 {
+	if o.sesOn() {
 		w.providers["ses"] = newSES(o)
 	}
-	if o.MailgunSigningKey != "" {
+	if o.mailgunOn() {
 		w.providers["mailgun"] = newMailgun(o)
 	}
-	// Both are needed: a webhook behind a user name alone is open to
-	// anyone who reads the provider's settings page.
-	if o.PostmarkUsername != "" && o.PostmarkPassword != "" {
+	if o.postmarkOn() {
 		w.providers["postmark"] = newPostmark(o)
 	}
-	if o.SendGridPublicKey != "" {
+	if o.sendGridOn() {
 		sg, err := newSendGrid(o)
 		if err != nil {
 			return nil, fmt.Errorf("bounces.sendgrid.public_key: %w", err)
@@ -111,6 +109,22 @@ func NewWebhooks(o WebhookOptions, rec Recorder) (*Webhooks, error) {
 	}
 	return w, nil
 }
+
+// Any reports whether the options turn on at least one provider, so a
+// caller can skip building what the webhooks need.
+func (o WebhookOptions) Any() bool {
+	return o.sesOn() || o.mailgunOn() || o.postmarkOn() || o.sendGridOn()
+}
+
+func (o WebhookOptions) sesOn() bool     { return len(o.SESTopicARNs) > 0 }
+func (o WebhookOptions) mailgunOn() bool { return o.MailgunSigningKey != "" }
+
+// postmarkOn needs both: a webhook behind a user name alone is open to
+// anyone who reads the provider's settings page.
+func (o WebhookOptions) postmarkOn() bool {
+	return o.PostmarkUsername != "" && o.PostmarkPassword != ""
+}
+func (o WebhookOptions) sendGridOn() bool { return o.SendGridPublicKey != "" }
 
 // Has says whether provider's webhook is on.
 func (w *Webhooks) Has(provider string) bool {
