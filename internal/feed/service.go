@@ -394,9 +394,6 @@ func (s *Service) observe(k key, hit bool) {
 	}
 }
 
-// CacheBytes returns the bytes of rendered documents held, and how many.
-func (s *Service) CacheBytes() (int64, int) { return s.docs.held() }
-
 func (s *Service) render(ctx context.Context, k key) (*Rendered, error) {
 	if s.observeRender != nil {
 		defer func(start time.Time) { s.observeRender(time.Since(start)) }(time.Now())

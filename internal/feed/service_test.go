@@ -80,7 +80,7 @@ func TestMissingFeedsTakeNoMemory(t *testing.T) {
 			t.Fatalf("page past the last: %v", err)
 		}
 	}
-	if bytes, n := svc.CacheBytes(); n != 0 || bytes != 0 {
+	if bytes, n := svc.docs.held(); n != 0 || bytes != 0 {
 		t.Errorf("%d cache entries (%d bytes) for feeds that do not exist", n, bytes)
 	}
 	gen := svc.cache.Load()
@@ -139,7 +139,7 @@ func TestWarmOnlyWhenRead(t *testing.T) {
 	save(t, st, "a", time.Date(2024, 12, 18, 8, 0, 0, 0, hcm))
 	ctx := context.Background()
 	entries := func() int {
-		_, n := svc.CacheBytes()
+		_, n := svc.docs.held()
 		return n
 	}
 	svc.refresh(ctx)

@@ -120,12 +120,8 @@ func (r *insertRun) flush(ctx context.Context, tx pgx.Tx) error {
 		hasImage, imageURLs, captions, types, lengths,
 		published, updated, stored, inputHashes, sourceHashes)
 	if len(catSlugs) > 0 {
-		// The same statement as addCategories, with each slug once: one
-		// statement cannot change a row twice.
-		b.Queue(`INSERT INTO categories (slug, title)
-			SELECT * FROM unnest($1::text[], $2::text[])
-			ON CONFLICT (slug) DO UPDATE SET title = excluded.title
-			WHERE categories.title = categories.slug AND excluded.title <> excluded.slug`, catSlugs, catTitles)
+		// Each slug once: one statement cannot change a row twice.
+		b.Queue(upsertCategories, catSlugs, catTitles)
 		b.Queue(`INSERT INTO article_categories (article_id, category, position)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::integer[])`, linkIDs, linkSlugs, linkPositions)
 	}

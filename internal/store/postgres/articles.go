@@ -18,6 +18,16 @@ const articleColumns = `a.id, a.guid, a.slug, a.title, a.url, a.author, a.summar
 	a.published_at, a.updated_at, a.stored_at, a.input_hash, a.source_hash`
 
 // ArticleHashes returns the stored input hash of each id that exists.
+
+// upsertCategories stores categories by slug, one batch and one article
+// alike. A stored title is kept, but one that is only the slug (all that
+// was known, say from "categories": ["kinh-te"]) gives way to a real one
+// given with a later article.
+const upsertCategories = `INSERT INTO categories (slug, title)
+	SELECT * FROM unnest($1::text[], $2::text[])
+	ON CONFLICT (slug) DO UPDATE SET title = excluded.title
+	WHERE categories.title = categories.slug AND excluded.title <> excluded.slug`
+
 func (s *Store) ArticleHashes(ctx context.Context, ids []string) (map[string]string, error) {
 	m, err := s.pairs(ctx, `SELECT id, input_hash FROM articles WHERE id = ANY($1)`, ids)
 	if err != nil {
@@ -268,13 +278,7 @@ func addCategories(ctx context.Context, tx pgx.Tx, a article.Article) error {
 	for i, c := range a.Categories {
 		slugs[i], titles[i] = c.Slug, c.Title
 	}
-	// A stored title is kept, but one that is only the slug (all that was
-	// known, say from "categories": ["kinh-te"]) gives way to a real one
-	// given with a later article.
-	if _, err := tx.Exec(ctx, `INSERT INTO categories (slug, title)
-		SELECT * FROM unnest($1::text[], $2::text[])
-		ON CONFLICT (slug) DO UPDATE SET title = excluded.title
-		WHERE categories.title = categories.slug AND excluded.title <> excluded.slug`, slugs, titles); err != nil {
+	if _, err := tx.Exec(ctx, upsertCategories, slugs, titles); err != nil {
 		return fmt.Errorf("categories: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO article_categories (article_id, category, position)
