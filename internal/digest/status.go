@@ -104,6 +104,10 @@ func (s *Service) status(ctx context.Context, n Newsletter, now time.Time) (List
 		if is.List != n.ID {
 			continue
 		}
+		if ls.Last != nil && is.ID == last.ID {
+			ls.Queued += ls.Last.Queued // counted above
+			continue
+		}
 		counts, err := st.DeliveryCounts(ctx, is.ID)
 		if err != nil {
 			return ls, err
