@@ -238,33 +238,11 @@ func (t importTally) String() string {
 	}, ", ")
 }
 
-// messageEvents are the events of one message: one per recipient it
-// names, or one naming no address when only its token says who. The
-// ID is the notice's Message-ID (else a hash of its report) with the
-// recipient, so the same notice imported twice counts once — and once in
-// all whether it came by import or through the mailbox (no source in it).
-func messageEvents(source string, r bounce.Report, raw string) []bounce.Event {
-	id := "msg:" + r.MessageID
-	if r.MessageID == "" {
-		sum := sha256.Sum256([]byte(raw))
-		id = "sha256:" + hex.EncodeToString(sum[:16])
-	}
-	base := bounce.Event{Source: source, Kind: r.Kind, Status: r.Status, Reason: r.Reason, Token: r.Token}
-	if len(r.Recipients) == 0 {
-		base.ID = id
-		return []bounce.Event{base}
-	}
-	var out []bounce.Event
-	for _, rc := range r.Recipients {
-		ev := base
-		ev.Kind, ev.Recipient = rc.Kind, rc.Address
-		if rc.Status != "" || rc.Reason != "" {
-			ev.Status, ev.Reason = rc.Status, rc.Reason
-		}
-		ev.ID = id + " " + strings.ToLower(rc.Address)
-		out = append(out, ev)
-	}
-	return out
+// messageID is what names an imported notice: its Message-ID, else a hash
+// of its report, so the same notice imported twice counts once.
+func messageID(raw string) string {
+	sum := sha256.Sum256([]byte(raw))
+	return "sha256:" + hex.EncodeToString(sum[:16])
 }
 
 // reportKey is what identifies a report with no Message-ID of its own.
@@ -278,13 +256,12 @@ func reportKey(m bounce.Message) string {
 	return b.String()
 }
 
-// transient tells a store that is busy or cannot be reached (try again
-// later) from a lasting failure.
+// transient: every store failure but a missing record is worth another
+// try. A busy, full or unreachable store is the usual cause, and on exit
+// 75 (EX_TEMPFAIL) the mail server keeps the message and pipes it again
+// later, where exit 1 would bounce the bounce.
 func transient(err error) bool {
-	if err == nil || errors.Is(err, store.ErrNotFound) {
-		return false
-	}
-	return true
+	return err != nil && !errors.Is(err, store.ErrNotFound)
 }
 
 func newBouncesImportCmd(opts *options) *cobra.Command {
@@ -368,7 +345,7 @@ and delivers it again later; 2 for a usage or config error.`,
 						tally[bounce.Ignored]++
 						return
 					}
-					for _, ev := range messageEvents("import", m.Report, reportKey(m)) {
+					for _, ev := range m.Report.Events("import", messageID(reportKey(m)), time.Time{}) {
 						o, err := parts.policy.Record(ctx, ev)
 						if err != nil {
 							storeErr = err

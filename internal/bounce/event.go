@@ -2,6 +2,7 @@ package bounce
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -61,4 +62,34 @@ const (
 // declare and use it; the subscriber side implements it.
 type Recorder interface {
 	Record(ctx context.Context, ev Event) (Outcome, error)
+}
+
+// Events are the events of one report: one per recipient it names, or one
+// naming no address when only its token may say which delivery it was.
+// The ID is "msg:" and the notice's Message-ID (fallbackID when it has
+// none) with the address in lower case, the same whichever way the
+// notice came in (source), so a notice seen both through bounces import
+// and through the bounce mailbox counts once.
+func (r Report) Events(source, fallbackID string, at time.Time) []Event {
+	id := "msg:" + r.MessageID
+	if r.MessageID == "" {
+		id = fallbackID
+	}
+	base := Event{Source: source, Kind: r.Kind, Status: r.Status, Reason: r.Reason, Token: r.Token, ID: id, At: at}
+	if len(r.Recipients) == 0 {
+		return []Event{base}
+	}
+	out := make([]Event, 0, len(r.Recipients))
+	for _, rc := range r.Recipients {
+		ev := base
+		ev.Recipient, ev.ID = rc.Address, id+" "+strings.ToLower(rc.Address)
+		if rc.Kind != "" {
+			ev.Kind = rc.Kind
+		}
+		if rc.Status != "" || rc.Reason != "" {
+			ev.Status, ev.Reason = rc.Status, rc.Reason
+		}
+		out = append(out, ev)
+	}
+	return out
 }

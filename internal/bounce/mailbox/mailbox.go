@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -362,7 +361,7 @@ func (r *round) record(ctx context.Context, m fetched) bool {
 	// A notice without a Message-ID is known by its place (RFC 5092's
 	// words), which stays while it waits for the next round.
 	fallback := fmt.Sprintf("imap:%s;uidvalidity=%d;uid=%d", r.p.opts.Mailbox, r.uidValidity, m.uid)
-	for _, ev := range Events(m.report, fallback, m.at) {
+	for _, ev := range m.report.Events("imap", fallback, m.at) {
 		if _, err := r.p.opts.Recorder.Record(ctx, ev); err != nil {
 			ok = false
 			r.p.log.Warn("bounce mailbox: event not recorded; the message stays for the next round",
@@ -372,35 +371,6 @@ func (r *round) record(ctx context.Context, m fetched) bool {
 		r.st.Recorded++
 	}
 	return ok
-}
-
-// Events are the events of one report: one per recipient it names, or
-// one naming none (its token may still say which delivery it was). The
-// ID is "msg:", the notice's Message-ID (fallback when it has none) and
-// the address in lower case, as bounces import makes it, so one notice
-// that reaches bantin both ways counts once.
-func Events(rep bounce.Report, fallback string, at time.Time) []bounce.Event {
-	id := "msg:" + rep.MessageID
-	if rep.MessageID == "" {
-		id = fallback
-	}
-	base := bounce.Event{Source: "imap", Kind: rep.Kind, Status: rep.Status, Reason: rep.Reason, Token: rep.Token, ID: id, At: at}
-	if len(rep.Recipients) == 0 {
-		return []bounce.Event{base}
-	}
-	out := make([]bounce.Event, 0, len(rep.Recipients))
-	for _, rc := range rep.Recipients {
-		ev := base
-		ev.Recipient, ev.ID = rc.Address, id+" "+strings.ToLower(rc.Address)
-		if rc.Kind != "" {
-			ev.Kind = rc.Kind
-		}
-		if rc.Status != "" || rc.Reason != "" {
-			ev.Status, ev.Reason = rc.Status, rc.Reason
-		}
-		out = append(out, ev)
-	}
-	return out
 }
 
 // skip marks messages that are no bounce so later rounds pass them by: a
