@@ -7,14 +7,13 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/bantin/bantin/internal/article"
+	"github.com/bantin/bantin/internal/netguard"
 )
 
 // RSS requires the length of an enclosure, and a feed reader shows it
@@ -86,7 +85,7 @@ func NewImageLookup(opts ImageLookupOptions) *ImageLookup {
 	}
 	dialer := &net.Dialer{Timeout: opts.Timeout}
 	if !opts.AllowPrivate {
-		dialer.Control = refusePrivate
+		dialer.Control = netguard.Control("image lookup", "the image is listed without a length")
 	}
 	transport := &http.Transport{
 		// No proxy: the address checked is the one dialled.
@@ -250,25 +249,4 @@ func unreachable(err error) bool {
 	var opErr *net.OpError
 	var dnsErr *net.DNSError
 	return errors.As(err, &opErr) || errors.As(err, &dnsErr) || (errors.As(err, &netErr) && netErr.Timeout())
-}
-
-// refusePrivate refuses connections to addresses an article's URL must
-// not make bantin reach: loopback, private, link-local, shared (CGNAT),
-// unspecified and multicast. It is checked on the address dialled, so a
-// name that resolves to one is refused too.
-func refusePrivate(network, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return fmt.Errorf("image lookup: address %q: %w", host, err)
-	}
-	addr = addr.Unmap()
-	if addr.IsLoopback() || addr.IsPrivate() || addr.IsLinkLocalUnicast() || addr.IsLinkLocalMulticast() ||
-		addr.IsUnspecified() || addr.IsMulticast() || netip.MustParsePrefix("100.64.0.0/10").Contains(addr) {
-		return fmt.Errorf("image lookup: %s is a loopback, private or reserved address (image lookups reach public addresses only)", host)
-	}
-	return nil
 }

@@ -16,15 +16,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/bantin/bantin/internal/feed"
+	"github.com/bantin/bantin/internal/netguard"
 	"github.com/bantin/bantin/internal/store"
 )
 
@@ -157,10 +156,15 @@ func New(opts Options) *Hub {
 	h := &Hub{opts: opts, sent: map[string]string{}, verifying: map[string]map[pair]bool{}}
 	h.verifications = newPool(verifyWorkers, hostInFlight, verifyQueue, &h.wg)
 	h.deliveries = newPool(deliverWorkers, hostInFlight, deliverQueue, &h.wg)
+	dialer := &net.Dialer{Timeout: min(connectTimeout, opts.CallbackTimeout)}
+	if !opts.AllowPrivate {
+		// Checked on the address dialled, so DNS tricks do not get past it.
+		dialer.Control = netguard.Control("websub callback", "feeds.websub_allow_private")
+	}
 	h.client = &http.Client{
 		Timeout: opts.CallbackTimeout,
 		Transport: &http.Transport{
-			DialContext:           (&net.Dialer{Timeout: min(connectTimeout, opts.CallbackTimeout), Control: h.controlDial}).DialContext,
+			DialContext:           dialer.DialContext,
 			TLSHandshakeTimeout:   connectTimeout,
 			ResponseHeaderTimeout: opts.CallbackTimeout,
 			MaxIdleConns:          idleConns,
@@ -177,65 +181,6 @@ func New(opts Options) *Hub {
 
 // URL is the hub's own address, announced in every feed.
 func (h *Hub) URL() string { return h.opts.BaseURL + "/websub" }
-
-// controlDial refuses connections to addresses a public hub must not reach:
-// checked on the address actually dialled, so DNS tricks do not get past it.
-func (h *Hub) controlDial(network, address string, _ syscall.RawConn) error {
-	if h.opts.AllowPrivate {
-		return nil
-	}
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || !publicIP(ip) {
-		return fmt.Errorf("callback address %s is loopback, private or reserved; the hub only calls public addresses (feeds.websub_allow_private)", host)
-	}
-	return nil
-}
-
-// reserved are the address blocks a public hub never calls: loopback,
-// private, link-local, shared (CGNAT), documentation, benchmarking,
-// multicast, reserved and the IPv6 equivalents (RFC 6890 and its IANA
-// registries).
-var reserved = func() []netip.Prefix {
-	var out []netip.Prefix
-	for _, s := range []string{
-		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-		"192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
-		"203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
-		"::/96", "::1/128", "::ffff:0:0/96", "100::/64", "2001::/32", "2001:db8::/32", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
-	} {
-		out = append(out, netip.MustParsePrefix(s))
-	}
-	return out
-}()
-
-// publicIP reports an address the hub may call. IPv4 carried inside IPv6
-// (mapped, NAT64, 6to4) is judged by the IPv4 address it carries.
-func publicIP(ip net.IP) bool {
-	addr, ok := netip.AddrFromSlice(ip)
-	if !ok {
-		return false
-	}
-	addr = addr.Unmap()
-	if addr.Is6() {
-		b := addr.As16()
-		switch {
-		case netip.MustParsePrefix("64:ff9b::/96").Contains(addr): // NAT64
-			return publicIP(net.IP(b[12:16]))
-		case netip.MustParsePrefix("2002::/16").Contains(addr): // 6to4
-			return publicIP(net.IP(b[2:6]))
-		}
-	}
-	for _, p := range reserved {
-		if p.Contains(addr) {
-			return false
-		}
-	}
-	return true
-}
 
 // Wait blocks until verifications and deliveries queued or in flight,
 // and retries waiting, are done.
