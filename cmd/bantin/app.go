@@ -103,7 +103,7 @@ func openAppReadOnly(ctx context.Context, opts *options) (*app, error) {
 	// version is migrated by serve or migrate, not by a read.
 	if err := st.Ping(ctx); err != nil {
 		st.Close()
-		if strings.Contains(err.Error(), "migrations pending") {
+		if errors.Is(err, store.ErrMigrationsPending) {
 			return nil, fmt.Errorf("the store at %s (storage.dsn) is not set up for this version: its migrations are pending; run bantin serve or bantin migrate first",
 				cfg.Masked().Storage.DSN)
 		}

@@ -22,6 +22,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: the write would break a uniqueness rule.
 	ErrConflict = errors.New("conflict")
+	// ErrMigrationsPending: the store was made by an older version and
+	// bantin serve or bantin migrate has not yet brought it up to date.
+	ErrMigrationsPending = errors.New("migrations pending (run bantin migrate)")
 )
 
 // Outcome says what saving one article did.

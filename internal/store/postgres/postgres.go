@@ -131,7 +131,7 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("ping: %w", err)
 	}
 	if pending {
-		return errors.New("ping: migrations pending (run bantin migrate)")
+		return fmt.Errorf("ping: %w", store.ErrMigrationsPending)
 	}
 	return nil
 }

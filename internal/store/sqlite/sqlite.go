@@ -187,7 +187,7 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("ping %s: %w", s.path, err)
 	}
 	if pending {
-		return fmt.Errorf("ping %s: migrations pending (run bantin migrate)", s.path)
+		return fmt.Errorf("ping %s: %w", s.path, store.ErrMigrationsPending)
 	}
 	return nil
 }
