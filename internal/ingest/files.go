@@ -77,6 +77,15 @@ func parseRecord(r record, loc *time.Location) (article.Input, error) {
 // DecodeJSON decodes one article object strictly: an unknown key or a
 // value of the wrong type names the field.
 func DecodeJSON(data []byte) (article.Input, error) {
+	if in, ok := decodeJSONFast(data); ok {
+		return in, nil
+	}
+	return decodeJSONSlow(data)
+}
+
+// decodeJSONSlow is encoding/json's reading of one article object, for
+// everything decodeJSONFast leaves to it.
+func decodeJSONSlow(data []byte) (article.Input, error) {
 	var in article.Input
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
