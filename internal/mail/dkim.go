@@ -11,8 +11,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
-	"github.com/emersion/go-msgauth/dkim"
 	gomail "github.com/wneessen/go-mail"
 )
 
@@ -34,9 +34,10 @@ const minRSABits = 1024
 // canonicalization and rsa-sha256 or ed25519-sha256, depending on the key.
 // It holds no per-message state, so one DKIM may sign from many goroutines.
 //
-// go-msgauth signs here rather than go-mail's own signer: go-mail v0.8.1 folds
-// a long h= list in the middle of a header name, so its signatures stop
-// verifying once they cover List-Unsubscribe and List-Unsubscribe-Post.
+// bantin signs with its own code (dkimsign.go) rather than go-mail's signer:
+// go-mail v0.8.1 folds a long h= list in the middle of a header name, so its
+// signatures stop verifying once they cover List-Unsubscribe and
+// List-Unsubscribe-Post.
 type DKIM struct {
 	Domain   string        // the d= tag: the domain publishing the key
 	Selector string        // the s= tag: the key is at Selector._domainkey.Domain
@@ -116,26 +117,10 @@ func (d *DKIM) Sign(msg []byte) ([]byte, error) {
 		return nil, fmt.Errorf("dkim sign: %w: no From header", ErrInvalid)
 	}
 	keys = append(keys, "From") // oversign
-	signer, err := dkim.NewSigner(&dkim.SignOptions{
-		Domain:                 d.Domain,
-		Selector:               d.Selector,
-		Signer:                 d.Signer,
-		Hash:                   crypto.SHA256,
-		HeaderCanonicalization: dkim.CanonicalizationRelaxed,
-		BodyCanonicalization:   dkim.CanonicalizationRelaxed,
-		HeaderKeys:             keys,
-	})
+	sig, err := d.sign(msg, keys, time.Now())
 	if err != nil {
-		return nil, fmt.Errorf("dkim sign for %s: %w", d.Domain, err)
+		return nil, err
 	}
-	if _, err := signer.Write(msg); err != nil {
-		signer.Close()
-		return nil, fmt.Errorf("dkim sign for %s: %w", d.Domain, err)
-	}
-	if err := signer.Close(); err != nil {
-		return nil, fmt.Errorf("dkim sign for %s: %w", d.Domain, err)
-	}
-	sig := signer.Signature()
 	out := make([]byte, 0, len(sig)+len(msg))
 	out = append(out, sig...)
 	return append(out, msg...), nil
