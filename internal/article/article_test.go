@@ -273,3 +273,37 @@ func TestReferencesToForbiddenCharacters(t *testing.T) {
 		}
 	}
 }
+
+// TestScanTextShortcuts holds scanText's shortcuts for Vietnamese letters
+// to the decoding it skips: every code point, alone and after an ASCII
+// letter, and cut or broken sequences.
+func TestScanTextShortcuts(t *testing.T) {
+	decoded := func(s string) (xmlOK, nfcStable bool) {
+		nfcStable = true
+		for i := 0; i < len(s); {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 || r == 0xFFFE || r == 0xFFFF || r < 0x20 && r != '\t' && r != '\n' && r != '\r' {
+				return false, false
+			}
+			nfcStable = nfcStable && isNFCStable(r)
+			i += size
+		}
+		return true, nfcStable
+	}
+	var inputs []string
+	for r := rune(0); r <= utf8.MaxRune; r++ {
+		if utf8.ValidRune(r) {
+			inputs = append(inputs, string(r), "a"+string(r)+"b")
+		}
+	}
+	for _, s := range []string{"\xc2", "\xcb\x7f", "\xcb\xc0", "\xe1\xb8", "\xe1\xbb\x7f", "\xe1\xbc\x80", "\xe1\xb7\xbf", "\xe1\xbb\xc0", "Vi\xe1\xbb\x87t"} {
+		inputs = append(inputs, s, s+"x", "x"+s)
+	}
+	for _, s := range inputs {
+		gotOK, gotStable := scanText(s)
+		wantOK, wantStable := decoded(s)
+		if gotOK != wantOK || gotOK && gotStable != wantStable {
+			t.Errorf("scanText(%q) = %v, %v; decoding says %v, %v", s, gotOK, gotStable, wantOK, wantStable)
+		}
+	}
+}

@@ -466,6 +466,17 @@ func scanText(s string) (xmlOK, nfcStable bool) {
 			i++
 			continue
 		}
+		// Vietnamese letters are two bytes (U+0080-U+02FF: lead C2-CB)
+		// or three (U+1E00-U+1EFF: E1 B8-BB): valid and NFC-stable as
+		// soon as their continuation bytes are, with no decoding.
+		if c >= 0xC2 && c <= 0xCB && i+1 < len(s) && s[i+1]&0xC0 == 0x80 {
+			i += 2
+			continue
+		}
+		if c == 0xE1 && i+2 < len(s) && s[i+1] >= 0xB8 && s[i+1] <= 0xBB && s[i+2]&0xC0 == 0x80 {
+			i += 3
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 || r == 0xFFFE || r == 0xFFFF {
 			return false, false

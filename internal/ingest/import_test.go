@@ -33,9 +33,9 @@ func mustLocation(name string) *time.Location {
 // date, before the scheduled one.
 var testClock = time.Date(2024, 12, 22, 7, 0, 0, 0, hcm)
 
-func openStore(t *testing.T) *sqlite.Store { return sqlitetest.Open(t) }
+func openStore(t testing.TB) *sqlite.Store { return sqlitetest.Open(t) }
 
-func newTestImporter(t *testing.T, st ArticleStore, now func() time.Time) *Importer {
+func newTestImporter(t testing.TB, st ArticleStore, now func() time.Time) *Importer {
 	t.Helper()
 	n, err := article.NewNormalizer(article.NormalizerOptions{BaseURL: "https://baomau.vn", Location: hcm, ParseTime: ParseDate})
 	if err != nil {

@@ -3,6 +3,7 @@ package ingest
 import (
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/bantin/bantin/internal/article"
 )
@@ -177,23 +178,37 @@ func (d *fastJSON) str() (string, bool) {
 
 // escaped reads the rest of a string from its first backslash at j.
 func (d *fastJSON) escaped(start, j int) (string, bool) {
-	buf := make([]byte, 0, len(d.data)-start)
+	// Sized to the raw string, which its unescaped form never outgrows.
+	end := j
+	for end < len(d.data) && d.data[end] != '"' {
+		if d.data[end] == '\\' {
+			end++
+		}
+		end++
+	}
+	buf := make([]byte, 0, min(end, len(d.data))-start)
 	buf = append(buf, d.data[start:j]...)
 	for j < len(d.data) {
-		c := d.data[j]
-		switch {
+		// The run up to the next quote, backslash or control in one copy.
+		k := j
+		for k < len(d.data) && d.data[k] != '"' && d.data[k] != '\\' && d.data[k] >= 0x20 {
+			k++
+		}
+		buf = append(buf, d.data[j:k]...)
+		j = k
+		if j >= len(d.data) {
+			return "", false
+		}
+		switch c := d.data[j]; {
 		case c == '"':
 			if !utf8.Valid(buf) {
 				return "", false
 			}
 			d.i = j + 1
-			return string(buf), true
+			// buf is this string's own and never written again.
+			return unsafe.String(unsafe.SliceData(buf), len(buf)), true
 		case c < 0x20:
 			return "", false
-		case c != '\\':
-			buf = append(buf, c)
-			j++
-			continue
 		}
 		if j+1 >= len(d.data) {
 			return "", false
