@@ -19,7 +19,6 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/spf13/cobra"
-	"golang.org/x/net/netutil"
 
 	"github.com/bantin/bantin/internal/config"
 	"github.com/bantin/bantin/internal/digest"
@@ -188,6 +187,9 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       30 * time.Second,
 		MaxHeaderBytes:    64 << 10,
+		// Feed responses reach their connection to send the headers and
+		// the body's file together.
+		ConnContext: web.ConnContext,
 	}
 
 	// SIGHUP is caught before anything starts: its default action would
@@ -344,7 +346,7 @@ func listen(cfg *config.Config, proxies []netip.Prefix, logger *slog.Logger) (ne
 		}
 		return false
 	}
-	return web.LimitPerClient(netutil.LimitListener(ln, cfg.Limits.Connections), cfg.Limits.ConnectionsPerClient, exempt), nil
+	return web.LimitPerClient(web.LimitConnections(ln, cfg.Limits.Connections), cfg.Limits.ConnectionsPerClient, exempt), nil
 }
 
 // watchConfig turns changes of the config file into reloads, as SIGHUP

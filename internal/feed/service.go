@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +52,17 @@ type Rendered struct {
 	IdentityHeader    http.Header
 	GzipHeader        http.Header
 	NotModifiedHeader http.Header
+
+	// BodyFile and GzipFile hold Body and Gzip again in sealed memory
+	// files, for sendfile, on a document the cache keeps (see
+	// lru.withFiles); nil for small documents, off Linux, or when the
+	// cache has as many as it may hold. They are closed when the document
+	// leaves the cache, possibly while a response is being sent: a reader
+	// uses them only through SyscallConn, whose Control keeps the
+	// descriptor valid during the call and fails once it is closed, and
+	// then sends the bytes instead.
+	BodyFile *os.File
+	GzipFile *os.File
 }
 
 // Service renders feed documents on first request after a change and
@@ -151,6 +163,12 @@ func NewService(opts ServiceOptions) *Service {
 		s.homeCategories = 30
 	}
 	s.look.Store(newLook(opts.Renderer, opts.Items))
+	var warned atomic.Bool
+	s.docs.fileFailed = func(err error) {
+		if warned.CompareAndSwap(false, true) { // once: the next would say the same
+			s.logger.Warn("feeds: a memory file could not be made, documents without one are sent by copying", "err", err)
+		}
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}

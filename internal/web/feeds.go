@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -62,9 +63,9 @@ func (s *Server) opmlHandler(w http.ResponseWriter, r *http.Request) error {
 // built with the document.
 func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, doc *feed.Rendered) {
 	h := w.Header()
-	body, header, tag := doc.Body, doc.IdentityHeader, doc.ETag
+	body, header, tag, file := doc.Body, doc.IdentityHeader, doc.ETag, doc.BodyFile
 	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
-		body, header, tag = doc.Gzip, doc.GzipHeader, doc.GzipETag
+		body, header, tag, file = doc.Gzip, doc.GzipHeader, doc.GzipETag, doc.GzipFile
 	}
 	if notModified(r, tag, doc.LastModified) {
 		for k, v := range doc.NotModifiedHeader {
@@ -78,6 +79,14 @@ func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, doc *feed
 		h[k] = v
 	}
 	if r.Method == http.MethodHead {
+		return
+	}
+	if file != nil {
+		// Through the response's ReadFrom to the connection's: sendfile
+		// from the memory file, the kernel's pages to the socket with no
+		// copy here, as nginx sends a static file. Bytes otherwise.
+		bodyFollows(r)
+		_, _ = io.Copy(w, &fileSection{body: body, file: file})
 		return
 	}
 	_, _ = w.Write(body)

@@ -1,10 +1,51 @@
 package web
 
 import (
+	"context"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 )
+
+// LimitConnections wraps ln so that at most n connections are open at
+// once: Accept waits for one to close before it takes the next from the
+// kernel's queue. It is golang.org/x/net/netutil.LimitListener's rule,
+// with connections that keep the socket's ReadFrom, so that net/http
+// still reaches sendfile through them (see fileSection).
+func LimitConnections(ln net.Listener, n int) net.Listener {
+	return &limitListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{})}
+}
+
+type limitListener struct {
+	net.Listener
+	slots     chan struct{} // one value per open connection
+	done      chan struct{} // closed by Close: Accept waits no more
+	closeOnce sync.Once
+}
+
+// Accept takes a slot, then a connection.
+func (l *limitListener) Accept() (net.Conn, error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &countedConn{Conn: c, release: func() { <-l.slots }}, nil
+}
+
+// Close stops accepting; the open connections keep their slots.
+func (l *limitListener) Close() error {
+	err := l.Listener.Close()
+	l.closeOnce.Do(func() { close(l.done) })
+	return err
+}
 
 // LimitPerClient wraps ln so that one client address holds at most n
 // connections at once: a connection over that is closed as soon as it is
@@ -76,6 +117,24 @@ type countedConn struct {
 	net.Conn
 	once    sync.Once
 	release func()
+	// more marks the next Write as the head of a response whose body
+	// follows with sendfile (see ConnContext); set and used by the
+	// request's own goroutine.
+	more bool
+}
+
+// Write sends b, with MSG_MORE when more is set: the response's headers
+// then wait in the kernel for the first pages of the file instead of
+// going out as a packet of their own, which on a kept-alive connection
+// is one wakeup of the client less per response (nginx's tcp_nopush).
+func (c *countedConn) Write(b []byte) (int, error) {
+	if c.more {
+		c.more = false
+		if n, handled, err := writeMore(c.Conn, b); handled {
+			return n, err
+		}
+	}
+	return c.Conn.Write(b)
 }
 
 func (c *countedConn) Close() error {
@@ -83,3 +142,27 @@ func (c *countedConn) Close() error {
 	c.once.Do(c.release)
 	return err
 }
+
+type connKey struct{}
+
+// ConnContext is for http.Server.ConnContext: it lets a feed response
+// reach its connection (see writeRendered), when the connection is one of
+// this package's listeners'.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	if cc, ok := c.(*countedConn); ok {
+		return context.WithValue(ctx, connKey{}, cc)
+	}
+	return ctx
+}
+
+// bodyFollows tells the connection of r, when ConnContext gave it one, that
+// its next Write is a head whose body follows at once.
+func bodyFollows(r *http.Request) {
+	if cc, ok := r.Context().Value(connKey{}).(*countedConn); ok {
+		cc.more = true
+	}
+}
+
+// ReadFrom lets net/http send a body with the socket's own ReadFrom
+// (sendfile, splice) through the wrapper.
+func (c *countedConn) ReadFrom(r io.Reader) (int64, error) { return readFrom(c.Conn, r) }

@@ -287,6 +287,18 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	return r.ResponseWriter.Write(b)
 }
 
+// ReadFrom keeps net/http's response ReadFrom, and with it sendfile, for
+// a feed's body (see writeRendered).
+func (r *statusRecorder) ReadFrom(src io.Reader) (int64, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	if rf, ok := r.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(writerOnly{r.ResponseWriter}, src)
+}
+
 // Unwrap lets http.ResponseController reach the connection (the admin
 // API's longer body deadline).
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
