@@ -315,7 +315,10 @@ func (s *Service) sendBatch(ctx context.Context, mk *marker, cache *variants, is
 		}
 		return nil
 	}
-	for i, m := range msgs {
+	signed, stopSigning := s.signAhead(msgs)
+	defer stopSigning()
+	for i := range msgs {
+		m := <-signed
 		if ctx.Err() != nil {
 			// Stopping: give the rest back for the next sender, now.
 			return r, giveBack(i, s.opts.Now(), "stopped before sending")
@@ -365,6 +368,42 @@ func (s *Service) sendBatch(ctx context.Context, mk *marker, cache *variants, is
 		}
 	}
 	return r, nil
+}
+
+// signer is a transport that signs a message ahead of its sending.
+type signer interface {
+	Sign(mail.Message) (mail.Message, error)
+}
+
+// signAhead returns msgs in order on a channel, signed a few messages
+// ahead of the sending when the transport signs: the signatures of the
+// next copies are made on another core while this one is on the wire and
+// marked. A copy that fails to sign comes as it is: its sending signs it
+// again, and fails as it would have. stop ends the signing early.
+func (s *Service) signAhead(msgs []mail.Message) (signed <-chan mail.Message, stop func()) {
+	out := make(chan mail.Message, 2)
+	sg, ok := s.opts.Transport.(signer)
+	if !ok {
+		out := make(chan mail.Message, len(msgs))
+		for _, m := range msgs {
+			out <- m
+		}
+		return out, func() {}
+	}
+	quit := make(chan struct{})
+	go func() {
+		for _, m := range msgs {
+			if sm, err := sg.Sign(m); err == nil {
+				m = sm
+			}
+			select {
+			case out <- m:
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return out, func() { close(quit) }
 }
 
 // renew extends the claims of the deliveries of a batch not yet done. A

@@ -55,6 +55,9 @@ type Message struct {
 	// as it is (signed when DKIM is on); From and To are its envelope and
 	// MessageID its Message-ID, and the other fields are not read.
 	Raw []byte
+	// Signed is set on a Raw message whose DKIM signature is in Raw
+	// already (SMTPTransport.Sign): it is sent as it is.
+	Signed bool
 }
 
 // prepared is a message ready for a transport: its bytes, signed when
@@ -90,7 +93,7 @@ func prepare(m Message, loc *time.Location, d *DKIM) (prepared, error) {
 			return prepared{}, err
 		}
 		p.data = m.Raw
-		if d != nil {
+		if d != nil && !m.Signed {
 			p.data, err = d.Sign(m.Raw)
 		}
 		return p, err

@@ -335,27 +335,40 @@ func (s *Store) MarkDeliveries(ctx context.Context, marks []store.DeliveryMark, 
 		return nil, fmt.Errorf("mark deliveries: %w", err)
 	}
 	defer tx.Rollback()
-	// Prepared once per batch: parsing the statements cost more than
-	// running them.
-	requeue, err := tx.PrepareContext(ctx, `UPDATE deliveries SET claimed_until = 0, next_attempt_at = ?, last_error = ?
-		WHERE issue_id = ? AND subscriber_id = ? AND claimed_until = ? AND status = 'queued'`)
-	if err != nil {
-		return nil, fmt.Errorf("mark deliveries: %w", err)
+	// Each statement is prepared once per batch, and only when the batch
+	// needs it: parsing cost more than running them, and a batch is often
+	// one copy that went out (a worker waits for its mark).
+	var requeue, finish *sql.Stmt
+	prepare := func(stmt **sql.Stmt, query string) error {
+		if *stmt != nil {
+			return nil
+		}
+		var err error
+		*stmt, err = tx.PrepareContext(ctx, query)
+		return err
 	}
-	defer requeue.Close()
-	finish, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = ?, claimed_until = 0, last_error = ?, done_at = ?
-		WHERE issue_id = ? AND subscriber_id = ? AND claimed_until = ? AND status = 'queued'`)
-	if err != nil {
-		return nil, fmt.Errorf("mark deliveries: %w", err)
-	}
-	defer finish.Close()
+	defer func() {
+		for _, st := range []*sql.Stmt{requeue, finish} {
+			if st != nil {
+				st.Close()
+			}
+		}
+	}()
 	errs := make([]error, len(marks))
 	for i, m := range marks {
 		d := m.Delivery
 		var res sql.Result
 		if m.Status == store.DeliveryQueued {
+			if err := prepare(&requeue, `UPDATE deliveries SET claimed_until = 0, next_attempt_at = ?, last_error = ?
+				WHERE issue_id = ? AND subscriber_id = ? AND claimed_until = ? AND status = 'queued'`); err != nil {
+				return nil, fmt.Errorf("mark deliveries: %w", err)
+			}
 			res, err = requeue.ExecContext(ctx, micro(m.Next), m.Reason, d.IssueID, d.SubscriberID, micro(d.Claim))
 		} else {
+			if err := prepare(&finish, `UPDATE deliveries SET status = ?, claimed_until = 0, last_error = ?, done_at = ?
+				WHERE issue_id = ? AND subscriber_id = ? AND claimed_until = ? AND status = 'queued'`); err != nil {
+				return nil, fmt.Errorf("mark deliveries: %w", err)
+			}
 			res, err = finish.ExecContext(ctx, string(m.Status), m.Reason, micro(now), d.IssueID, d.SubscriberID, micro(d.Claim))
 		}
 		if err != nil {
