@@ -15,7 +15,12 @@ import (
 func (n *Normalizer) sanitizeHTML(base *url.URL, s string) string {
 	// bluemonday decodes character references in text and writes back only
 	// <, >, &, ' and ": a &#x1; comes out raw, so the output is cleaned too.
-	out := RemoveXMLInvalid(strings.TrimSpace(balance(n.policy.Sanitize(cleanText(s)))))
+	clean := cleanText(s)
+	sanitized := clean
+	if !n.safe.unchanged(clean) {
+		sanitized = n.policy.Sanitize(clean)
+	}
+	out := RemoveXMLInvalid(strings.TrimSpace(balance(sanitized)))
 	if !hasRelativeURL(out) {
 		return out
 	}

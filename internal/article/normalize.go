@@ -41,7 +41,9 @@ type Normalizer struct {
 	location  *time.Location
 	parseTime func(s string, loc *time.Location) (time.Time, error)
 	policy    *bluemonday.Policy
-	markdown  goldmark.Markdown
+	// safe are the forms policy leaves as they are (see safeForms).
+	safe     *safeForms
+	markdown goldmark.Markdown
 	// maxCategories is the most distinct categories one article may have
 	// (limits.categories): each is a feed and a line of the category list.
 	maxCategories int
@@ -107,6 +109,7 @@ func NewNormalizer(opts NormalizerOptions) (*Normalizer, error) {
 		location:   opts.Location,
 		parseTime:  opts.ParseTime,
 		policy:     policy,
+		safe:       probeSafeForms(policy),
 		markdown:   goldmark.New(goldmark.WithRendererOptions(gmhtml.WithUnsafe())),
 
 		maxCategories: opts.MaxCategories,

@@ -1,0 +1,116 @@
+package article
+
+import (
+	"strings"
+	"testing"
+)
+
+// hostileBodies are bodies the fast path must refuse or get right.
+var hostileBodies = []string{
+	"<p><strong>(Baomau.vn) - Công tác dân vận.</strong></p>\n<p>Một hai <a href=\"/tin/1-2.html\">Xem thêm</a></p>\n<figure><img src=\"/anh/1.jpg\" alt=\"Ảnh minh họa\"><figcaption>Chú thích.</figcaption></figure>\n",
+	`<p>a<br>b<hr></p><ul><li>x</li></ul><blockquote>q</blockquote><h2>t</h2>`,
+	`<a href="https://baomau.vn/a?x=1#y">x</a><a href="//khac.vn/b">y</a><img src="anh.jpg">`,
+	`<a href="javascript:alert(1)">x</a>`,
+	`<a href="JAVASCRIPT:alert(1)">x</a>`,
+	`<a href="java%0ascript:alert(1)">x</a>`,
+	`<a href="mailto:a@b.vn">x</a>`,
+	`<a href="data:text/html,x">x</a>`,
+	`<a href="vbscript:x">x</a>`,
+	`<a href="HTTP://baomau.vn">x</a>`,
+	`<a href="/a%zz">x</a>`,
+	`<a href="/a" onclick="x()">x</a>`,
+	`<a href='/a'>x</a>`,
+	`<a href=/a>x</a>`,
+	`<a>x</a>`,
+	`<a href="/a"/>`,
+	`<img src="/a.jpg" onerror="x()">`,
+	`<img src="/a.jpg" alt="x" onerror="y()">`,
+	`<img alt="x" src="/a.jpg">`,
+	`<img src="/a.jpg"/>`,
+	`<img src="/a.jpg" alt="a"b">`,
+	`<p onclick="x">a</p>`,
+	`<P>a</P>`,
+	`<script>alert(1)</script>`,
+	`<style>p{}</style>`,
+	`<p>a &amp; b &lt;c&gt;</p>`,
+	`<p>"trích" 'dẫn'</p>`,
+	"<p>a\rb</p>",
+	`<p>a > b</p>`,
+	`<p>a < b</p>`,
+	`<!-- c --><p>x</p>`,
+	`<![CDATA[x]]>`,
+	`<textarea><p>x</p></textarea>`,
+	`<iframe src="/x"></iframe>`,
+	`<p>x</div></div>`,
+	`<details open><p>x</p>`,
+	`<br/>`,
+	`</br>`,
+	`<p/>`,
+	`< p>x</p>`,
+	`<p >x</p>`,
+	`</p >`,
+	`<a href="/a">x</a >`,
+	`<img src="/a.jpg" alt="">`,
+	`<img src="" alt="x">`,
+	`<a href="">x</a>`,
+	`<a href="/a b">x</a>`,
+	`<a href="/a&#x3a;b">x</a>`,
+	`<a href="?q=1">x</a><a href="#top">y</a><a href="./a">z</a><a href="../b">w</a>`,
+	`<a href="https://">x</a><a href="http:x">y</a><a href="https:/x">z</a>`,
+}
+
+// FuzzSafeForms holds the fast path of sanitizeHTML to the policy: HTML it
+// passes untouched is what bluemonday writes for it, byte for byte.
+func FuzzSafeForms(f *testing.F) {
+	for _, s := range hostileBodies {
+		f.Add(s)
+	}
+	n := testNormalizer(f)
+	f.Fuzz(func(t *testing.T, s string) {
+		clean := cleanText(s)
+		if !n.safe.unchanged(clean) {
+			return
+		}
+		if got := n.policy.Sanitize(clean); got != clean {
+			t.Fatalf("fast path keeps %q; the policy writes %q", clean, got)
+		}
+	})
+}
+
+// TestSafeFormsTakeArticleBodies checks the probe found the forms CMS
+// bodies are made of (else the fuzz target proves nothing and imports
+// pay the policy for every article), and that what the fast path keeps
+// and refuses comes out of sanitizeHTML as the policy alone made it.
+func TestSafeFormsTakeArticleBodies(t *testing.T) {
+	n := testNormalizer(t)
+	for _, name := range []string{"p", "strong", "em", "figure", "figcaption", "li", "blockquote", "h2"} {
+		if !n.safe.plain[name] {
+			t.Errorf("<%s> is not a safe form", name)
+		}
+	}
+	if !n.safe.link || !n.safe.image || !n.safe.void["br"] {
+		t.Errorf("links %v, images %v, <br> %v: want all safe forms", n.safe.link, n.safe.image, n.safe.void["br"])
+	}
+	slow := testNormalizer(t)
+	slow.safe = &safeForms{}
+	for i, s := range hostileBodies {
+		clean := cleanText(s)
+		fast := n.safe.unchanged(clean)
+		if i < 3 && !fast {
+			t.Errorf("fast path refuses %q, an article body of safe forms", s)
+		}
+		if fast {
+			if got := n.policy.Sanitize(clean); got != clean {
+				t.Errorf("fast path keeps %q; the policy writes %q", clean, got)
+			}
+		}
+		if got, want := n.sanitizeHTML(n.base, s), slow.sanitizeHTML(n.base, s); got != want {
+			t.Errorf("sanitizeHTML(%q) = %q; without the fast path %q", s, got, want)
+		}
+		for _, bad := range []string{"javascript:", "onclick", "onerror", "<script", "vbscript:", "data:"} {
+			if out := strings.ToLower(n.sanitizeHTML(n.base, s)); strings.Contains(out, bad) {
+				t.Errorf("sanitizeHTML(%q) keeps %q: %q", s, bad, out)
+			}
+		}
+	}
+}
