@@ -3,7 +3,10 @@ package main
 import (
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bantin/bantin/internal/digest"
 	"github.com/bantin/bantin/internal/feed"
@@ -18,12 +21,19 @@ func (a *app) metricsCache() func(feed.Kind, bool) {
 	if a.metrics == nil {
 		return nil
 	}
+	// Each series is looked up once: this runs on every feed request,
+	// and a lookup hashes its labels under a lock.
+	var series sync.Map // cacheSeries → prometheus.Counter
 	return func(k feed.Kind, hit bool) {
-		result := "miss"
-		if hit {
-			result = "hit"
+		c, ok := series.Load(cacheSeries{k, hit})
+		if !ok {
+			result := "miss"
+			if hit {
+				result = "hit"
+			}
+			c, _ = series.LoadOrStore(cacheSeries{k, hit}, a.metrics.FeedCache.WithLabelValues(k.Label(), result))
 		}
-		a.metrics.FeedCache.WithLabelValues(k.Label(), result).Inc()
+		c.(prometheus.Counter).Inc()
 	}
 }
 
@@ -106,7 +116,26 @@ func (a *app) metricsFeedRequest() func(string, int) {
 	if a.metrics == nil {
 		return nil
 	}
-	return func(kind string, code int) { a.metrics.FeedRequests.WithLabelValues(kind, strconv.Itoa(code)).Inc() }
+	var series sync.Map // feedSeries → prometheus.Counter; see metricsCache
+	return func(kind string, code int) {
+		c, ok := series.Load(feedSeries{kind, code})
+		if !ok {
+			c, _ = series.LoadOrStore(feedSeries{kind, code}, a.metrics.FeedRequests.WithLabelValues(kind, strconv.Itoa(code)))
+		}
+		c.(prometheus.Counter).Inc()
+	}
+}
+
+type cacheSeries struct {
+	kind feed.Kind
+	hit  bool
+}
+
+// feedSeries is a series of bantin_feed_requests_total. The kinds and
+// codes a feed route answers with are a handful, so the map stays small.
+type feedSeries struct {
+	kind string
+	code int
 }
 
 // digestObserver counts issues and deliveries.

@@ -304,7 +304,11 @@ func (s *Service) warm(ctx context.Context) {
 // Get returns a feed page: category "" is the site-wide feed, page 1 the
 // newest entries.
 func (s *Service) Get(ctx context.Context, category string, page int, kind Kind) (*Rendered, error) {
-	s.cache.Load().read.Store(true)
+	// Loaded first: a store on every request would move the cache line
+	// between the cores serving them.
+	if gen := s.cache.Load(); !gen.read.Load() {
+		gen.read.Store(true)
+	}
 	return s.get(ctx, category, page, kind)
 }
 
