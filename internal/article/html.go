@@ -159,14 +159,49 @@ func resolveURLs(base *url.URL, s string) string {
 			b.WriteString(s)
 			return b.String()
 		}
-		value := html.UnescapeString(s[valueStart : valueStart+end])
 		b.WriteString(s[:valueStart])
-		if u, err := url.Parse(value); err == nil && !u.IsAbs() {
-			value = base.ResolveReference(u).String()
-		}
-		b.WriteString(html.EscapeString(value))
+		b.WriteString(resolveAttr(base, s[valueStart:valueStart+end]))
 		s = s[valueStart+end:]
 	}
+}
+
+// resolveAttr resolves one escaped attribute value against base and
+// returns it escaped. A site path of plain characters ("/tin/1-2.html",
+// the common case) is the base's origin and the path as written:
+// TestResolveAttrPlainPaths and FuzzResolveAttr hold it to
+// url.URL.ResolveReference.
+func resolveAttr(base *url.URL, escaped string) string {
+	if plainSitePath(escaped) && base.User == nil && base.Opaque == "" && base.Host != "" && plainSitePath("/"+base.Host) {
+		return base.Scheme + "://" + base.Host + escaped
+	}
+	value := html.UnescapeString(escaped)
+	if u, err := url.Parse(value); err == nil && !u.IsAbs() {
+		value = base.ResolveReference(u).String()
+	}
+	return html.EscapeString(value)
+}
+
+// plainSitePath reports a path from the root of letters, digits and
+// "-._~/" with no empty, "." or ".." segment: nothing to unescape,
+// escape or clean.
+func plainSitePath(p string) bool {
+	if len(p) < 2 || p[0] != '/' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '~':
+		case c == '/':
+			if i+1 < len(p) && (p[i+1] == '/' || p[i+1] == '.') {
+				return false
+			}
+		case c == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // blockElements end a run of text: their boundaries become a space when

@@ -1,8 +1,11 @@
 package article
 
 import (
+	"net/url"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/html"
 )
 
 // hostileBodies are bodies the fast path must refuse or get right.
@@ -113,4 +116,51 @@ func TestSafeFormsTakeArticleBodies(t *testing.T) {
 			}
 		}
 	}
+}
+
+// resolveAttrSlow is resolveAttr without its shortcut for plain paths.
+func resolveAttrSlow(base *url.URL, escaped string) string {
+	value := html.UnescapeString(escaped)
+	if u, err := url.Parse(value); err == nil && !u.IsAbs() {
+		value = base.ResolveReference(u).String()
+	}
+	return html.EscapeString(value)
+}
+
+var resolveBases = []string{"https://baomau.vn", "https://baomau.vn/tin/a/b.html?x=1#y", "http://baomau.vn:8080/", "https://u:p@baomau.vn/", "https://xn--bo-mu-4ta.vn/a/", "https://[::1]:8443/a"}
+
+// TestResolveAttrPlainPaths compares resolveAttr with url.URL's resolution
+// on paths near the shortcut's edges.
+func TestResolveAttrPlainPaths(t *testing.T) {
+	for _, b := range resolveBases {
+		base, err := url.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []string{"/tin/1-2.html", "/anh/1.jpg", "/", "//khac.vn/a", "/a//b", "/a/./b", "/a/../b", "/a/.", "/a/..", "/.well-known/x",
+			"/a.b/c..d", "/a~b_c", "/a?b", "/a#b", "/a%20b", "/a&amp;b", "/Ảnh", "/a b", "a/b", "../a", "", "/a/", "/a.", "/a..b/"} {
+			if got, want := resolveAttr(base, v), resolveAttrSlow(base, v); got != want {
+				t.Errorf("base %s: resolveAttr(%q) = %q, want %q", b, v, got, want)
+			}
+		}
+	}
+}
+
+// FuzzResolveAttr holds resolveAttr's shortcut to url.URL's resolution.
+func FuzzResolveAttr(f *testing.F) {
+	for i, v := range []string{"/tin/1-2.html", "/a/./b", "//x", "/a.b/c"} {
+		f.Add(i%len(resolveBases), v)
+	}
+	f.Fuzz(func(t *testing.T, i int, v string) {
+		if i < 0 {
+			i = -i
+		}
+		base, err := url.Parse(resolveBases[i%len(resolveBases)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := resolveAttr(base, v), resolveAttrSlow(base, v); got != want {
+			t.Fatalf("base %s: resolveAttr(%q) = %q, want %q", base, v, got, want)
+		}
+	})
 }
