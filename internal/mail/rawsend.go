@@ -69,7 +69,10 @@ func sendRaw(sc *smtp.Client, from, rcpt string, data []byte, command, dataTime 
 			return fmt.Errorf("%w: %w", errRawConnCheck, err)
 		}
 	}
-	if err := sc.Mail(from); err != nil {
+	if ok, _ := sc.Extension("PIPELINING"); ok {
+		return sendPipelined(sc, from, rcpt, data, command, dataTime)
+	}
+	if err := sc.Mail("<" + from + ">"); err != nil {
 		var te *textproto.Error
 		if !errors.As(err, &te) {
 			return fmt.Errorf("%w: MAIL FROM: %w", errRawConnCheck, err)
@@ -79,7 +82,7 @@ func sendRaw(sc *smtp.Client, from, rcpt string, data []byte, command, dataTime 
 	if err := sc.UpdateDeadline(command); err != nil {
 		return &rawError{Step: "RCPT TO " + rcpt, Err: err}
 	}
-	if err := sc.Rcpt(rcpt); err != nil {
+	if err := sc.Rcpt("<" + rcpt + ">"); err != nil {
 		return resetAfter(sc, &rawError{Step: "RCPT TO " + rcpt, Err: err})
 	}
 	if err := sc.UpdateDeadline(command); err != nil {
@@ -99,6 +102,85 @@ func sendRaw(sc *smtp.Client, from, rcpt string, data []byte, command, dataTime 
 		return &rawError{Step: "message data", Err: err}
 	}
 	if err := w.Close(); err != nil {
+		return &rawError{Step: "end of data", Err: err}
+	}
+	return nil
+}
+
+// sendPipelined is sendRaw's transaction for a relay that offers
+// PIPELINING (RFC 2920): MAIL, RCPT and DATA go out in one write and their
+// three answers are read after it, then the message. Two round trips a
+// message instead of four: on a busy machine each one waits for the relay
+// to be scheduled, and those waits, not the CPU, were what held a send to
+// a local relay back. Every answer is read, whatever the one before said,
+// so the session stays in step; a refused transaction is reset as in
+// sendRaw.
+func sendPipelined(sc *smtp.Client, from, rcpt string, data []byte, command, dataTime time.Duration) error {
+	tp := sc.Text
+	if _, err := fmt.Fprintf(tp.W, "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n", from, rcpt); err != nil {
+		return fmt.Errorf("%w: MAIL FROM: %w", errRawConnCheck, err)
+	}
+	if err := tp.W.Flush(); err != nil {
+		return fmt.Errorf("%w: MAIL FROM: %w", errRawConnCheck, err)
+	}
+	var te *textproto.Error
+	var refused *rawError // the first refusal
+	var dataErr error
+	for i, st := range []struct {
+		step string
+		code int
+	}{{"MAIL FROM", 250}, {"RCPT TO " + rcpt, 25}, {"DATA", 354}} {
+		_, _, err := tp.ReadResponse(st.code)
+		switch {
+		case err == nil:
+			continue
+		case !errors.As(err, &te) && refused != nil:
+			return errors.Join(refused, err)
+		case !errors.As(err, &te) && i == 0:
+			// No answer at all: the session died before the message began.
+			return fmt.Errorf("%w: MAIL FROM: %w", errRawConnCheck, err)
+		case !errors.As(err, &te):
+			return &rawError{Step: st.step, Err: err}
+		}
+		if refused == nil {
+			refused = &rawError{Step: st.step, Err: err}
+		}
+		if te.Code == 421 {
+			return refused // the relay is closing the session
+		}
+		if i == 2 {
+			dataErr = err
+		}
+	}
+	if refused != nil {
+		if dataErr == nil {
+			// A relay that took DATA after refusing the sender or the
+			// recipient gets an empty message, which it must refuse
+			// (RFC 2920 §3.1), before the reset.
+			if _, err := tp.W.WriteString(".\r\n"); err != nil {
+				return errors.Join(refused, err)
+			}
+			if err := tp.W.Flush(); err != nil {
+				return errors.Join(refused, err)
+			}
+			if _, _, err := tp.ReadResponse(250); err != nil && !errors.As(err, &te) {
+				return errors.Join(refused, err)
+			}
+		}
+		return resetAfter(sc, refused)
+	}
+	if err := sc.UpdateDeadline(dataTime); err != nil {
+		return &rawError{Step: "message data", Err: err}
+	}
+	w := tp.DotWriter()
+	if err := writeData(sc, w, data); err != nil {
+		w.Close()
+		return &rawError{Step: "message data", Err: err}
+	}
+	if err := w.Close(); err != nil {
+		return &rawError{Step: "end of data", Err: err}
+	}
+	if _, _, err := tp.ReadResponse(250); err != nil {
 		return &rawError{Step: "end of data", Err: err}
 	}
 	return nil
