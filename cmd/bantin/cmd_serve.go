@@ -310,8 +310,8 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 
 // fileReserve is the open files serve needs besides the HTTP
 // connections: the store, SMTP and WebSub connections, upstream polls,
-// the watch folder, the log.
-const fileReserve = 256
+// the watch folder, the log (256), and the feed cache's memory files.
+const fileReserve = 256 + feed.MaxMemoryFiles
 
 // listen opens server.listen, taking at most limits.connections
 // connections at once: the next waits in the kernel's queue until one

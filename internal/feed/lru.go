@@ -16,17 +16,17 @@ const DefaultCacheBytes = 64 << 20
 // documents cannot overrun the limit.
 const entryOverhead = 2 << 10
 
-// Memory files (see Rendered.BodyFile): only a body this large gets one,
-// below it sendfile saves less than its system calls cost; and the cache
-// holds at most maxMemfiles of them whatever limits.feed_cache is, so the
-// descriptors they take stay within fileReserve's share of open files
-// however many small documents the cache keeps. 256 files hold, at the
-// least, the identity and gzip copies of 128 documents, the first pages
-// of every feed of a site with 40 sections in 3 formats.
-const (
-	minMemfileBytes = 32 << 10
-	maxMemfiles     = 256
-)
+// minMemfileBytes is the smallest body given a memory file (see
+// Rendered.BodyFile): below it sendfile saves less than its system calls
+// cost.
+const minMemfileBytes = 32 << 10
+
+// MaxMemoryFiles is the most memory files the feed cache holds open,
+// whatever limits.feed_cache is, so that the descriptors they take are a
+// known share of the open files however many documents the cache keeps.
+// 256 files hold the identity and gzip copies of at least 128 documents:
+// the first pages of every feed of a site with 40 sections, in 3 formats.
+const MaxMemoryFiles = 256
 
 // lru keeps rendered documents up to a number of bytes, both encodings
 // counted, and drops the least recently used first. First pages are kept
@@ -42,7 +42,7 @@ type lru struct {
 	archive list.List // pages 2 on, most recent first
 	items   map[key]*list.Element
 	observe func(int64) // told the bytes held after each change; may be nil
-	files   int         // memory files open, at most maxMemfiles
+	files   int         // memory files open, at most MaxMemoryFiles
 	// newFile makes a memory file; nil for none (tests). fileFailed is
 	// told when it fails; nil for no one.
 	newFile    func(name string, b []byte) (*os.File, error)
@@ -161,7 +161,7 @@ func (c *lru) add(epoch uint64, k key, doc *Rendered) {
 	kept := c.withFiles(doc)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if kept != doc && (c.files+fileCount(kept) > maxMemfiles || size(kept) > c.limit) {
+	if kept != doc && (c.files+fileCount(kept) > MaxMemoryFiles || size(kept) > c.limit) {
 		closeFiles(kept)
 		kept = doc
 	}

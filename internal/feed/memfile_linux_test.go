@@ -39,7 +39,7 @@ func largeDoc(seed uint64) *Rendered {
 // TestLRUClosesMemoryFiles: pushing documents past limits.feed_cache keeps
 // the open memory files to those of the documents held, each holding its
 // document's bytes; a clear closes them all; and however large the limit,
-// no more than maxMemfiles are open.
+// no more than MaxMemoryFiles are open.
 func TestLRUClosesMemoryFiles(t *testing.T) {
 	base := memfds(t)
 	probe := newLRU(1<<30, nil)
@@ -85,17 +85,17 @@ func TestLRUClosesMemoryFiles(t *testing.T) {
 		t.Errorf("after clear: %d memory files open (cache counts %d); want 0", n, c.heldFiles())
 	}
 
-	// A limit with room for far more documents than maxMemfiles allows.
+	// A limit with room for far more documents than MaxMemoryFiles allows.
 	c = newLRU(1<<30, nil)
 	epoch = c.clear()
-	for i := range maxMemfiles/2 + 20 {
+	for i := range MaxMemoryFiles/2 + 20 {
 		c.add(epoch, key{category: "c", page: i + 1}, docs[i%len(docs)])
 	}
-	if n := memfds(t) - base; n > maxMemfiles || c.heldFiles() != n {
-		t.Errorf("%d memory files open (cache counts %d); want at most %d", n, c.heldFiles(), maxMemfiles)
+	if n := memfds(t) - base; n > MaxMemoryFiles || c.heldFiles() != n {
+		t.Errorf("%d memory files open (cache counts %d); want at most %d", n, c.heldFiles(), MaxMemoryFiles)
 	}
-	if _, n := c.held(); n != maxMemfiles/2+20 {
-		t.Errorf("%d documents held; want all %d, the last without files", n, maxMemfiles/2+20)
+	if _, n := c.held(); n != MaxMemoryFiles/2+20 {
+		t.Errorf("%d documents held; want all %d, the last without files", n, MaxMemoryFiles/2+20)
 	}
 	c.clear()
 	if n := memfds(t) - base; n != 0 {

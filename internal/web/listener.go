@@ -165,4 +165,7 @@ func bodyFollows(r *http.Request) {
 
 // ReadFrom lets net/http send a body with the socket's own ReadFrom
 // (sendfile, splice) through the wrapper.
-func (c *countedConn) ReadFrom(r io.Reader) (int64, error) { return readFrom(c.Conn, r) }
+func (c *countedConn) ReadFrom(r io.Reader) (int64, error) {
+	c.more = false // the head has gone by now; a flag left over would hold up the next response's
+	return readFrom(c.Conn, r)
+}
