@@ -16,11 +16,14 @@ func (n *Normalizer) sanitizeHTML(base *url.URL, s string) string {
 	// bluemonday decodes character references in text and writes back only
 	// <, >, &, ' and ": a &#x1; comes out raw, so the output is cleaned too.
 	clean := cleanText(s)
-	sanitized := clean
-	if !n.safe.unchanged(clean) {
-		sanitized = n.policy.Sanitize(clean)
+	var out string
+	if n.safe.unchanged(clean) && balanced(clean) {
+		// What the policy and balance would write back, with no
+		// character reference to decode: as XML-valid as cleanText made it.
+		out = strings.TrimSpace(clean)
+	} else {
+		out = RemoveXMLInvalid(strings.TrimSpace(balance(n.policy.Sanitize(clean))))
 	}
-	out := RemoveXMLInvalid(strings.TrimSpace(balance(sanitized)))
 	if !hasRelativeURL(out) {
 		return out
 	}
@@ -142,12 +145,15 @@ func hasRelativeURL(s string) bool {
 func resolveURLs(base *url.URL, s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 256)
+	// Where each attribute occurs next in s (-1: nowhere), kept between
+	// rounds: searching both again each round made long articles
+	// quadratic in their links.
+	const href, src = ` href="`, ` src="`
+	nextHref, nextSrc := strings.Index(s, href), strings.Index(s, src)
 	for {
-		start, attr := -1, ""
-		for _, a := range []string{` href="`, ` src="`} {
-			if i := strings.Index(s, a); i >= 0 && (start < 0 || i < start) {
-				start, attr = i, a
-			}
+		start, attr := nextHref, href
+		if nextSrc >= 0 && (start < 0 || nextSrc < start) {
+			start, attr = nextSrc, src
 		}
 		if start < 0 {
 			b.WriteString(s)
@@ -161,7 +167,18 @@ func resolveURLs(base *url.URL, s string) string {
 		}
 		b.WriteString(s[:valueStart])
 		b.WriteString(resolveAttr(base, s[valueStart:valueStart+end]))
-		s = s[valueStart+end:]
+		cut := valueStart + end
+		s = s[cut:]
+		next := func(at int, attr string) int {
+			if at < 0 {
+				return -1
+			}
+			if at >= cut {
+				return at - cut
+			}
+			return strings.Index(s, attr)
+		}
+		nextHref, nextSrc = next(nextHref, href), next(nextSrc, src)
 	}
 }
 

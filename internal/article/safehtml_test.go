@@ -164,3 +164,46 @@ func FuzzResolveAttr(f *testing.F) {
 		}
 	})
 }
+
+// resolveURLsEach is resolveURLs searching both attributes afresh each
+// round, as it did before it kept their places.
+func resolveURLsEach(base *url.URL, s string) string {
+	var b strings.Builder
+	for {
+		start, attr := -1, ""
+		for _, a := range []string{` href="`, ` src="`} {
+			if i := strings.Index(s, a); i >= 0 && (start < 0 || i < start) {
+				start, attr = i, a
+			}
+		}
+		if start < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		valueStart := start + len(attr)
+		end := strings.IndexByte(s[valueStart:], '"')
+		if end < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:valueStart])
+		b.WriteString(resolveAttrSlow(base, s[valueStart:valueStart+end]))
+		s = s[valueStart+end:]
+	}
+}
+
+// FuzzResolveURLs holds resolveURLs to the search it replaced.
+func FuzzResolveURLs(f *testing.F) {
+	for _, s := range append(hostileBodies, ` href=" src="/a" href="b"`, `<a href="/x"><img src="y.jpg" alt=" href="> src="z`, ` src=" href="`) {
+		f.Add(s)
+	}
+	base, err := url.Parse("https://baomau.vn/tin/a.html")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := resolveURLs(base, s), resolveURLsEach(base, s); got != want {
+			t.Fatalf("resolveURLs(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
