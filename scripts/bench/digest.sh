@@ -4,9 +4,15 @@
 # smtp-sink on loopback, beside smtp-source -d pushing the same number of
 # messages of the same size over the same number of reused connections
 # into the same sink. Then the same send DKIM-signed with Ed25519 and with
-# RSA-2048. Needs Debian's postfix package for smtp-sink and smtp-source
-# (neither postfix nor any MTA is started) and openssl.
+# RSA-2048. Each row is also given as a ratio of figures measured in the
+# same run (the machine is shared: absolute rates swing, ratios much less):
+# unsigned against smtp-source (the mean of a run before and one after
+# bantin's), signed against unsigned. With BENCH_BASE=REV each row is also
+# run with bantin built from that commit (git archive), interleaved, and
+# this tree's rate is given against it. Needs Debian's postfix package for smtp-sink and
+# smtp-source (neither postfix nor any MTA is started) and openssl.
 #   scripts/bench/digest.sh [N] [CONNECTIONS]
+#   BENCH_BASE=1a34a05 scripts/bench/digest.sh 20000
 set -euo pipefail
 n=${1:-20000}
 conns=${2:-4}
@@ -25,6 +31,13 @@ for tool in smtp-sink smtp-source openssl; do
 done
 cd "$root"
 go build -o "$work/bantin" ./cmd/bantin
+base_bin=
+if [ -n "${BENCH_BASE:-}" ]; then
+  mkdir "$work/base-src"
+  git archive "$BENCH_BASE" | tar -x -C "$work/base-src"
+  (cd "$work/base-src" && go build -o "$work/base-bantin" ./cmd/bantin)
+  base_bin=$work/base-bantin
+fi
 go run ./scripts/bench/genarticles -n 20 -start "$(date -u -d '-3 hours' +%Y-%m-%dT%H:%M:%SZ)" > "$work/articles.jsonl"
 cd "$work"
 openssl genpkey -algorithm ed25519 -out ed25519.pem 2>/dev/null
@@ -57,22 +70,51 @@ smtp-sink -u "$(id -un)" -R "$work" 127.0.0.1:$port 256 &
 sink_pid=$!
 sleep 0.5
 
-start=$(date +%s.%N)
-smtp-source -d -s "$conns" -l "$size" -m "$n" -f bantin@baomau.vn -t doc-gia@example.vn 127.0.0.1:$port
-secs=$(echo "$(date +%s.%N) - $start" | bc)
-base=$(echo "$n / $secs" | bc)
-printf '%-16s %6.2f s  %6d msg/s\n' "smtp-source -d:" "$secs" "$base"
+source_rate() { # one smtp-source run; prints its rate
+  local start secs
+  start=$(date +%s.%N)
+  smtp-source -d -s "$conns" -l "$size" -m "$n" -f bantin@baomau.vn -t doc-gia@example.vn 127.0.0.1:$port
+  secs=$(echo "$(date +%s.%N) - $start" | bc)
+  printf '%-22s %6.2f s  %6d msg/s\n' "smtp-source -d:" "$secs" "$(echo "$n / $secs" | bc)" >&2
+  echo "$n / $secs" | bc -l
+}
+src1=$(source_rate)
 
-run() { # $1: label, $2: extra mail keys
+declare -A rates
+run() { # $1: binary, $2: label, $3: extra mail keys; sets rates[$2]
   cp fresh.db data/bantin.db
   rm -f data/bantin.db-wal data/bantin.db-shm
-  config "$2"
-  /usr/bin/time -f "%e %M" -o time.txt ./bantin digest send sang > out.txt 2> err.txt
+  config "$3"
+  /usr/bin/time -f "%e %M" -o time.txt "$1" digest send sang > out.txt 2> err.txt
+  local secs kib
   read -r secs kib < time.txt
-  rate=$(echo "$n / $secs" | bc)
-  printf '%-16s %6.2f s  %6d digests/s  %4.2fx smtp-source  peak RSS %d MB  (%s)\n' "$1:" "$secs" "$rate" \
-    "$(echo "$rate / $base" | bc -l)" "$((kib / 1024))" "$(tail -1 out.txt)"
+  rates[$2]=$(echo "$n / $secs" | bc -l)
+  printf '%-22s %6.2f s  %6d digests/s  peak RSS %d MB  (%s)\n' "$2:" "$secs" "$(echo "${rates[$2]} / 1" | bc)" \
+    "$((kib / 1024))" "$(tail -1 out.txt)"
 }
-run "bantin" ""
-run "bantin ed25519" "  dkim: {domain: baomau.vn, selector: ed, key_file: $work/ed25519.pem}"
-run "bantin rsa-2048" "  dkim: {domain: baomau.vn, selector: rsa, key_file: $work/rsa.pem}"
+ed="  dkim: {domain: baomau.vn, selector: ed, key_file: $work/ed25519.pem}"
+rsa="  dkim: {domain: baomau.vn, selector: rsa, key_file: $work/rsa.pem}"
+for kind in unsigned ed25519 rsa-2048; do
+  case $kind in unsigned) keys="" ;; ed25519) keys=$ed ;; rsa-2048) keys=$rsa ;; esac
+  [ -n "$base_bin" ] && run "$base_bin" "base $kind" "$keys"
+  run ./bantin "bantin $kind" "$keys"
+done
+src2=$(source_rate)
+base=$(echo "($src1 + $src2) / 2" | bc -l)
+
+ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
+echo "ratios, same run${BENCH_BASE:+ (base: $BENCH_BASE)}:"
+printf '  smtp-source            %6d msg/s (mean of %d and %d)\n' "$(echo "$base / 1" | bc)" "$(echo "$src1 / 1" | bc)" "$(echo "$src2 / 1" | bc)"
+for who in ${base_bin:+base} bantin; do
+  u=${rates[$who unsigned]}
+  printf '  %-22s %6d digests/s  %sx smtp-source\n' "$who unsigned" "$(echo "$u / 1" | bc)" "$(ratio "$u" "$base")"
+  for kind in ed25519 rsa-2048; do
+    r=${rates[$who $kind]}
+    printf '  %-22s %6d digests/s  %sx unsigned  %sx smtp-source\n' "$who $kind" "$(echo "$r / 1" | bc)" "$(ratio "$r" "$u")" "$(ratio "$r" "$base")"
+  done
+done
+if [ -n "$base_bin" ]; then
+  for kind in unsigned ed25519 rsa-2048; do
+    printf '  %-22s %sx base\n' "bantin $kind" "$(ratio "${rates[bantin $kind]}" "${rates[base $kind]}")"
+  done
+fi
