@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bantin/bantin/internal/store"
@@ -330,44 +331,32 @@ func (s *Store) MarkDeliveries(ctx context.Context, marks []store.DeliveryMark, 
 			return nil, fmt.Errorf("mark delivery: status %q", m.Status)
 		}
 	}
+	// The statements are prepared once on the database and taken into
+	// the transaction: database/sql keeps each prepared on every
+	// connection it was used on, and parsing them cost more than running
+	// them (a batch is often one copy: a worker waits for its mark).
+	st, err := s.markStatements(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("mark deliveries: %w", err)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("mark deliveries: %w", err)
 	}
 	defer tx.Rollback()
-	// Each statement is prepared once per batch, and only when the batch
-	// needs it: parsing cost more than running them, and a batch is often
-	// one copy that went out (a worker waits for its mark).
 	var requeue, finish *sql.Stmt
-	prepare := func(stmt **sql.Stmt, query string) error {
-		if *stmt != nil {
-			return nil
-		}
-		var err error
-		*stmt, err = tx.PrepareContext(ctx, query)
-		return err
-	}
-	defer func() {
-		for _, st := range []*sql.Stmt{requeue, finish} {
-			if st != nil {
-				st.Close()
-			}
-		}
-	}()
 	errs := make([]error, len(marks))
 	for i, m := range marks {
 		d := m.Delivery
 		var res sql.Result
 		if m.Status == store.DeliveryQueued {
-			if err := prepare(&requeue, `UPDATE deliveries SET claimed_until = 0, next_attempt_at = ?, last_error = ?
-				WHERE issue_id = ? AND subscriber_id = ? AND claimed_until = ? AND status = 'queued'`); err != nil {
-				return nil, fmt.Errorf("mark deliveries: %w", err)
+			if requeue == nil {
+				requeue = tx.StmtContext(ctx, st.requeue)
 			}
 			res, err = requeue.ExecContext(ctx, micro(m.Next), m.Reason, d.IssueID, d.SubscriberID, micro(d.Claim))
 		} else {
-			if err := prepare(&finish, `UPDATE deliveries SET status = ?, claimed_until = 0, last_error = ?, done_at = ?
-				WHERE issue_id = ? AND subscriber_id = ? AND claimed_until = ? AND status = 'queued'`); err != nil {
-				return nil, fmt.Errorf("mark deliveries: %w", err)
+			if finish == nil {
+				finish = tx.StmtContext(ctx, st.finish)
 			}
 			res, err = finish.ExecContext(ctx, string(m.Status), m.Reason, micro(now), d.IssueID, d.SubscriberID, micro(d.Claim))
 		}
@@ -382,6 +371,36 @@ func (s *Store) MarkDeliveries(ctx context.Context, marks []store.DeliveryMark, 
 		return nil, fmt.Errorf("mark deliveries: %w", err)
 	}
 	return errs, nil
+}
+
+// markStmts are MarkDeliveries' statements, prepared on first use.
+type markStmts struct {
+	mu              sync.Mutex
+	requeue, finish *sql.Stmt
+}
+
+// markStatements returns MarkDeliveries' statements, preparing them the
+// first time (a failed preparation is tried again the next time).
+func (s *Store) markStatements(ctx context.Context) (*markStmts, error) {
+	m := &s.marks
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.finish != nil {
+		return m, nil
+	}
+	requeue, err := s.db.PrepareContext(ctx, `UPDATE deliveries SET claimed_until = 0, next_attempt_at = ?, last_error = ?
+		WHERE issue_id = ? AND subscriber_id = ? AND claimed_until = ? AND status = 'queued'`)
+	if err != nil {
+		return nil, err
+	}
+	finish, err := s.db.PrepareContext(ctx, `UPDATE deliveries SET status = ?, claimed_until = 0, last_error = ?, done_at = ?
+		WHERE issue_id = ? AND subscriber_id = ? AND claimed_until = ? AND status = 'queued'`)
+	if err != nil {
+		requeue.Close()
+		return nil, err
+	}
+	m.requeue, m.finish = requeue, finish
+	return m, nil
 }
 
 // DeliveryCounts counts an issue's deliveries by status.
