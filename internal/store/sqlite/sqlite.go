@@ -73,7 +73,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// insert of an import wrote and truncated a temporary file (a third of
 	// its system time).
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(NORMAL)", "wal_autocheckpoint(4096)", "secure_delete(ON)", "temp_store(MEMORY)", "cache_size(-32768)"} {
+	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(NORMAL)", "wal_autocheckpoint(4096)", "secure_delete(ON)", "temp_store(MEMORY)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
