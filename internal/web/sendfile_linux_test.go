@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // TestFileSectionIsSentFromTheFile proves which path a body takes: the
@@ -65,5 +66,65 @@ func TestFileSectionIsSentFromTheFile(t *testing.T) {
 	file.Close()
 	if got := get(limited.URL); !bytes.Equal(got, body) {
 		t.Errorf("file closed: %d bytes, %d from the file; want the body's %d", len(got), bytes.Count(got, []byte("b")), n)
+	}
+}
+
+// TestFileClosedMidSendFinishes: a document evicted while a slow reader is
+// in the middle of its file closes at once (the cache's lock is held
+// then), and the reader still gets every byte of the file.
+func TestFileClosedMidSendFinishes(t *testing.T) {
+	const n = 32 << 20 // more than the socket buffers take: the send waits for the reader
+	body := bytes.Repeat([]byte("a"), n)
+	want := bytes.Repeat([]byte("b"), n)
+	copy(want, body[:512])
+	file, err := os.CreateTemp(t.TempDir(), "section")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := file.Write(bytes.Repeat([]byte("b"), n)); err != nil {
+		t.Fatal(err)
+	}
+	sent := make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(n))
+		bodyFollows(r)
+		_, _ = io.Copy(w, &fileSection{body: body, file: file})
+		close(sent)
+	}))
+	srv.Listener = LimitConnections(srv.Listener, 10)
+	srv.Config.ConnContext = ConnContext
+	srv.Start()
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	head := make([]byte, 64<<10)
+	if _, err := io.ReadFull(resp.Body, head); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-sent:
+		t.Fatal("the whole file was sent before it was closed: the body must be larger than the socket buffers")
+	default:
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- file.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waited for the send to end")
+	}
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := append(head, rest...); !bytes.Equal(got, want) {
+		t.Errorf("got %d bytes, %d of them from the file; want %d, %d", len(got), bytes.Count(got, []byte("b")), n, n-512)
 	}
 }

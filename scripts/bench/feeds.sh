@@ -2,8 +2,10 @@
 # Feed serving benchmark: cached feed GETs on loopback with wrk (-t2 -c64),
 # a 50-entry feed of seed-sized articles with full content, for identity,
 # gzip and 304 responses, against
-#   bantin serve              the real thing: routing, cache, headers
-#   barefeed                  a minimal net/http handler writing the same bytes from memory
+#   bantin serve              the real thing: routing, cache, headers (a cached
+#                             document of 32 KB or more goes out with sendfile)
+#   barefeed                  a minimal net/http handler writing the same bytes from
+#                             memory: the reference, deliberately without sendfile
 #   nginx                     the same bytes as a static file (sendfile, gzip_static, access log off)
 # all in the same run. Needs wrk and nginx (Debian: apt-get install wrk nginx-light).
 # Each server is measured ROUNDS times per mode, in turn, and the median
@@ -64,7 +66,7 @@ sleep 0.5
 etag() { curl -s -o /dev/null -D - "$@" | awk -F': ' 'tolower($1)=="etag" {print $2}' | tr -d '\r'; }
 declare -A url=([bantin]=http://127.0.0.1:18100/feeds/rss.xml [bare]=http://127.0.0.1:18101/ [nginx]=http://127.0.0.1:18102/feeds/rss.xml)
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(nginx -v 2>&1); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+echo "machine: $(hostname), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), Linux $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg); $(go version | cut -d' ' -f3); $(nginx -v 2>&1); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); bantin $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . 2>/dev/null || echo '+changes')"
 echo "document: $(wc -c < public/feeds/rss.xml) bytes, gzip $(wc -c < public/feeds/rss.xml.gz) bytes; wrk -t2 -c64 -d${secs}s, median of $rounds"
 printf '%-9s %12s %12s %12s %10s %10s %10s\n' mode bantin bare nginx bantin/bare bantin/nginx bare/nginx
 for mode in identity gzip 304; do
