@@ -89,8 +89,17 @@ func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, doc *feed
 		_, _ = io.Copy(w, &fileSection{body: body, file: file})
 		return
 	}
+	if len(body) > connBufferBytes {
+		// net/http sends the head with the start of the body as one 4 KB
+		// write and the rest after it: the first may wait for the second.
+		bodyFollows(r)
+	}
 	_, _ = w.Write(body)
 }
+
+// connBufferBytes is the size of net/http's buffer of a connection's
+// writes: a response larger than it is sent in more than one write.
+const connBufferBytes = 4 << 10
 
 // notModified applies RFC 9110 §13.1 to the representation about to be
 // sent, whose strong tag is tag: If-None-Match decides when present, else

@@ -70,7 +70,11 @@ func TestFeedSendfileAnswersAsFromMemory(t *testing.T) {
 			}
 			body.WriteString("</p>")
 		}
-		batch = append(batch, fmt.Sprintf(`{"id":"s%d","title":"Bài %d","content_html":%q,"published_at":"2024-12-%02dT08:00:00+07:00"}`, i, i, body.String(), 1+i%28))
+		cats := `[]`
+		if i < 3 { // a category feed of 3 articles: over 4 KB, under a memory file's 32 KB
+			cats = `["Nhỏ"]`
+		}
+		batch = append(batch, fmt.Sprintf(`{"id":"s%d","title":"Bài %d","content_html":%q,"categories":%s,"published_at":"2024-12-%02dT08:00:00+07:00"}`, i, i, body.String(), cats, 1+i%28))
 	}
 	(&feedFixture{url: plain.URL}).post(t, "["+strings.Join(batch, ",")+"]")
 
@@ -94,9 +98,15 @@ func TestFeedSendfileAnswersAsFromMemory(t *testing.T) {
 	}
 	get := func(base, method string, header map[string]string) (*http.Response, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(method, base+"/feeds/rss.xml", nil)
+		path := "/feeds/rss.xml"
+		if p := header["path"]; p != "" {
+			path = p
+		}
+		req, _ := http.NewRequest(method, base+path, nil)
 		for k, v := range header {
-			req.Header.Set(k, v)
+			if k != "path" {
+				req.Header.Set(k, v)
+			}
 		}
 		resp, err := clients[base].Do(req)
 		if err != nil {
@@ -108,6 +118,10 @@ func TestFeedSendfileAnswersAsFromMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 		return resp, b
+	}
+	small, err := svc.Get(ctx, "nho", 1, feed.RSS)
+	if err != nil || len(small.Body) <= 4<<10 || small.BodyFile != nil {
+		t.Fatalf("category feed: %d bytes, memory file %v, %v; want over 4 KB, none", len(small.Body), small.BodyFile != nil, err)
 	}
 	for _, tc := range []struct {
 		name, method string
@@ -123,6 +137,8 @@ func TestFeedSendfileAnswersAsFromMemory(t *testing.T) {
 		{"gzip HEAD", "HEAD", map[string]string{"Accept-Encoding": "gzip"}, 200, nil},
 		{"Range, whole document", "GET", map[string]string{"Range": "bytes=0-99"}, 200, doc.Body},
 		{"gzip, Range, whole document", "GET", map[string]string{"Accept-Encoding": "gzip", "Range": "bytes=100-"}, 200, doc.Gzip},
+		// Sent from its bytes, the head marked to wait for the rest.
+		{"no memory file", "GET", map[string]string{"path": "/feeds/nho/rss.xml"}, 200, small.Body},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Twice over one connection each: the second answer follows a
