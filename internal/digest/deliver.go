@@ -381,7 +381,6 @@ type signer interface {
 // marked. A copy that fails to sign comes as it is: its sending signs it
 // again, and fails as it would have. stop ends the signing early.
 func (s *Service) signAhead(msgs []mail.Message) (signed <-chan mail.Message, stop func()) {
-	out := make(chan mail.Message, 2)
 	sg, ok := s.opts.Transport.(signer)
 	if !ok {
 		out := make(chan mail.Message, len(msgs))
@@ -390,6 +389,7 @@ func (s *Service) signAhead(msgs []mail.Message) (signed <-chan mail.Message, st
 		}
 		return out, func() {}
 	}
+	out := make(chan mail.Message, 2)
 	quit := make(chan struct{})
 	go func() {
 		for _, m := range msgs {
