@@ -80,17 +80,20 @@ source_rate() { # one smtp-source run; prints its rate
 }
 src1=$(source_rate)
 
-declare -A rates
+declare -A rates cpu
 run() { # $1: binary, $2: label, $3: extra mail keys; sets rates[$2]
   cp fresh.db data/bantin.db
   rm -f data/bantin.db-wal data/bantin.db-shm
   config "$3"
-  /usr/bin/time -f "%e %M" -o time.txt "$1" digest send sang > out.txt 2> err.txt
-  local secs kib
-  read -r secs kib < time.txt
+  /usr/bin/time -f "%e %M %U %S" -o time.txt "$1" digest send sang > out.txt 2> err.txt
+  local secs kib user sys
+  read -r secs kib user sys < time.txt
   rates[$2]=$(echo "$n / $secs" | bc -l)
-  printf '%-22s %6.2f s  %6d digests/s  peak RSS %d MB  (%s)\n' "$2:" "$secs" "$(echo "${rates[$2]} / 1" | bc)" \
-    "$((kib / 1024))" "$(tail -1 out.txt)"
+  # CPU time a digest (user + system) swings less than the rate when
+  # other work shares the machine.
+  cpu[$2]=$(echo "($user + $sys) * 1000000 / $n" | bc)
+  printf '%-22s %6.2f s  %6d digests/s  %4d us CPU/digest  peak RSS %d MB  (%s)\n' "$2:" "$secs" "$(echo "${rates[$2]} / 1" | bc)" \
+    "${cpu[$2]}" "$((kib / 1024))" "$(tail -1 out.txt)"
 }
 ed="  dkim: {domain: baomau.vn, selector: ed, key_file: $work/ed25519.pem}"
 rsa="  dkim: {domain: baomau.vn, selector: rsa, key_file: $work/rsa.pem}"
@@ -110,11 +113,13 @@ for who in ${base_bin:+base} bantin; do
   printf '  %-22s %6d digests/s  %sx smtp-source\n' "$who unsigned" "$(echo "$u / 1" | bc)" "$(ratio "$u" "$base")"
   for kind in ed25519 rsa-2048; do
     r=${rates[$who $kind]}
-    printf '  %-22s %6d digests/s  %sx unsigned  %sx smtp-source\n' "$who $kind" "$(echo "$r / 1" | bc)" "$(ratio "$r" "$u")" "$(ratio "$r" "$base")"
+    printf '  %-22s %6d digests/s  %sx unsigned  %sx smtp-source  CPU/digest %sx unsigned\n' "$who $kind" "$(echo "$r / 1" | bc)" \
+      "$(ratio "$r" "$u")" "$(ratio "$r" "$base")" "$(ratio "${cpu[$who $kind]}" "${cpu[$who unsigned]}")"
   done
 done
 if [ -n "$base_bin" ]; then
   for kind in unsigned ed25519 rsa-2048; do
-    printf '  %-22s %sx base\n' "bantin $kind" "$(ratio "${rates[bantin $kind]}" "${rates[base $kind]}")"
+    printf '  %-22s %sx base  CPU/digest %sx base\n' "bantin $kind" "$(ratio "${rates[bantin $kind]}" "${rates[base $kind]}")" \
+      "$(ratio "${cpu[bantin $kind]}" "${cpu[base $kind]}")"
   done
 fi
