@@ -111,7 +111,13 @@ func parseDKIMKey(data []byte) (crypto.Signer, error) {
 // From, To, Subject, Date, Message-ID, MIME-Version, Content-Type, Reply-To,
 // List-Id, List-Unsubscribe and List-Unsubscribe-Post that msg has, and the
 // whole body.
+//
+// A message with a bare CR or LF (a line break that is not CRLF, which RFC
+// 5322 forbids) is signed and returned with each made CRLF: verifiers and
+// relays read such breaks in different ways, and the bytes sent must be
+// the bytes signed.
 func (d *DKIM) Sign(msg []byte) ([]byte, error) {
+	msg = crlfLines(msg)
 	keys := signedHeaders(msg)
 	if !containsFold(keys, "From") {
 		return nil, fmt.Errorf("dkim sign: %w: no From header", ErrInvalid)
@@ -124,6 +130,28 @@ func (d *DKIM) Sign(msg []byte) ([]byte, error) {
 	out := make([]byte, 0, len(sig)+len(msg))
 	out = append(out, sig...)
 	return append(out, msg...), nil
+}
+
+// crlfLines returns msg with every bare CR and bare LF made CRLF; msg
+// itself when it has none, as every message bantin builds.
+func crlfLines(msg []byte) []byte {
+	crlf := bytes.Count(msg, []byte("\r\n"))
+	if bytes.Count(msg, []byte("\r")) == crlf && bytes.Count(msg, []byte("\n")) == crlf {
+		return msg
+	}
+	out := make([]byte, 0, len(msg)+len(msg)/16)
+	for i := 0; i < len(msg); i++ {
+		switch c := msg[i]; {
+		case c == '\r' && i+1 < len(msg) && msg[i+1] == '\n':
+			out = append(out, '\r', '\n')
+			i++
+		case c == '\r' || c == '\n':
+			out = append(out, '\r', '\n')
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // signedHeaders returns the names in dkimHeaders that occur in msg's header,

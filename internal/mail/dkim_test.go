@@ -29,7 +29,7 @@ type testKey struct {
 	txt    string
 }
 
-func testKeys(t *testing.T) []testKey {
+func testKeys(t testing.TB) []testKey {
 	t.Helper()
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {

@@ -195,7 +195,6 @@ func TestDKIMBodyHash(t *testing.T) {
 		"runs of white space":      "a  b\t\tc \t d\r\n  lead\r\n\tlead\r\n",
 		"empty lines inside":       "a\r\n\r\n  \r\n\r\nb\r\n",
 		"empty lines at the end":   "a\r\n\r\n \r\n\t\r\n\r\n",
-		"bare LF":                  "a\nb  c\n\nd\r\n",
 		"long clean lines":         strings.Repeat(strings.Repeat("chữ ", 40)+"\r\n", 20),
 		"two spaces at a word end": strings.Repeat("x", 7) + "  y\r\n" + strings.Repeat("x", 15) + " \r\n",
 	}
@@ -207,4 +206,52 @@ func TestDKIMBodyHash(t *testing.T) {
 			checkSignedCopy(t, d, key.txt, raw)
 		})
 	}
+}
+
+// TestDKIMSignMakesBareLineBreaksCRLF: a bare LF or CR is sent as CRLF,
+// and the signature covers the message as sent.
+func TestDKIMSignMakesBareLineBreaksCRLF(t *testing.T) {
+	key := testKeys(t)[1]
+	d := &DKIM{Domain: "example.vn", Selector: "sel", Signer: key.signer}
+	raw := []byte("From: a@example.vn\nSubject: x\r\n\r\na\nb  c\n\nd\r\ne\rf\r")
+	signed, err := d.Sign(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "From: a@example.vn\r\nSubject: x\r\n\r\na\r\nb  c\r\n\r\nd\r\ne\r\nf\r\n"
+	if !bytes.HasSuffix(signed, []byte(want)) || !bytes.HasPrefix(signed, []byte("DKIM-Signature:")) {
+		t.Fatalf("signed message\n%q\ndoes not end with\n%q", signed, want)
+	}
+	checkSignedCopy(t, d, key.txt, []byte(want))
+}
+
+// FuzzDKIMBodyHash holds bantin's relaxed body canonicalization to
+// go-msgauth's on any body: bh= must be the same bytes, for the message as
+// sent (bare CRs and LFs made CRLF), and the signature must verify.
+//
+//	go test ./internal/mail/ -run '^$' -fuzz FuzzDKIMBodyHash -fuzztime 60s
+func FuzzDKIMBodyHash(f *testing.F) {
+	for _, s := range []string{"", "\r\n", "a  b\t\r\n\r\n \r\n", "a\nb \n\n", "x \t", "=C3=A0  \r\n\t\r\n", "a\r\r\nb\r"} {
+		f.Add([]byte(s))
+	}
+	key := testKeys(f)[1]
+	d := &DKIM{Domain: "example.vn", Selector: "sel", Signer: key.signer}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		raw := append([]byte("From: a@example.vn\r\nSubject: x\r\n\r\n"), body...)
+		signed, err := d.Sign(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent := signed[bytes.Index(signed, []byte("\r\nFrom: "))+2:]
+		if bytes.Count(sent, []byte("\r")) != bytes.Count(sent, []byte("\r\n")) || bytes.Count(sent, []byte("\n")) != bytes.Count(sent, []byte("\r\n")) {
+			t.Fatalf("body %q: the signed message keeps a bare CR or LF: %q", body, sent)
+		}
+		if v := verify(t, signed, key.txt); len(v) != 1 || v[0].Err != nil {
+			t.Fatalf("body %q: signature does not verify: %+v", body, v)
+		}
+		got, want := sigTags(t, signed), sigTags(t, append(msgauthSign(t, d, sent), sent...))
+		if got["bh"] != want["bh"] {
+			t.Errorf("body %q: bh=%s, go-msgauth computes %s", body, got["bh"], want["bh"])
+		}
+	})
 }
