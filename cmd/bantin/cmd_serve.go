@@ -425,6 +425,16 @@ func reload(running *config.Config, opts *options, tmpl *templates.Set, digests 
 	return next, nil
 }
 
+// categoryNames are the slug and title of each category, what the
+// normalizer files articles by.
+func categoryNames(cs []config.Category) []string {
+	out := make([]string, 0, 2*len(cs))
+	for _, c := range cs {
+		out = append(out, c.Slug, c.Title)
+	}
+	return out
+}
+
 // restartOnly names the parts of the config that changed but are read
 // only at start.
 func restartOnly(running, next *config.Config) []string {
@@ -446,6 +456,10 @@ func restartOnly(running, next *config.Config) []string {
 		// The normalizer of the API, the importer and the poller is built
 		// at start.
 		{"limits.categories", running.Limits.Categories, next.Limits.Categories},
+		// So is its map of the config's categories by slug and title: a
+		// reload shows new titles at once, but articles are filed under a
+		// new or renamed category only after a restart.
+		{"categories", categoryNames(running.Categories), categoryNames(next.Categories)},
 		// The feed service's cache and home page choice are set at start.
 		{"limits.feed_cache", running.Limits.FeedCache, next.Limits.FeedCache},
 		{"limits.home_categories", running.Limits.HomeCategories, next.Limits.HomeCategories},

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -316,6 +317,29 @@ func TestReloadSaysBounceWebhookKeysTakeARestart(t *testing.T) {
 	for _, want := range []string{"bounces.ses", "bounces.mailgun", "bounces.postmark", "bounces.sendgrid"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("restartOnly = %q, lacks %s", got, want)
+		}
+	}
+}
+
+// TestReloadSaysNewCategoryNamesTakeARestart: a category added or renamed
+// in the config shows its title after a reload, but articles are filed
+// under it by its name only after a restart, and the log says so; a new
+// description alone needs no restart.
+func TestReloadSaysNewCategoryNamesTakeARestart(t *testing.T) {
+	running := config.Default()
+	running.Categories = []config.Category{{Slug: "kt", Title: "Kinh tế"}}
+	described := config.Default()
+	described.Categories = []config.Category{{Slug: "kt", Title: "Kinh tế", Description: "Tin kinh tế"}}
+	if got := restartOnly(running, described); slices.Contains(got, "categories") {
+		t.Errorf("restartOnly = %q for a new description, which a reload applies", got)
+	}
+	renamed := config.Default()
+	renamed.Categories = []config.Category{{Slug: "kt", Title: "Kinh doanh"}}
+	added := config.Default()
+	added.Categories = []config.Category{{Slug: "kt", Title: "Kinh tế"}, {Slug: "dl", Title: "Du lịch"}}
+	for name, next := range map[string]*config.Config{"renamed": renamed, "added": added} {
+		if got := restartOnly(running, next); !slices.Contains(got, "categories") {
+			t.Errorf("%s: restartOnly = %q, lacks categories", name, got)
 		}
 	}
 }
