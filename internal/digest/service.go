@@ -52,7 +52,7 @@ type Store interface {
 	SubscriberByEmail(ctx context.Context, email string) (store.Subscriber, error)
 	// For Status.
 	DeliveryCounts(ctx context.Context, issueID int64) (map[store.DeliveryStatus]int, error)
-	ListSubscribers(ctx context.Context, list string, status store.SubscriptionStatus) ([]store.Subscriber, error)
+	Recipients(ctx context.Context, list string) (int, error)
 }
 
 // Links makes a subscriber's personal links.

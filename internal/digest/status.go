@@ -114,14 +114,8 @@ func (s *Service) status(ctx context.Context, n Newsletter, now time.Time) (List
 		}
 		ls.Queued += counts[store.DeliveryQueued]
 	}
-	subs, err := st.ListSubscribers(ctx, n.ID, store.Confirmed)
-	if err != nil {
+	if ls.Confirmed, err = st.Recipients(ctx, n.ID); err != nil {
 		return ls, err
-	}
-	for _, sub := range subs {
-		if !sub.Bounced {
-			ls.Confirmed++
-		}
 	}
 	w, err := s.NowWindow(ctx, n, now)
 	if err != nil {

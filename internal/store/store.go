@@ -306,6 +306,9 @@ type Store interface {
 	// SubscriberCounts counts list subscriptions by status, and bounced
 	// subscribers under "bounced".
 	SubscriberCounts(ctx context.Context) (map[string]int, error)
+	// Recipients counts the subscribers an issue of list goes to: confirmed
+	// on it and not bounced.
+	Recipients(ctx context.Context, list string) (int, error)
 
 	// Secret returns the secret called name, made of size random bytes the
 	// first time any process asks, the same for every process after.

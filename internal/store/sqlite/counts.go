@@ -35,3 +35,13 @@ func (s *Store) SubscriberCounts(ctx context.Context) (map[string]int, error) {
 	}
 	return out, rows.Err()
 }
+
+// Recipients counts the confirmed subscribers of list who are not bounced.
+func (s *Store) Recipients(ctx context.Context, list string) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM list_subscriptions l JOIN subscribers s ON s.id = l.subscriber_id
+		WHERE l.list = ? AND l.status = 'confirmed' AND s.bounced = 0`, list).Scan(&n); err != nil {
+		return 0, fmt.Errorf("recipients of %s: %w", list, err)
+	}
+	return n, nil
+}

@@ -545,6 +545,17 @@ func testSubscribers(t *testing.T, h Harness) {
 		t.Errorf("categories (-want +got):\n%s", diff)
 	}
 
+	recipients := func(list string) int {
+		t.Helper()
+		n, err := s.Recipients(ctx, list)
+		if err != nil {
+			t.Fatalf("Recipients(%s): %v", list, err)
+		}
+		return n
+	}
+	if sang, toi, none := recipients("sang"), recipients("toi"), recipients("khong-co"); sang != 1 || toi != 1 || none != 0 {
+		t.Errorf("Recipients before the bounces: sang %d, toi %d, no such list %d; want 1 (hoa), 1 (nu; hoa pending), 0", sang, toi, none)
+	}
 	for i, want := range []bool{false, false, true} {
 		bounced, err := s.RecordBounce(ctx, hoa.ID, 3)
 		if err != nil || bounced != want {
@@ -553,6 +564,9 @@ func testSubscribers(t *testing.T, h Harness) {
 	}
 	if b, _ := s.SubscriberByEmail(ctx, "HOA@example.vn"); !b.Bounced || b.Bounces != 3 {
 		t.Errorf("after 3 bounces: %+v", b)
+	}
+	if n := recipients("sang"); n != 0 {
+		t.Errorf("Recipients(sang) with hoa bounced = %d, want 0", n)
 	}
 
 	if err := s.EraseSubscriber(ctx, "NU@example.vn"); err != nil {
