@@ -119,11 +119,7 @@ be read (it is named on standard error), else 0 whatever the messages are.`,
 				err := p.Each(path, opts.stdin, func(m bounce.Message) {
 					if m.Err != nil {
 						failed++
-						where := m.Path
-						if m.Index > 0 {
-							where = fmt.Sprintf("%s message %d", m.Path, m.Index)
-						}
-						fmt.Fprintf(opts.stderr, "bantin: %s: %v\n", where, m.Err)
+						fmt.Fprintf(opts.stderr, "bantin: %s: %v\n", m.Place(), m.Err)
 						return
 					}
 					for _, line := range parsedLines(m) {
@@ -165,10 +161,14 @@ type bounceParts struct {
 	policy     *subscriber.Bounces
 }
 
-// bounceParts builds the VERP return path (mail.return_path) and the one
-// bounce policy (subscribe.bounce_limit, soft_bounce_limit and
-// soft_bounce_window) every way in hands its events to.
-func (a *app) bounceParts(ctx context.Context) (*bounceParts, error) {
+// bounceKit returns the link tokens, the VERP return path
+// (mail.return_path) and the one bounce policy (subscribe.bounce_limit,
+// soft_bounce_limit and soft_bounce_window) every way in hands its events
+// to, built on first use: the token secret is read from the store once.
+func (a *app) bounceKit(ctx context.Context) (*bounceParts, error) {
+	if a.bounces != nil {
+		return a.bounces, nil
+	}
 	key, err := a.store.Secret(ctx, tokenSecret, subscriber.SecretSize)
 	if err != nil {
 		return nil, err
@@ -190,20 +190,8 @@ func (a *app) bounceParts(ctx context.Context) (*bounceParts, error) {
 		Store: a.store, Tokens: tokens, Logger: a.logger, Now: a.now, Observe: observe,
 		Limits: store.BounceLimits{Hard: sub.BounceLimit, Soft: sub.SoftBounceLimit, SoftWindow: sub.SoftBounceWindow},
 	})
-	return &bounceParts{tokens: tokens, returnPath: rp, policy: policy}, nil
-}
-
-// bounceKit returns the bounce parts of a, building them on first use.
-func (a *app) bounceKit(ctx context.Context) (*bounceParts, error) {
-	if a.bounces != nil {
-		return a.bounces, nil
-	}
-	b, err := a.bounceParts(ctx)
-	if err != nil {
-		return nil, err
-	}
-	a.bounces = b
-	return b, nil
+	a.bounces = &bounceParts{tokens: tokens, returnPath: rp, policy: policy}
+	return a.bounces, nil
 }
 
 // parseOptions are the bounce reader's options: the token is looked for
@@ -319,7 +307,7 @@ and delivers it again later; 2 for a usage or config error.`,
 				quiet.Log.Level = "warn"
 				a.logger = newLogger(&quiet, opts.stderr)
 			}
-			parts, err := a.bounceParts(ctx)
+			parts, err := a.bounceKit(ctx)
 			if err != nil {
 				return tempFailError{err}
 			}

@@ -95,14 +95,6 @@ func (a *app) outbox(t mail.Transport, logger *slog.Logger) *mail.Outbox {
 // subscribers builds the subscriber service of the config.
 func (a *app) subscribers(ctx context.Context, mailer subscriber.Mailer, tmpl *templates.Set) (*subscriber.Service, error) {
 	cfg := a.cfg
-	key, err := a.store.Secret(ctx, tokenSecret, subscriber.SecretSize)
-	if err != nil {
-		return nil, err
-	}
-	tokens, err := subscriber.NewTokens(key)
-	if err != nil {
-		return nil, err
-	}
 	from, replyTo, err := a.senderAddresses()
 	if err != nil {
 		return nil, err
@@ -113,7 +105,7 @@ func (a *app) subscribers(ctx context.Context, mailer subscriber.Mailer, tmpl *t
 		return nil, err
 	}
 	return subscriber.NewService(subscriber.Options{
-		Store: a.store, Mailer: mailer, Emails: tmpl, Tokens: tokens, Lists: lists,
+		Store: a.store, Mailer: mailer, Emails: tmpl, Tokens: kit.tokens, Lists: lists,
 		SiteTitle: cfg.Site.Title, BaseURL: cfg.Site.BaseURL, Language: cfg.Site.Language,
 		From: *from, ReplyTo: replyTo, DoubleOptIn: cfg.Subscribe.DoubleOptIn, ConfirmTTL: cfg.Subscribe.ConfirmTTL,
 		ConfirmResend: cfg.Subscribe.ConfirmResend, Now: a.now, ReturnPath: kit.returnPath,

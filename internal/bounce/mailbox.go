@@ -26,6 +26,15 @@ type Message struct {
 	Err error
 }
 
+// Place names the message for a person: its file, and its number when
+// the file is an mbox.
+func (m Message) Place() string {
+	if m.Index > 0 {
+		return fmt.Sprintf("%s message %d", m.Path, m.Index)
+	}
+	return m.Path
+}
+
 // Each reads every message at path and calls fn with each, in order:
 // "-" is one message (or an mbox) on stdin; a file is one message, or an
 // mbox when it starts with a "From " line; a folder is a maildir (the
