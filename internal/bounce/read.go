@@ -278,26 +278,47 @@ func recipientFromText(addr string, reason []string, kind Kind) Recipient {
 	return Recipient{Address: addr, Kind: k, Status: status, Reason: oneLine(line, MaxReason)}
 }
 
+// recipientParagraphs collects recipients written as text: an address
+// opens one, the lines after it explain it (at most 40 of them).
+type recipientParagraphs struct {
+	kind   Kind
+	out    []Recipient
+	addr   string
+	reason []string
+}
+
+// open ends the recipient being read and starts one for addr.
+func (p *recipientParagraphs) open(addr string) {
+	p.close()
+	p.addr = addr
+}
+
+// explain adds a line to the reason of the recipient being read.
+func (p *recipientParagraphs) explain(line string) {
+	if p.addr != "" && len(p.reason) < 40 {
+		p.reason = append(p.reason, line)
+	}
+}
+
+// close ends the recipient being read, keeping it when it is new and the
+// list is not full.
+func (p *recipientParagraphs) close() {
+	if p.addr != "" && len(p.out) < maxRecipients && !hasAddress(p.out, p.addr) {
+		p.out = append(p.out, recipientFromText(p.addr, p.reason, p.kind))
+	}
+	p.addr, p.reason = "", nil
+}
+
 // angleParagraphs reads "<addr>: explanation" paragraphs (QSBMF recipient
 // paragraphs; Postfix and Yahoo write theirs the same way). A paragraph
 // starting with "-" ends the list (QSBMF's break paragraph).
 func angleParagraphs(text string, kind Kind) []Recipient {
-	var (
-		out    []Recipient
-		addr   string
-		reason []string
-	)
-	flush := func() {
-		if addr != "" && len(out) < maxRecipients && !hasAddress(out, addr) {
-			out = append(out, recipientFromText(addr, reason, kind))
-		}
-		addr, reason = "", nil
-	}
+	p := recipientParagraphs{kind: kind}
 	start := true
 	for _, line := range strings.Split(text, "\n") {
 		t := strings.TrimSpace(line)
 		if t == "" {
-			flush()
+			p.close()
 			start = true
 			continue
 		}
@@ -307,20 +328,18 @@ func angleParagraphs(text string, kind Kind) []Recipient {
 		if start {
 			if m := angleLine.FindStringSubmatch(t); m != nil {
 				if a := cleanAddress(m[1]); a != "" {
-					addr = a
-					reason = append(reason, m[2])
+					p.open(a)
+					p.explain(m[2])
 				}
 				start = false
 				continue
 			}
 		}
 		start = false
-		if addr != "" && len(reason) < 40 {
-			reason = append(reason, t)
-		}
+		p.explain(t)
 	}
-	flush()
-	return out
+	p.close()
+	return p.out
 }
 
 // listAfter reads the list of addresses after the line holding marker:
@@ -334,44 +353,31 @@ func listAfter(text, marker string, kind Kind) []Recipient {
 			break
 		}
 	}
-	var (
-		out    []Recipient
-		addr   string
-		reason []string
-	)
-	flush := func() {
-		if addr != "" && len(out) < maxRecipients && !hasAddress(out, addr) {
-			out = append(out, recipientFromText(addr, reason, kind))
-		}
-		addr, reason = "", nil
-	}
+	p := recipientParagraphs{kind: kind}
 	for _, line := range lines[min(i+1, len(lines)):] {
 		t := strings.TrimSpace(line)
 		if t == "" {
 			continue
 		}
 		if m := addrLine.FindStringSubmatch(t); m != nil {
-			if a := cleanAddress(m[1]); a != "" && !strings.EqualFold(a, addr) {
-				flush()
-				addr = a
+			if a := cleanAddress(m[1]); a != "" && !strings.EqualFold(a, p.addr) {
+				p.open(a)
 				if rest := strings.TrimSpace(m[2]); rest != "" && !strings.HasPrefix(rest, "on ") && !strings.HasPrefix(rest, "(") {
-					reason = append(reason, rest)
+					p.explain(rest)
 				}
 				continue
 			}
 		}
-		if addr == "" {
-			if len(out) == 0 {
+		if p.addr == "" {
+			if len(p.out) == 0 {
 				continue // text between the marker and the first address
 			}
 			break
 		}
-		if len(reason) < 40 {
-			reason = append(reason, strings.TrimPrefix(strings.TrimSuffix(t, ")"), "(reason: "))
-		}
+		p.explain(strings.TrimPrefix(strings.TrimSuffix(t, ")"), "(reason: "))
 	}
-	flush()
-	return out
+	p.close()
+	return p.out
 }
 
 // looksLikeBounce says whether a message with no delivery-status part is
