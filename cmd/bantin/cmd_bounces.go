@@ -322,11 +322,7 @@ and delivers it again later; 2 for a usage or config error.`,
 					}
 					if m.Err != nil {
 						failed++
-						where := m.Path
-						if m.Index > 0 {
-							where = fmt.Sprintf("%s message %d", m.Path, m.Index)
-						}
-						fmt.Fprintf(opts.stderr, "bantin: %s: %v\n", where, m.Err)
+						fmt.Fprintf(opts.stderr, "bantin: %s: %v\n", m.Place(), m.Err)
 						return
 					}
 					if m.Report.Kind == bounce.NotBounce {
