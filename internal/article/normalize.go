@@ -212,6 +212,13 @@ func checkDate(t, now time.Time) error {
 // the store keeps them at first store and ignores them on updates.
 func (n *Normalizer) Normalize(in Input, now time.Time) (Article, error) {
 	id, hash := n.Key(in)
+	return n.NormalizeKeyed(in, id, hash, now)
+}
+
+// NormalizeKeyed is Normalize for an input whose Key the caller has
+// already taken (an import looks every input's key up in the store
+// first), so the input is not hashed a second time.
+func (n *Normalizer) NormalizeKeyed(in Input, id, hash string, now time.Time) (Article, error) {
 	a := Article{ID: id, InputHash: hash}
 	if len(id) > maxIDBytes {
 		return Article{}, &FieldError{Field: "id", Reason: fmt.Sprintf("longer than %d bytes", maxIDBytes)}

@@ -323,12 +323,12 @@ func (im *Importer) prepare(ctx context.Context, c *chunk) error {
 			skip[i] = true
 			continue
 		}
-		a, err := im.normalizer.Normalize(inputs[i], now)
+		// hashes[i] counts a file's categories merged in (mergeCategories).
+		a, err := im.normalizer.NormalizeKeyed(inputs[i], c.results[i].ID, hashes[i], now)
 		if err != nil {
 			c.results[i].Err = err
 			continue
 		}
-		a.InputHash = hashes[i] // a file's categories merged in count
 		a.SourceHash = sources[i]
 		c.articles = append(c.articles, a)
 		c.keep = append(c.keep, i)
