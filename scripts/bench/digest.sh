@@ -30,12 +30,11 @@ for tool in smtp-sink smtp-source openssl; do
   command -v "$tool" >/dev/null || { echo "$tool not found: apt-get install postfix openssl" >&2; exit 1; }
 done
 cd "$root"
-go build -o "$work/bantin" ./cmd/bantin
+. "$root/scripts/bench/build.sh"
+build_bantin "" "$work/bantin"
 base_bin=
 if [ -n "${BENCH_BASE:-}" ]; then
-  mkdir "$work/base-src"
-  git archive "$BENCH_BASE" | tar -x -C "$work/base-src"
-  (cd "$work/base-src" && go build -o "$work/base-bantin" ./cmd/bantin)
+  build_bantin "$BENCH_BASE" "$work/base-bantin"
   base_bin=$work/base-bantin
 fi
 go run ./scripts/bench/genarticles -n 20 -start "$(date -u -d '-3 hours' +%Y-%m-%dT%H:%M:%SZ)" > "$work/articles.jsonl"

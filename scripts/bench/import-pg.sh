@@ -27,18 +27,10 @@ dropdbs() {
 }
 trap 'dropdbs; rm -rf "$work"' EXIT
 cd "$root"
-build() { # build REV|"" OUT: a commit from git archive, or the working tree
-  if [ -n "$1" ]; then
-    mkdir -p "$work/src-$2"
-    git -C "$root" archive "$1" | tar -x -C "$work/src-$2"
-    (cd "$work/src-$2" && go build -o "$work/$2/bantin" ./cmd/bantin)
-    rm -rf "$work/src-$2"
-  else
-    go build -o "$work/$2/bantin" ./cmd/bantin
-  fi
-}
-build "$base" ref
-build "${BENCH_NEW:-}" new
+. "$root/scripts/bench/build.sh"
+mkdir -p "$work/ref" "$work/new"
+build_bantin "$base" "$work/ref/bantin"
+build_bantin "${BENCH_NEW:-}" "$work/new/bantin"
 go run ./scripts/bench/genarticles -n "$n" > "$work/articles.jsonl"
 for side in ref new; do
   psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS bantin_bench_import_$side" -c "CREATE DATABASE bantin_bench_import_$side"

@@ -17,18 +17,10 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$root"
-build() { # build REV|"" OUT: a commit from git archive, or the working tree
-  if [ -n "$1" ]; then
-    mkdir -p "$work/src-$2"
-    git -C "$root" archive "$1" | tar -x -C "$work/src-$2"
-    (cd "$work/src-$2" && go build -o "$work/$2/bantin" ./cmd/bantin)
-    rm -rf "$work/src-$2"
-  else
-    go build -o "$work/$2/bantin" ./cmd/bantin
-  fi
-}
-build "$base" ref
-build "${BENCH_NEW:-}" new
+. "$root/scripts/bench/build.sh"
+mkdir -p "$work/ref" "$work/new"
+build_bantin "$base" "$work/ref/bantin"
+build_bantin "${BENCH_NEW:-}" "$work/new/bantin"
 go run ./scripts/bench/genarticles -n "$n" > "$work/articles.jsonl"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 echo "input:   $n articles, $(du -m "$work/articles.jsonl" | cut -f1) MiB, $(( $(wc -c < "$work/articles.jsonl") / n )) bytes per article"
