@@ -105,11 +105,18 @@ func (c *pollClock) Add(d time.Duration) {
 
 func newPollFixture(t *testing.T, sources ...Source) *pollFixture {
 	t.Helper()
+	return newPollFixtureMaxBody(t, 0, sources...)
+}
+
+// newPollFixtureMaxBody is newPollFixture with MaxBody set (0: the
+// default).
+func newPollFixtureMaxBody(t *testing.T, maxBody int64, sources ...Source) *pollFixture {
+	t.Helper()
 	f := &pollFixture{store: openStore(t), clock: &pollClock{t: time.Date(2024, 3, 28, 10, 0, 0, 0, time.UTC)}}
 	f.poller = NewPoller(PollerOptions{
 		Sources: sources, Store: f.store, Importer: newTestImporter(t, f.store, f.clock.Now), Now: f.clock.Now,
 		Location: mustLocation("Asia/Ho_Chi_Minh"), Logger: quietLogger(),
-		Client: &http.Client{Timeout: 2 * time.Second},
+		Client: &http.Client{Timeout: 2 * time.Second}, MaxBody: maxBody,
 	})
 	return f
 }
@@ -373,7 +380,7 @@ func TestPollFailures(t *testing.T) {
 	})
 	up.on("/huge", func(w http.ResponseWriter, r *http.Request) {
 		chunk := []byte(strings.Repeat("<!-- padding -->", 4096))
-		for range 800 { // 50 MiB, over the 20 MiB limit
+		for range 800 { // 50 MiB, over the limit
 			if _, err := w.Write(chunk); err != nil {
 				return
 			}
@@ -426,7 +433,9 @@ func TestPollFailures(t *testing.T) {
 	if res := f.poll(t, "slow"); res.Err == nil || !strings.Contains(res.Err.Error(), "Client.Timeout") {
 		t.Errorf("a server that never answers: %v", res.Err)
 	}
-	if res := f.poll(t, "huge"); res.Err == nil || !strings.Contains(res.Err.Error(), "larger than the limit") {
+	// A limit of 1 MiB, so the refusal does not race the fixture's 2 s
+	// client timeout (reading 20 MiB under -race on a busy machine can).
+	if res := newPollFixtureMaxBody(t, 1<<20, src("huge")).poll(t, "huge"); res.Err == nil || !strings.Contains(res.Err.Error(), "larger than the limit") {
 		t.Errorf("a 50 MiB answer: %v", res.Err)
 	}
 	if res := f.poll(t, "unavailable"); res.Err == nil || !res.Next.Equal(time.Date(2024, 3, 28, 11, 0, 0, 0, time.UTC)) {
