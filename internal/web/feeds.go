@@ -68,6 +68,13 @@ func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, doc *feed
 		body, header, tag, file = doc.Gzip, doc.GzipHeader, doc.GzipETag, doc.GzipFile
 	}
 	if notModified(r, tag, doc.LastModified) {
+		// A 304 carries what RFC 9110 §15.4.5 asks of it (Cache-Control,
+		// ETag, Vary, Date): a cache keeps the other headers it stored
+		// with the 200, so the security headers would be bytes sent and
+		// sorted on every revalidation for nothing.
+		for _, k := range securityHeaderNames {
+			delete(h, k)
+		}
 		for k, v := range doc.NotModifiedHeader {
 			h[k] = v
 		}

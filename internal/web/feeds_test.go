@@ -166,6 +166,25 @@ func TestFeedHTTP(t *testing.T) {
 		if r.StatusCode == 304 && (len(b) != 0 || r.Header.Get("ETag") == "") {
 			t.Errorf("%s: a 304 with a body or without its ETag", tc.name)
 		}
+		if r.StatusCode == 304 {
+			// What RFC 9110 asks of a 304, and not the security headers:
+			// a cache keeps those from the 200 it stored.
+			for _, k := range []string{"Cache-Control", "Vary", "Date"} {
+				if r.Header.Get(k) == "" {
+					t.Errorf("%s: a 304 without %s", tc.name, k)
+				}
+			}
+			for _, k := range []string{"X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Content-Security-Policy"} {
+				if v := r.Header.Get(k); v != "" {
+					t.Errorf("%s: a 304 with %s: %s", tc.name, k, v)
+				}
+			}
+		}
+	}
+	for _, k := range []string{"X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Content-Security-Policy"} {
+		if resp.Header.Get(k) == "" || zresp.Header.Get(k) == "" {
+			t.Errorf("a feed's 200 without %s", k)
+		}
 	}
 	if r, b := f.get(t, "HEAD", "/feeds/atom.xml", nil); r.StatusCode != 200 || len(b) != 0 || r.Header.Get("Content-Length") == "" {
 		t.Errorf("HEAD: %d, %d body bytes, Content-Length %q", r.StatusCode, len(b), r.Header.Get("Content-Length"))
@@ -174,10 +193,20 @@ func TestFeedHTTP(t *testing.T) {
 		"/feeds/thoi-su/atom.xml": 200, "/feeds/thoi-su/feed.json": 200, "/feeds.opml": 200,
 		"/feeds/khong-co/rss.xml": 404, "/feeds/rss.json": 404, "/feeds/page/2/rss.xml": 404,
 		"/feeds/page/1/rss.xml": 301, "/feeds/page/rss.xml": 404, "/feeds/page/02/rss.xml": 404,
+		"/feeds/a/b/c/rss.xml": 404, "/feeds/": 404,
 	} {
-		if r, _ := f.get(t, "GET", path, nil); r.StatusCode != want {
+		r, b := f.get(t, "GET", path, nil)
+		if r.StatusCode != want {
 			t.Errorf("GET %s: %d, want %d", path, r.StatusCode, want)
 		}
+		// Any missing feed gets the site's own page, not the mux's text.
+		if want == 404 && (!strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") ||
+			r.Header.Get("Content-Security-Policy") == "" || bytes.Contains(b, []byte("404 page not found"))) {
+			t.Errorf("GET %s: a 404 of type %q, CSP %q: %.80s", path, r.Header.Get("Content-Type"), r.Header.Get("Content-Security-Policy"), b)
+		}
+	}
+	if r, _ := f.get(t, "POST", "/feeds/rss.xml", nil); r.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST a feed: %d, want 405", r.StatusCode)
 	}
 
 	// An ingest is in every feed at once.

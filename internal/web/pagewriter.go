@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -122,7 +123,7 @@ func pageError(status int) (title, text string) {
 // keep the mux's answers (405 with Allow).
 func (s *Server) pageNotFound(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !strings.HasPrefix(r.URL.Path, "/feeds/") {
 			if _, pattern := mux.Handler(r); pattern == "" {
 				s.errorPage(w, r, &Error{Status: http.StatusNotFound, Message: "not found"})
 				return

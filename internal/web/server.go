@@ -195,6 +195,11 @@ func (s *Server) Routes() http.Handler {
 	mux.Handle("GET /feeds/page/{n}/{file}", s.countFeeds(s.handle(s.feedHandler)))
 	mux.Handle("GET /feeds/{category}/{file}", s.countFeeds(s.handle(s.feedHandler)))
 	mux.Handle("GET /feeds/{category}/page/{n}/{file}", s.countFeeds(s.handle(s.feedHandler)))
+	// Every other GET under /feeds/ is the HTML not-found page here, so
+	// pageNotFound need not route a feed request twice to find out.
+	mux.Handle("GET /feeds/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return &Error{Status: http.StatusNotFound, Message: "not found"}
+	}))
 	mux.HandleFunc("POST /webhooks/bounces/{provider}", s.bounceWebhook)
 
 	mux.Handle("POST /api/v1/articles", s.admin(s.apiSaveArticles))
@@ -312,6 +317,9 @@ const (
 	defaultCSP            = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 	defaultReferrerPolicy = "strict-origin-when-cross-origin"
 )
+
+// securityHeaderNames are the headers securityHeaders sets.
+var securityHeaderNames = [...]string{"X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Content-Security-Policy"}
 
 // securityHeaders gives every response, whatever its type, the headers
 // that keep a browser from sniffing it into HTML or framing it: feeds,
