@@ -8,6 +8,7 @@ import (
 	netmail "net/mail"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bantin/bantin/internal/article"
@@ -225,8 +226,7 @@ func (s *Service) recipient(list string, id int64, email, name string) (Recipien
 
 // sendBatch renders, sends and marks one claimed batch. The claims are
 // renewed while the batch is in flight.
-func (s *Service) sendBatch(ctx context.Context, mk *marker, cache *variants, is Issue, ds []store.Delivery) (Report, error) {
-	var r Report
+func (s *Service) sendBatch(ctx context.Context, mk *marker, cache *variants, is Issue, ds []store.Delivery) (r Report, retErr error) {
 	var msgs []mail.Message
 	var sending []store.Delivery
 	for _, d := range ds {
@@ -263,8 +263,13 @@ func (s *Service) sendBatch(ctx context.Context, mk *marker, cache *variants, is
 		return r, nil
 	}
 
-	// Each copy is its own SMTP transaction, marked as soon as it ends: a
-	// crash repeats at most the transactions in flight, one per worker.
+	// Each copy is its own SMTP transaction. A sent copy's mark goes to
+	// the marker without waiting (pending), and the next copy goes out
+	// meanwhile, up to its end of data, where it waits for that mark
+	// (BeforeEnd): a crash repeats at most one accepted copy per worker,
+	// the worker does not idle on the commit, and the marks of the
+	// workers share commits. A transport that does not gate the end
+	// (mail.EndGate) has each mark waited for before the next copy.
 	// Meanwhile the claims on the rest of the batch are renewed; mu keeps
 	// a renewal and a mark from crossing. A delivery whose claim could not
 	// be renewed (another sender took it over, or the issue was cancelled)
@@ -315,6 +320,21 @@ func (s *Service) sendBatch(ctx context.Context, mk *marker, cache *variants, is
 		}
 		return nil
 	}
+	var pending *pendingMark
+	settle := func() error {
+		if pending == nil {
+			return nil
+		}
+		err := s.claimed(pending.wait())
+		pending = nil
+		return err
+	}
+	defer func() {
+		if err := settle(); err != nil {
+			retErr = errors.Join(retErr, err)
+		}
+	}()
+	_, gated := s.opts.Transport.(mail.EndGate)
 	signed, stopSigning := s.signAhead(msgs)
 	defer stopSigning()
 	for i := range msgs {
@@ -322,6 +342,11 @@ func (s *Service) sendBatch(ctx context.Context, mk *marker, cache *variants, is
 		if ctx.Err() != nil {
 			// Stopping: give the rest back for the next sender, now.
 			return r, giveBack(i, s.opts.Now(), "stopped before sending")
+		}
+		if !gated {
+			if err := settle(); err != nil {
+				return r, err
+			}
 		}
 		mu.Lock()
 		skip := done[i] || !sending[i].Claim.After(s.opts.Now())
@@ -333,7 +358,33 @@ func (s *Service) sendBatch(ctx context.Context, mk *marker, cache *variants, is
 		if skip {
 			continue // the claim was lost or the issue cancelled
 		}
+		if p := pending; p != nil {
+			m.BeforeEnd = func() error {
+				// A lost claim is logged by settle, below.
+				if err := p.wait(); err != nil && !errors.Is(err, store.ErrConflict) {
+					return err
+				}
+				return nil
+			}
+		}
 		res := s.opts.Transport.Send(sendCtx, []mail.Message{m})[0]
+		if err := settle(); err != nil {
+			// The copy before could not be marked: this one was held
+			// back before its end of data. Its claim stays until the
+			// lease ends, and it is sent again after that.
+			mu.Lock()
+			done[i], flying = true, -1
+			mu.Unlock()
+			return r, err
+		}
+		if res.Status == mail.Sent {
+			mu.Lock()
+			pending = mk.send(sending[i], store.DeliverySent, time.Time{}, "")
+			done[i], flying = true, -1
+			mu.Unlock()
+			r.Sent++
+			continue
+		}
 		mu.Lock()
 		o, err := s.record(ctx, mk, sending[i], res)
 		done[i], flying = true, -1
@@ -600,41 +651,67 @@ func (s *Service) latest(ctx context.Context, list string) (Issue, error) {
 	return s.issue(n, number, now, arts), nil
 }
 
-// marker records the outcomes of one issue's deliveries. Workers whose
-// transactions end at the same moment share one store transaction (group
-// commit), and each waits for its own mark before its next message: a
-// crash still repeats at most one accepted message per worker.
+// marker records the outcomes of one issue's deliveries. A sender hands
+// its mark over and goes on with its next copy, which waits for the mark
+// only before its end of data: a crash still repeats at most one accepted
+// message per worker. The marker writes marks lazily, all those handed
+// over in one store transaction (group commit), when someone waits for
+// one of them or when every worker has one in: with 16 KiB pages a commit
+// writes its pages whole, so one commit per mark was a third of a copy's
+// CPU.
 type marker struct {
-	s    *Service
-	reqs chan markReq
-	done chan struct{}
+	s     *Service
+	reqs  chan markReq  // buffered: a sender hands its mark over and goes on
+	hurry chan struct{} // a waiter's nudge; the batch is looked at again
+	done  chan struct{}
 }
 
 type markReq struct {
-	mark  store.DeliveryMark
-	reply chan error
+	mark store.DeliveryMark
+	p    *pendingMark
 }
 
+// markDelay bounds how long a mark nobody waits for yet stays unwritten.
+const markDelay = 20 * time.Millisecond
+
 func (s *Service) newMarker() *marker {
-	mk := &marker{s: s, reqs: make(chan markReq), done: make(chan struct{})}
+	mk := &marker{s: s, reqs: make(chan markReq, 4*max(s.opts.Workers, 1)), hurry: make(chan struct{}, 1),
+		done: make(chan struct{})}
 	go mk.run()
 	return mk
 }
 
 func (mk *marker) run() {
 	defer close(mk.done)
+	full := max(mk.s.opts.Workers, 1)
+	timer := time.NewTimer(markDelay)
 	for req := range mk.reqs {
 		batch := []markReq{req}
+		timer.Reset(markDelay)
 	more:
-		for {
+		for len(batch) < full && !waited(batch) {
 			select {
 			case r, ok := <-mk.reqs:
 				if !ok {
 					break more
 				}
 				batch = append(batch, r)
-			default:
+			case <-mk.hurry:
+			case <-timer.C:
 				break more
+			}
+		}
+		// Whatever else is in already goes in too.
+	drain:
+		for {
+			select {
+			case r, ok := <-mk.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
 			}
 		}
 		marks := make([]store.DeliveryMark, len(batch))
@@ -659,19 +736,64 @@ func (mk *marker) run() {
 		}
 		for i, r := range batch {
 			if err != nil {
-				r.reply <- err
+				r.p.reply <- err
 			} else {
-				r.reply <- errs[i]
+				r.p.reply <- errs[i]
 			}
 		}
 	}
 }
 
+// waited reports whether someone waits for a mark of batch.
+func waited(batch []markReq) bool {
+	for _, r := range batch {
+		if r.p.waiting.Load() {
+			return true
+		}
+	}
+	return false
+}
+
 // mark records one outcome and returns when it is stored.
 func (mk *marker) mark(d store.Delivery, status store.DeliveryStatus, next time.Time, reason string) error {
-	reply := make(chan error, 1)
-	mk.reqs <- markReq{mark: store.DeliveryMark{Delivery: d, Status: status, Next: next, Reason: reason}, reply: reply}
-	return <-reply
+	return mk.send(d, status, next, reason).wait()
+}
+
+// send hands one outcome to the marker and returns at once.
+func (mk *marker) send(d store.Delivery, status store.DeliveryStatus, next time.Time, reason string) *pendingMark {
+	p := &pendingMark{reply: make(chan error, 1), hurry: mk.hurry}
+	mk.reqs <- markReq{mark: store.DeliveryMark{Delivery: d, Status: status, Next: next, Reason: reason}, p: p}
+	return p
+}
+
+// pendingMark is a mark handed to the marker. Its wait may be called from
+// the transport's goroutine (BeforeEnd) and again by the sender.
+type pendingMark struct {
+	reply   chan error
+	hurry   chan<- struct{}
+	waiting atomic.Bool
+	once    sync.Once
+	err     error
+}
+
+// wait returns once the mark is stored, with its outcome; the marker is
+// told that someone waits, so that it writes the mark now.
+func (p *pendingMark) wait() error {
+	p.once.Do(func() {
+		select {
+		case p.err = <-p.reply:
+			return
+		default:
+		}
+		// Set before the nudge, which the marker answers by looking.
+		p.waiting.Store(true)
+		select {
+		case p.hurry <- struct{}{}:
+		default: // a nudge is there already
+		}
+		p.err = <-p.reply
+	})
+	return p.err
 }
 
 // stop ends the marker once every worker is done.

@@ -58,6 +58,13 @@ type Message struct {
 	// Signed is set on a Raw message whose DKIM signature is in Raw
 	// already (SMTPTransport.Sign): it is sent as it is.
 	Signed bool
+	// BeforeEnd, when set, is called by a transport that gates the end
+	// (EndGate) once the whole message is with it and before it becomes
+	// final: before the end of DATA. An error holds the message back: the
+	// session is dropped without the end of data, so the relay does not
+	// take it, and the Result is Temporary with that error. The digest
+	// waits there for the store's mark of the copy before.
+	BeforeEnd func() error `json:"-"`
 }
 
 // prepared is a message ready for a transport: its bytes, signed when

@@ -34,6 +34,26 @@ func (e *rawError) Error() string { return e.Step + ": " + e.Err.Error() }
 
 func (e *rawError) Unwrap() error { return e.Err }
 
+// heldBack is a message whose BeforeEnd failed after its data was
+// written: the transaction was not ended, and the session, left in the
+// middle of its DATA, must be dropped.
+type heldBack struct{ err error }
+
+func (e *heldBack) Error() string { return "held back before the end of data: " + e.err.Error() }
+
+func (e *heldBack) Unwrap() error { return e.err }
+
+// gate calls end, when set, before the end of data.
+func gate(end func() error) error {
+	if end == nil {
+		return nil
+	}
+	if err := end(); err != nil {
+		return &heldBack{err: err}
+	}
+	return nil
+}
+
 // code returns the SMTP reply code behind e, or 0 for a network error.
 func (e *rawError) code() int {
 	var te *textproto.Error
@@ -54,7 +74,10 @@ func (e *rawError) code() int {
 // Each command has its own deadline (command), and the message bytes with
 // the answer to their end have theirs (data): a relay that stops
 // answering is found out at the step where it stopped.
-func sendRaw(sc *smtp.Client, from, rcpt string, data []byte, command, dataTime time.Duration, idle bool) error {
+//
+// end, when not nil, is called after the message bytes and before the end
+// of data; if it fails, the end is not sent and a *heldBack is returned.
+func sendRaw(sc *smtp.Client, from, rcpt string, data []byte, command, dataTime time.Duration, idle bool, end func() error) error {
 	if sc == nil || !sc.HasConnection() {
 		return errRawConnCheck
 	}
@@ -70,7 +93,7 @@ func sendRaw(sc *smtp.Client, from, rcpt string, data []byte, command, dataTime 
 		}
 	}
 	if ok, _ := sc.Extension("PIPELINING"); ok {
-		return sendPipelined(sc, from, rcpt, data, command, dataTime)
+		return sendPipelined(sc, from, rcpt, data, command, dataTime, end)
 	}
 	if err := sc.Mail("<" + from + ">"); err != nil {
 		var te *textproto.Error
@@ -101,6 +124,11 @@ func sendRaw(sc *smtp.Client, from, rcpt string, data []byte, command, dataTime 
 		w.Close()
 		return &rawError{Step: "message data", Err: err}
 	}
+	// The tail of the message stays in the connection's buffer while end
+	// waits: it goes out with the end of data, in one write.
+	if err := gate(end); err != nil {
+		return err
+	}
 	if err := w.Close(); err != nil {
 		return &rawError{Step: "end of data", Err: err}
 	}
@@ -115,7 +143,7 @@ func sendRaw(sc *smtp.Client, from, rcpt string, data []byte, command, dataTime 
 // a local relay back. Every answer is read, whatever the one before said,
 // so the session stays in step; a refused transaction is reset as in
 // sendRaw.
-func sendPipelined(sc *smtp.Client, from, rcpt string, data []byte, command, dataTime time.Duration) error {
+func sendPipelined(sc *smtp.Client, from, rcpt string, data []byte, command, dataTime time.Duration, end func() error) error {
 	tp := sc.Text
 	if _, err := fmt.Fprintf(tp.W, "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n", from, rcpt); err != nil {
 		return fmt.Errorf("%w: MAIL FROM: %w", errRawConnCheck, err)
@@ -176,6 +204,11 @@ func sendPipelined(sc *smtp.Client, from, rcpt string, data []byte, command, dat
 	if err := writeData(sc, w, data); err != nil {
 		w.Close()
 		return &rawError{Step: "message data", Err: err}
+	}
+	// The tail of the message stays in the connection's buffer while end
+	// waits: it goes out with the end of data, in one write.
+	if err := gate(end); err != nil {
+		return err
 	}
 	if err := w.Close(); err != nil {
 		return &rawError{Step: "end of data", Err: err}

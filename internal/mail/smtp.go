@@ -77,7 +77,7 @@ type SMTPTransport struct {
 	closeOnce sync.Once
 }
 
-var _ Transport = (*SMTPTransport)(nil)
+var _ EndGate = (*SMTPTransport)(nil)
 
 // smtpConn is one slot: a go-mail client, the smtp.Client of its session
 // (kept here rather than inside the go-mail client, so that signed bytes can
@@ -199,6 +199,10 @@ func (t *SMTPTransport) Send(ctx context.Context, msgs []Message) []Result {
 	return results
 }
 
+// GatesEnd says that Send calls each message's BeforeEnd before its end
+// of data (EndGate).
+func (t *SMTPTransport) GatesEnd() {}
+
 // Sign returns m with its DKIM signature in Raw when the transport signs
 // and m is a Raw copy (Bulk.Copy), so that a caller can sign its next
 // messages on another core while the connections carry the ones before:
@@ -261,8 +265,16 @@ func (t *SMTPTransport) sendOne(ctx context.Context, c *smtpConn, m Message) Res
 		stop := context.AfterFunc(ctx, func() { raw.Close() })
 		began := time.Now()
 		err := sendRaw(c.smtp, p.from, p.to, p.data, t.opts.CommandTimeout, dataTimeout(t.opts.DataTimeout, len(p.data)),
-			time.Since(c.used) > idleCheck)
+			time.Since(c.used) > idleCheck, m.BeforeEnd)
 		stop()
+		var held *heldBack
+		if errors.As(err, &held) {
+			// Our own hold, not the relay's failure: the session is in
+			// the middle of the DATA and goes without its end, so the
+			// relay drops the message.
+			c.drop()
+			return temporary(held.err)
+		}
 		if t.opts.ObserveTransaction != nil && !errors.Is(err, errRawConnCheck) {
 			outcome := Sent
 			if err != nil {

@@ -17,6 +17,14 @@ type Transport interface {
 	Close() error
 }
 
+// EndGate is a Transport that calls each message's BeforeEnd before the
+// message becomes final, and holds the message back when it fails. Other
+// transports do not call BeforeEnd.
+type EndGate interface {
+	Transport
+	GatesEnd()
+}
+
 // Status is the outcome of one message.
 type Status int
 
