@@ -59,10 +59,10 @@ func checkConfig(cfg *config.Config) (*checked, error) {
 
 	m := cfg.Mail
 	if m.DKIM.Enabled() {
-		if _, err := mail.LoadDKIM(m.DKIM.Domain, m.DKIM.Selector, m.DKIM.KeyFile); err != nil {
+		if _, err := loadDKIM(m.DKIM); err != nil {
 			key, msg := splitKey(err, "mail.dkim.key_file")
 			fix := ""
-			if key == "mail.dkim.key_file" {
+			if strings.HasSuffix(key, ".key_file") {
 				fix = "name a readable, unencrypted PEM private key (RSA or Ed25519), or remove mail.dkim to send unsigned"
 			}
 			add(key, fix, "%s", msg)

@@ -20,13 +20,29 @@ import (
 // tokenSecret names the store secret that signs subscriber links.
 const tokenSecret = "subscriber-tokens"
 
+// loadDKIM reads every key of mail.dkim.
+func loadDKIM(cfg config.DKIM) (*mail.DKIM, error) {
+	d, err := mail.LoadDKIM(cfg.Domain, cfg.Selector, cfg.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	for i, k := range cfg.ExtraKeys {
+		key, err := mail.LoadDKIMKey(fmt.Sprintf("mail.dkim.extra_keys[%d]", i), cfg.Domain, k.Selector, k.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		d.Also = append(d.Also, key)
+	}
+	return d, nil
+}
+
 // transport builds the mail transport of the config: .eml files by
 // default, else SMTP; DKIM-signed when mail.dkim is set.
 func (a *app) transport() (mail.Transport, error) {
 	cfg := a.cfg.Mail
 	var dkim *mail.DKIM
 	if cfg.DKIM.Enabled() {
-		d, err := mail.LoadDKIM(cfg.DKIM.Domain, cfg.DKIM.Selector, cfg.DKIM.KeyFile)
+		d, err := loadDKIM(cfg.DKIM)
 		if err != nil {
 			return nil, err
 		}

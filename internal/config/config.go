@@ -165,6 +165,16 @@ type DKIM struct {
 	Selector string `yaml:"selector"`
 	// KeyFile is a PEM file holding the private key.
 	KeyFile string `yaml:"key_file"`
+	// ExtraKeys are more keys of Domain, each signing every message too:
+	// an Ed25519 key beside an RSA one (RFC 8463), or the next key while
+	// the old one is still published.
+	ExtraKeys []DKIMKey `yaml:"extra_keys"`
+}
+
+// DKIMKey is one more selector and key of mail.dkim.domain.
+type DKIMKey struct {
+	Selector string `yaml:"selector"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // Enabled reports whether DKIM signing is configured.
@@ -422,6 +432,9 @@ func (c *Config) resolve() {
 	}
 	if len(c.Server.TrustedProxies) == 0 {
 		c.Server.TrustedProxies = nil
+	}
+	if len(c.Mail.DKIM.ExtraKeys) == 0 {
+		c.Mail.DKIM.ExtraKeys = nil
 	}
 	if len(c.Subscribe.AllowedOrigins) == 0 {
 		c.Subscribe.AllowedOrigins = nil

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +16,7 @@ const (
 )
 
 // BaseDir returns the folder that the relative paths of a config file at
-// path (storage.dsn for sqlite, mail.file_dir, mail.dkim.key_file,
+// path (storage.dsn for sqlite, mail.file_dir, mail.dkim.key_file and extra_keys,
 // ingest.watch_dir, templates_dir) are resolved against, and why:
 //
 //   - no file: the working directory ("");
@@ -71,6 +72,9 @@ func (c *Config) resolvePaths(o *origin) {
 	}
 	join("mail.file_dir", &c.Mail.FileDir)
 	join("mail.dkim.key_file", &c.Mail.DKIM.KeyFile)
+	for i := range c.Mail.DKIM.ExtraKeys {
+		join(fmt.Sprintf("mail.dkim.extra_keys[%d].key_file", i), &c.Mail.DKIM.ExtraKeys[i].KeyFile)
+	}
 	join("ingest.watch_dir", &c.Ingest.WatchDir)
 	join("templates_dir", &c.TemplatesDir)
 }

@@ -114,7 +114,7 @@ func (c *Config) Print(w io.Writer) error {
 	}
 	// Say where the relative paths lead, as they may not lead where the
 	// command was run.
-	paths := "relative paths (storage.dsn, mail.file_dir, ingest.watch_dir, templates_dir, mail.dkim.key_file) are from the working directory"
+	paths := "relative paths (storage.dsn, mail.file_dir, ingest.watch_dir, templates_dir, mail.dkim.key_file and its extra_keys) are from the working directory"
 	if c.BaseDir != "" {
 		_, why := BaseDir(c.Path)
 		paths = "relative paths in the file are resolved from " + c.BaseDir + " (" + why + "), shown resolved"

@@ -162,6 +162,25 @@ func (c *Config) validate(o *origin) error {
 		v.add("mail.dkim", "set all of mail.dkim.domain, selector and key_file, or none of them",
 			"is partly set (domain %q, selector %q, key_file %q)", d.Domain, d.Selector, d.KeyFile)
 	}
+	if len(d.ExtraKeys) > 0 && !d.Enabled() {
+		v.add("mail.dkim.extra_keys", "set mail.dkim.domain, selector and key_file (the first key), or remove extra_keys",
+			"has %d keys but mail.dkim is not set", len(d.ExtraKeys))
+	}
+	selectors := map[string]string{d.Selector: "mail.dkim.selector"}
+	for i, k := range d.ExtraKeys {
+		key := fmt.Sprintf("mail.dkim.extra_keys[%d]", i)
+		switch {
+		case k.Selector == "":
+			v.add(key+".selector", "give each extra key its selector (its TXT record is at SELECTOR._domainkey.DOMAIN)", "is missing")
+		case selectors[k.Selector] != "":
+			v.add(key+".selector", "give each key its own selector", "%q is also %s", k.Selector, selectors[k.Selector])
+		default:
+			selectors[k.Selector] = key + ".selector"
+		}
+		if k.KeyFile == "" {
+			v.add(key+".key_file", "name the PEM private key of this selector", "is missing")
+		}
+	}
 
 	// newsletters
 	ids := map[string]int{}

@@ -152,6 +152,21 @@ func TestLoadValidation(t *testing.T) {
 			want: `FILE:2: mail.dkim: is partly set (domain "example.vn", selector "", key_file ""); set all of mail.dkim.domain, selector and key_file, or none of them`,
 		},
 		{
+			name: "dkim extra key without mail.dkim",
+			file: "mail:\n  dkim:\n    extra_keys:\n      - {selector: ed1, key_file: ed.pem}\n",
+			want: `FILE:3: mail.dkim.extra_keys: has 1 keys but mail.dkim is not set; set mail.dkim.domain, selector and key_file (the first key), or remove extra_keys`,
+		},
+		{
+			name: "dkim extra key with the first key's selector",
+			file: "mail:\n  dkim:\n    domain: example.vn\n    selector: s1\n    key_file: rsa.pem\n    extra_keys:\n      - {selector: s1, key_file: ed.pem}\n",
+			want: `FILE:7: mail.dkim.extra_keys[0].selector: "s1" is also mail.dkim.selector; give each key its own selector`,
+		},
+		{
+			name: "dkim extra key without its file",
+			file: "mail:\n  dkim:\n    domain: example.vn\n    selector: s1\n    key_file: rsa.pem\n    extra_keys:\n      - selector: ed1\n",
+			want: `FILE:7: mail.dkim.extra_keys[0].key_file: is missing; name the PEM private key of this selector`,
+		},
+		{
 			name: "trusted proxy",
 			file: "server:\n  trusted_proxies: [10.0.0.0/33]\n",
 			want: `FILE:2: server.trusted_proxies[0]: "10.0.0.0/33" is not a CIDR or an IP address; write a CIDR such as 10.0.0.0/8 or one address such as 192.0.2.7`,

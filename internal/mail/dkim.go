@@ -42,6 +42,17 @@ type DKIM struct {
 	Domain   string        // the d= tag: the domain publishing the key
 	Selector string        // the s= tag: the key is at Selector._domainkey.Domain
 	Signer   crypto.Signer // *rsa.PrivateKey or ed25519.PrivateKey
+	// Also are more keys of Domain, each signing every message with a
+	// signature of its own beside Signer's: typically RSA, which every
+	// receiver checks, and Ed25519 (RFC 8463 §5). They share the body
+	// hash, so a key costs one more signature a message.
+	Also []DKIMKey
+}
+
+// DKIMKey is one more key of a DKIM's domain (mail.dkim.extra_keys).
+type DKIMKey struct {
+	Selector string
+	Signer   crypto.Signer
 }
 
 // LoadDKIM reads the private key in keyFile (PEM: PKCS#1 or PKCS#8 RSA of at
@@ -52,21 +63,31 @@ func LoadDKIM(domain, selector, keyFile string) (*DKIM, error) {
 	if domain == "" {
 		return nil, errors.New("mail.dkim.domain: empty; set it to the domain that publishes the DKIM key (the d= of the signature)")
 	}
+	k, err := LoadDKIMKey("mail.dkim", domain, selector, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return &DKIM{Domain: domain, Selector: k.Selector, Signer: k.Signer}, nil
+}
+
+// LoadDKIMKey reads one key of domain, set at the config key name
+// ("mail.dkim", "mail.dkim.extra_keys[0]"), which its errors start with.
+func LoadDKIMKey(name, domain, selector, keyFile string) (DKIMKey, error) {
 	if selector == "" {
-		return nil, errors.New("mail.dkim.selector: empty; set it to the selector of the key (its TXT record is at SELECTOR._domainkey." + domain + ")")
+		return DKIMKey{}, errors.New(name + ".selector: empty; set it to the selector of the key (its TXT record is at SELECTOR._domainkey." + domain + ")")
 	}
 	if keyFile == "" {
-		return nil, errors.New("mail.dkim.key_file: empty; set it to a PEM private key file")
+		return DKIMKey{}, errors.New(name + ".key_file: empty; set it to a PEM private key file")
 	}
 	data, err := os.ReadFile(keyFile)
 	if err != nil {
-		return nil, fmt.Errorf("mail.dkim.key_file: cannot read the DKIM key (check the path and its permissions): %w", err)
+		return DKIMKey{}, fmt.Errorf("%s.key_file: cannot read the DKIM key (check the path and its permissions): %w", name, err)
 	}
 	signer, err := parseDKIMKey(data)
 	if err != nil {
-		return nil, fmt.Errorf("mail.dkim.key_file %s: %w", keyFile, err)
+		return DKIMKey{}, fmt.Errorf("%s.key_file %s: %w", name, keyFile, err)
 	}
-	return &DKIM{Domain: domain, Selector: selector, Signer: signer}, nil
+	return DKIMKey{Selector: selector, Signer: signer}, nil
 }
 
 // keyHelp says how to make a key LoadDKIM accepts.
@@ -107,7 +128,7 @@ func parseDKIMKey(data []byte) (crypto.Signer, error) {
 }
 
 // Sign returns msg (a whole message with CRLF line endings, as Render makes
-// it) with a DKIM-Signature header in front. The signature covers those of
+// it) with a DKIM-Signature header in front, one for each key. The signature covers those of
 // From, To, Subject, Date, Message-ID, MIME-Version, Content-Type, Reply-To,
 // List-Id, List-Unsubscribe and List-Unsubscribe-Post that msg has, and the
 // whole body.

@@ -196,18 +196,33 @@ func relaxHeader(dst, field []byte) []byte {
 	return dst
 }
 
-// sign returns the DKIM-Signature field (CRLF included) for msg, covering
-// the fields named in keys (a name given more often than msg has it
-// covers a field that is not there: oversigning) and the whole body.
+// sign returns the DKIM-Signature fields (CRLF included) for msg, one a
+// key, each covering the fields named in keys (a name given more often
+// than msg has it covers a field that is not there: oversigning) and the
+// whole body, hashed once for all.
 func (d *DKIM) sign(msg []byte, keys []string, now time.Time) ([]byte, error) {
 	header, body := msg, []byte(nil)
 	if i := bytes.Index(msg, []byte("\r\n\r\n")); i >= 0 {
 		header, body = msg[:i+2], msg[i+4:]
 	}
 	bh := bodyHash(body)
+	fields := headerFields(header)
+	out, err := d.signWith(nil, d.Selector, d.Signer, fields, keys, bh, now)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range d.Also {
+		if out, err = d.signWith(out, k.Selector, k.Signer, fields, keys, bh, now); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
 
+// signWith appends to dst the DKIM-Signature field of one key.
+func (d *DKIM) signWith(dst []byte, selector string, signer crypto.Signer, fields []headerField, keys []string, bh [sha256.Size]byte, now time.Time) ([]byte, error) {
 	algo, hashOpt := "rsa-sha256", crypto.Hash(crypto.SHA256)
-	if _, ok := d.Signer.Public().(ed25519.PublicKey); ok {
+	if _, ok := signer.Public().(ed25519.PublicKey); ok {
 		// RFC 8463: Ed25519 signs the SHA-256 of the data, as PureEdDSA.
 		algo, hashOpt = "ed25519-sha256", crypto.Hash(0)
 	}
@@ -217,7 +232,7 @@ func (d *DKIM) sign(msg []byte, keys []string, now time.Time) ([]byte, error) {
 	f.add("a="+algo+";", true)
 	f.add("c=relaxed/relaxed;", true)
 	f.add("d="+d.Domain+";", true)
-	f.add("s="+d.Selector+";", true)
+	f.add("s="+selector+";", true)
 	f.add("t="+strconv.FormatInt(now.Unix(), 10)+";", true)
 	for i, k := range keys {
 		switch {
@@ -235,11 +250,11 @@ func (d *DKIM) sign(msg []byte, keys []string, now time.Time) ([]byte, error) {
 	f.add("b=", true)
 
 	h := sha256.New()
-	writeSignedFields(h, headerFields(header), keys)
+	writeSignedFields(h, fields, keys)
 	h.Write(relaxHeader(nil, f.buf))
-	sig, err := d.Signer.Sign(rand.Reader, h.Sum(nil), hashOpt)
+	sig, err := signer.Sign(rand.Reader, h.Sum(nil), hashOpt)
 	if err != nil {
-		return nil, fmt.Errorf("dkim sign for %s: %w", d.Domain, err)
+		return nil, fmt.Errorf("dkim sign for %s (selector %s): %w", d.Domain, selector, err)
 	}
 	b := base64.StdEncoding.EncodeToString(sig)
 	for first := true; b != ""; first = false {
@@ -247,7 +262,7 @@ func (d *DKIM) sign(msg []byte, keys []string, now time.Time) ([]byte, error) {
 		f.add(b[:n], !first)
 		b = b[n:]
 	}
-	return append(f.buf, '\r', '\n'), nil
+	return append(append(dst, f.buf...), '\r', '\n'), nil
 }
 
 // writeSignedFields writes to h, in relaxed form, the fields keys name:
