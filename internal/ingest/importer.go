@@ -77,6 +77,7 @@ type Importer struct {
 	now        func() time.Time
 	workers    int
 	batchSize  int
+	maxGroup   int // articles of one transaction of several chunks
 	observe    func(Result)
 	images     *ImageLookup
 }
@@ -88,7 +89,9 @@ type ImporterOptions struct {
 	Location   *time.Location // site.timezone, for page date lines
 	Now        func() time.Time
 	Workers    int // default: the number of CPUs
-	BatchSize  int // articles per transaction; default 500
+	// BatchSize: inputs per chunk of parallel work; default 500. A
+	// transaction takes one chunk, or several ready together (maxGroup).
+	BatchSize int
 	// Observe is told every result (metrics); nil for none.
 	Observe func(Result)
 	// Images learns the length of images given without one
@@ -105,6 +108,7 @@ func NewImporter(opts ImporterOptions) *Importer {
 		now:        opts.Now,
 		workers:    opts.Workers,
 		batchSize:  opts.BatchSize,
+		maxGroup:   maxGroup,
 		observe:    opts.Observe,
 		images:     opts.Images,
 	}
@@ -211,29 +215,22 @@ func (im *Importer) Run(ctx context.Context, produce func(ctx context.Context, e
 	}
 	go func() { wg.Wait(); close(parsed) }()
 
-	// Writer: save chunks in order.
+	// Writer: save chunks in order, those ready together in one
+	// transaction (see saveGroup).
 	var summary Summary
 	touched := map[string]bool{} // ids this run created or updated
 	pending := map[int]*chunk{}
 	next := 0
 	var writeErr error
-	for c := range parsed {
-		if writeErr != nil {
-			continue
+	var group []*chunk
+	groupIDs := map[string]bool{} // ids the group's chunks save
+	groupSize := 0
+	flush := func() error {
+		defer func() { group, groupSize = group[:0], 0; clear(groupIDs) }()
+		if err := im.saveGroup(ctx, group, touched); err != nil {
+			return err
 		}
-		pending[c.seq] = c
-		for {
-			c, ok := pending[next]
-			if !ok {
-				break
-			}
-			delete(pending, next)
-			next++
-			if err := im.save(ctx, c, touched); err != nil {
-				writeErr = err
-				cancel(err)
-				break
-			}
+		for _, c := range group {
 			for _, r := range c.results {
 				summary.add(r)
 				if report != nil {
@@ -243,6 +240,53 @@ func (im *Importer) Run(ctx context.Context, produce func(ctx context.Context, e
 					im.observe(r)
 				}
 			}
+		}
+		return nil
+	}
+	for c := range parsed {
+		if writeErr != nil {
+			continue
+		}
+		pending[c.seq] = c
+		// Take every chunk that is ready now, without waiting.
+	ready:
+		for {
+			select {
+			case c, ok := <-parsed:
+				if !ok {
+					break ready
+				}
+				pending[c.seq] = c
+			default:
+				break ready
+			}
+		}
+		for writeErr == nil {
+			c, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			// A chunk that would re-save an id an earlier chunk of the
+			// group saves waits for that save's outcome (touched).
+			if len(group) > 0 && (groupSize+len(c.keep) > im.maxGroup || rereads(c, groupIDs, touched)) {
+				writeErr = flush()
+			}
+			if writeErr == nil {
+				im.collect(ctx, c, touched)
+				group = append(group, c)
+				groupSize += len(c.articles)
+				for _, a := range c.articles {
+					groupIDs[a.ID] = true
+				}
+			}
+		}
+		if writeErr == nil && len(group) > 0 {
+			writeErr = flush()
+		}
+		if writeErr != nil {
+			cancel(writeErr)
 		}
 	}
 	<-readDone
@@ -361,11 +405,61 @@ func (im *Importer) sourceHash(r record) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// save writes one chunk's articles in one transaction. Inputs skipped as
+// maxGroup bounds the articles of one transaction when the writer takes
+// several ready chunks together. Each commit writes every page the batch
+// dirtied, and in a bulk import that is a leaf of each index (id, GUID,
+// slug, source hash, category links) for most articles: four chunks per
+// commit write those leaves a quarter as often.
+const maxGroup = 2000
+
+// rereads reports a chunk with a skipped input of an id the group saves:
+// whether it is saved again depends on the outcome of that save.
+func rereads(c *chunk, groupIDs, touched map[string]bool) bool {
+	for i, r := range c.results {
+		if r.Err == nil && c.skipped[i] && groupIDs[r.ID] && !touched[r.ID] {
+			return true
+		}
+	}
+	return false
+}
+
+// saveGroup writes the articles of chunks collected in order in one
+// transaction: all or none of them are stored.
+func (im *Importer) saveGroup(ctx context.Context, group []*chunk, touched map[string]bool) error {
+	var articles []article.Article
+	for _, c := range group {
+		articles = append(articles, c.articles...)
+	}
+	if len(articles) == 0 {
+		return nil
+	}
+	saved, err := im.store.SaveArticles(ctx, im.now(), articles)
+	if err != nil {
+		for _, c := range group {
+			if len(c.keep) > 0 {
+				return fmt.Errorf("import: saving the batch starting at %s: %w", c.records[c.keep[0]].origin, err)
+			}
+		}
+		return fmt.Errorf("import: %w", err)
+	}
+	for _, c := range group {
+		for j, s := range saved[:len(c.keep)] {
+			r := &c.results[c.keep[j]]
+			r.ID, r.Slug, r.Outcome = s.ID, s.Slug, s.Outcome
+			if s.Outcome != store.Unchanged {
+				touched[s.ID] = true
+			}
+		}
+		saved = saved[len(c.keep):]
+	}
+	return nil
+}
+
+// collect sets the articles of one chunk to save. Inputs skipped as
 // unchanged were compared with the store as it was before this run; when
 // an earlier input of the run changed the same article, the skipped one is
 // the later version and is saved after all.
-func (im *Importer) save(ctx context.Context, c *chunk, touched map[string]bool) error {
+func (im *Importer) collect(ctx context.Context, c *chunk, touched map[string]bool) {
 	var articles []article.Article
 	var keep []int
 	inBatch := map[string]bool{}
@@ -406,23 +500,7 @@ func (im *Importer) save(ctx context.Context, c *chunk, touched map[string]bool)
 		r.Err = err
 	}
 	c.articles, c.keep = articles, keep
-	if len(c.articles) == 0 {
-		return nil
-	}
 	// Articles normalized again here have not been looked up; the rest
 	// are skipped or answered from the cache.
 	im.images.Fill(ctx, c.articles)
-	saved, err := im.store.SaveArticles(ctx, im.now(), c.articles)
-	if err != nil {
-		first := c.records[c.keep[0]].origin
-		return fmt.Errorf("import: saving the batch starting at %s: %w", first, err)
-	}
-	for j, s := range saved {
-		r := &c.results[c.keep[j]]
-		r.ID, r.Slug, r.Outcome = s.ID, s.Slug, s.Outcome
-		if s.Outcome != store.Unchanged {
-			touched[s.ID] = true
-		}
-	}
-	return nil
 }

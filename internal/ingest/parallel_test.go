@@ -100,6 +100,15 @@ func runImports(t *testing.T, st interface {
 	articleLister
 }, workers int, lines []string) []importOutcome {
 	t.Helper()
+	return runImportsWith(t, st, workers, lines, nil)
+}
+
+// runImportsWith is runImports with set applied to the importer.
+func runImportsWith(t *testing.T, st interface {
+	ArticleStore
+	articleLister
+}, workers int, lines []string, set func(*Importer)) []importOutcome {
+	t.Helper()
 	ctx := context.Background()
 	now := func() time.Time { return testClock }
 	n, err := article.NewNormalizer(article.NormalizerOptions{BaseURL: "https://baomau.vn", Location: hcm, ParseTime: ParseDate})
@@ -107,6 +116,9 @@ func runImports(t *testing.T, st interface {
 		t.Fatal(err)
 	}
 	im := NewImporter(ImporterOptions{Normalizer: n, Store: st, Location: hcm, Now: now, Workers: workers, BatchSize: parallelBatch})
+	if set != nil {
+		set(im)
+	}
 	edited := make([]string, len(lines))
 	for i, l := range lines {
 		edited[i] = strings.ReplaceAll(l, `"summary":"`, `"summary":"Sửa lần ba: `)
