@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/textproto"
+	"sync"
 	"time"
 
 	"github.com/wneessen/go-mail/smtp"
@@ -221,40 +222,58 @@ func sendPipelined(sc *smtp.Client, from, rcpt string, data []byte, command, dat
 
 // writeData writes a message (CRLF line endings) as the DATA of a
 // transaction. textproto's dot writer, which w is, looks at every byte on
-// its own; here the lines that start with a dot are found with
-// bytes.Index, the message goes to the connection's buffer in large
-// writes, and only its last line break goes through w, which leaves w in
-// the state in which its Close ends the data with ".".
+// its own; here the body goes to the connection in one write, dot-stuffed
+// (RFC 5321 4.5.2) into a pooled buffer when a line starts with a dot,
+// and only its last line break goes through w, which leaves w in the
+// state in which its Close ends the data with ".". The connection's
+// buffer (4 KiB) is empty here, so bufio hands the body straight to the
+// connection; written a piece between dots at a time, it went out in
+// 4 KiB writes, 8 system calls a 53 KB copy instead of 3.
 func writeData(sc *smtp.Client, w io.Writer, data []byte) error {
 	if !bytes.HasSuffix(data, []byte("\r\n")) {
 		data = append(data[:len(data):len(data)], '\r', '\n')
 	}
 	body, last := data[:len(data)-2], data[len(data)-2:]
 	out := sc.Text.W
-	if len(body) > 0 && body[0] == '.' {
-		if err := out.WriteByte('.'); err != nil {
+	if !bytes.HasPrefix(body, []byte(".")) && !bytes.Contains(body, []byte("\n.")) {
+		if _, err := out.Write(body); err != nil {
 			return err
 		}
+	} else {
+		bp := stuffed.Get().(*[]byte)
+		b := appendStuffed((*bp)[:0], body)
+		_, err := out.Write(b)
+		if cap(b) <= 4<<20 {
+			*bp = b
+			stuffed.Put(bp)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err := w.Write(last)
+	return err
+}
+
+// stuffed holds the buffers of dot-stuffed bodies.
+var stuffed = sync.Pool{New: func() any { return new([]byte) }}
+
+// appendStuffed appends body to dst with a second dot in front of each
+// line that starts with one.
+func appendStuffed(dst, body []byte) []byte {
+	if len(body) > 0 && body[0] == '.' {
+		dst = append(dst, '.')
 	}
 	for {
 		i := bytes.Index(body, []byte("\n."))
 		if i < 0 {
 			break
 		}
-		// A line that starts with a dot gets a second one (RFC 5321 4.5.2).
-		if _, err := out.Write(body[:i+2]); err != nil {
-			return err
-		}
-		if err := out.WriteByte('.'); err != nil {
-			return err
-		}
+		dst = append(dst, body[:i+2]...)
+		dst = append(dst, '.')
 		body = body[i+2:]
 	}
-	if _, err := out.Write(body); err != nil {
-		return err
-	}
-	_, err := w.Write(last)
-	return err
+	return append(dst, body...)
 }
 
 // resetAfter aborts the transaction after a refused MAIL or RCPT, so the
