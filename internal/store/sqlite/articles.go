@@ -38,12 +38,13 @@ func (s *Store) KnownSources(ctx context.Context, sourceHashes []string) (map[st
 }
 
 // pairs runs query (ending in "IN ") over keys in chunks and collects the
-// two columns it selects as a map.
+// two columns it selects as a map. It runs on the articles connection,
+// whose cache holds the index pages the saves use.
 func (s *Store) pairs(ctx context.Context, query string, keys []string) (map[string]string, error) {
 	out := make(map[string]string, len(keys))
 	for start := 0; start < len(keys); start += chunk {
 		part := keys[start:min(start+chunk, len(keys))]
-		rows, err := s.db.QueryContext(ctx, query+`(`+placeholders(len(part))+`)`, anys(part)...)
+		rows, err := s.articles.QueryContext(ctx, query+`(`+placeholders(len(part))+`)`, anys(part)...)
 		if err != nil {
 			return nil, err
 		}
@@ -68,7 +69,7 @@ func (s *Store) pairs(ctx context.Context, query string, keys []string) (map[str
 // SaveArticles creates or updates articles in one transaction.
 func (s *Store) SaveArticles(ctx context.Context, now time.Time, articles []article.Article) ([]store.Saved, error) {
 	now = now.Truncate(time.Microsecond)
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.articles.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("save articles: begin: %w", err)
 	}

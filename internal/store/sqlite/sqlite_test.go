@@ -94,3 +94,66 @@ func TestBackupWhileWriting(t *testing.T) {
 		t.Errorf("a backup over an existing file: %v", err)
 	}
 }
+
+// TestArticleConnectionSeesOtherWriters: the import's lookups and saves
+// run on a connection of their own that keeps its cache between batches;
+// they must still see what the store's other connections and another
+// process (bantin ingest beside serve) commit in between.
+func TestArticleConnectionSeesOtherWriters(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "bantin.db")
+	a, b := open(t, path), open(t, path)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	art := func(id, summary string) article.Article {
+		return article.Article{ID: id, GUID: "tag:x," + id, Slug: id, Title: "T " + id, Summary: summary,
+			InputHash: "h-" + summary, SourceHash: "s-" + summary, PublishedAt: now}
+	}
+	saveOne := func(s *sqlite.Store, x article.Article) store.Outcome {
+		t.Helper()
+		saved, err := s.SaveArticles(ctx, now, []article.Article{x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return saved[0].Outcome
+	}
+	hash := func(s *sqlite.Store, id string) string {
+		t.Helper()
+		m, err := s.ArticleHashes(ctx, []string{id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m[id]
+	}
+	if got := saveOne(a, art("mot", "1")); got != store.Created {
+		t.Fatalf("first save: %v", got)
+	}
+	if got := hash(a, "mot"); got != "h-1" {
+		t.Fatalf("hash after the save: %q", got)
+	}
+	// Another process changes the article, then deletes it.
+	if got := saveOne(b, art("mot", "2")); got != store.Updated {
+		t.Fatalf("save by the other process: %v", got)
+	}
+	if got := hash(a, "mot"); got != "h-2" {
+		t.Fatalf("hash after the other process's update: %q, want h-2", got)
+	}
+	if m, err := a.KnownSources(ctx, []string{"s-1", "s-2"}); err != nil || m["s-2"] != "mot" || m["s-1"] != "" {
+		t.Fatalf("known sources after the other process's update: %v, %v", m, err)
+	}
+	if err := b.DeleteArticle(ctx, "mot"); err != nil {
+		t.Fatal(err)
+	}
+	if got := hash(a, "mot"); got != "" {
+		t.Fatalf("hash after the other process deleted it: %q, want none", got)
+	}
+	if got := saveOne(a, art("mot", "2")); got != store.Created {
+		t.Fatalf("save after the other process deleted it: %v, want created", got)
+	}
+	// This store's own pool too (DeleteArticle runs there).
+	if err := a.DeleteArticle(ctx, "mot"); err != nil {
+		t.Fatal(err)
+	}
+	if got := hash(a, "mot"); got != "" {
+		t.Fatalf("hash after this store deleted it: %q, want none", got)
+	}
+}
