@@ -80,6 +80,8 @@ func (s *Service) DeliverIssue(ctx context.Context, is store.Issue, progress Pro
 	)
 	for range s.opts.Workers {
 		wg.Go(func() {
+			mk.senders.Add(1)
+			defer mk.senders.Add(-1)
 			for ctx.Err() == nil {
 				// Nothing is claimed while the relay cannot be reached:
 				// the copies stay queued as they are.
@@ -656,14 +658,17 @@ func (s *Service) latest(ctx context.Context, list string) (Issue, error) {
 // only before its end of data: a crash still repeats at most one accepted
 // message per worker. The marker writes marks lazily, all those handed
 // over in one store transaction (group commit), when someone waits for
-// one of them or when every worker has one in: with 16 KiB pages a commit
-// writes its pages whole, so one commit per mark was a third of a copy's
-// CPU.
+// one of them (after up to markGrace for the other workers' marks) or
+// when every worker has one in: with 16 KiB pages a commit writes its
+// pages whole, so one commit per mark was a third of a copy's CPU.
 type marker struct {
 	s     *Service
 	reqs  chan markReq  // buffered: a sender hands its mark over and goes on
 	hurry chan struct{} // a waiter's nudge; the batch is looked at again
 	done  chan struct{}
+	// senders counts the workers sending: a sender has at most one mark
+	// in flight, so a batch with that many is full.
+	senders atomic.Int32
 }
 
 type markReq struct {
@@ -671,8 +676,12 @@ type markReq struct {
 	p    *pendingMark
 }
 
-// markDelay bounds how long a mark nobody waits for yet stays unwritten.
-const markDelay = 20 * time.Millisecond
+// markDelay bounds how long a mark nobody waits for yet stays unwritten;
+// markGrace how long a waiter waits for the other senders' marks.
+const (
+	markDelay = 20 * time.Millisecond
+	markGrace = time.Millisecond
+)
 
 func (s *Service) newMarker() *marker {
 	mk := &marker{s: s, reqs: make(chan markReq, 4*max(s.opts.Workers, 1)), hurry: make(chan struct{}, 1),
@@ -683,10 +692,12 @@ func (s *Service) newMarker() *marker {
 
 func (mk *marker) run() {
 	defer close(mk.done)
-	full := max(mk.s.opts.Workers, 1)
 	timer := time.NewTimer(markDelay)
 	for req := range mk.reqs {
 		batch := []markReq{req}
+		// One mark in flight a sender: with all of them in, no more
+		// can come before this commit.
+		full := max(int(mk.senders.Load()), 1)
 		timer.Reset(markDelay)
 	more:
 		for len(batch) < full && !waited(batch) {
@@ -699,6 +710,24 @@ func (mk *marker) run() {
 			case <-mk.hurry:
 			case <-timer.C:
 				break more
+			}
+		}
+		if len(batch) < full && waited(batch) {
+			// Someone waits, and the other senders' marks are due
+			// within a copy's time: a little longer for them makes one
+			// commit of what would be two or three.
+			timer.Reset(markGrace)
+		grace:
+			for len(batch) < full {
+				select {
+				case r, ok := <-mk.reqs:
+					if !ok {
+						break grace
+					}
+					batch = append(batch, r)
+				case <-timer.C:
+					break grace
+				}
 			}
 		}
 		// Whatever else is in already goes in too.

@@ -157,7 +157,8 @@ func markFixture(t *testing.T, workers int, delay time.Duration, subscribers int
 // TestCrashRepeatsAtMostOneCopyPerWorker: with the store slow to mark, no
 // copy is taken on by the relay while the copy its worker sent before is
 // still unmarked, so a kill at any moment sends again at most one copy
-// per worker; and the marks of the workers share commits.
+// per worker; and the marks of the workers share commits, most of them
+// two or more.
 func TestCrashRepeatsAtMostOneCopyPerWorker(t *testing.T) {
 	for _, workers := range []int{1, 4} {
 		t.Run(strconv.Itoa(workers)+" workers", func(t *testing.T) {
@@ -179,7 +180,10 @@ func TestCrashRepeatsAtMostOneCopyPerWorker(t *testing.T) {
 				t.Errorf("a copy was taken on with %d copies accepted and unmarked; want at most %d (one per other worker)",
 					w.maxUnacked, workers-1)
 			}
-			if workers > 1 && marks.commits >= len(emails) {
+			// A waiter waits a little for the other workers' marks: most
+			// commits carry several (one a mark for each waiter, before
+			// that grace, was 40 commits here).
+			if workers > 1 && marks.commits > len(emails)/2 {
 				t.Errorf("%d commits for %d copies: the marks of the workers do not share commits", marks.commits, len(emails))
 			}
 			t.Logf("%d commits for %d copies", marks.commits, len(emails))
