@@ -3,9 +3,10 @@
 # (default 20000), delivered by `bantin digest send` into postfix's
 # smtp-sink on loopback, beside smtp-source -d pushing the same number of
 # messages of the same size over the same number of reused connections
-# into the same sink. Then the same send DKIM-signed with Ed25519 and with
-# RSA-2048. Each row is also given as a ratio of figures measured in the
-# same run (the machine is shared: absolute rates swing, ratios much less):
+# into the same sink. Then the same send DKIM-signed with Ed25519, with
+# RSA-2048, and with both (mail.dkim.extra_keys). Each row is also given as
+# a ratio of figures measured in the same run (the machine is shared:
+# absolute rates swing, ratios much less):
 # unsigned against smtp-source (the mean of a run before and one after
 # bantin's), signed against unsigned. With BENCH_BASE=REV each row is also
 # run with bantin built from that commit (git archive), interleaved, and
@@ -96,9 +97,11 @@ run() { # $1: binary, $2: label, $3: extra mail keys; sets rates[$2]
 }
 ed="  dkim: {domain: baomau.vn, selector: ed, key_file: $work/ed25519.pem}"
 rsa="  dkim: {domain: baomau.vn, selector: rsa, key_file: $work/rsa.pem}"
-for kind in unsigned ed25519 rsa-2048; do
-  case $kind in unsigned) keys="" ;; ed25519) keys=$ed ;; rsa-2048) keys=$rsa ;; esac
-  [ -n "$base_bin" ] && run "$base_bin" "base $kind" "$keys"
+both="  dkim: {domain: baomau.vn, selector: rsa, key_file: $work/rsa.pem, extra_keys: [{selector: ed, key_file: $work/ed25519.pem}]}"
+for kind in unsigned ed25519 rsa-2048 rsa+ed25519; do
+  case $kind in unsigned) keys="" ;; ed25519) keys=$ed ;; rsa-2048) keys=$rsa ;; rsa+ed25519) keys=$both ;; esac
+  # Signing with two keys (mail.dkim.extra_keys) is newer than the base.
+  [ -n "$base_bin" ] && [ "$kind" != rsa+ed25519 ] && run "$base_bin" "base $kind" "$keys"
   run ./bantin "bantin $kind" "$keys"
 done
 src2=$(source_rate)
@@ -116,6 +119,9 @@ for who in ${base_bin:+base} bantin; do
       "$(ratio "$r" "$u")" "$(ratio "$r" "$base")" "$(ratio "${cpu[$who $kind]}" "${cpu[$who unsigned]}")"
   done
 done
+r=${rates[bantin rsa+ed25519]}
+printf '  %-22s %6d digests/s  %sx rsa-2048  %sx unsigned  CPU/digest %sx rsa-2048\n' "bantin rsa+ed25519" "$(echo "$r / 1" | bc)" \
+  "$(ratio "$r" "${rates[bantin rsa-2048]}")" "$(ratio "$r" "${rates[bantin unsigned]}")" "$(ratio "${cpu[bantin rsa+ed25519]}" "${cpu[bantin rsa-2048]}")"
 if [ -n "$base_bin" ]; then
   for kind in unsigned ed25519 rsa-2048; do
     printf '  %-22s %sx base  CPU/digest %sx base\n' "bantin $kind" "$(ratio "${rates[bantin $kind]}" "${rates[base $kind]}")" \
