@@ -138,13 +138,19 @@ func parseDKIMKey(data []byte) (crypto.Signer, error) {
 // relays read such breaks in different ways, and the bytes sent must be
 // the bytes signed.
 func (d *DKIM) Sign(msg []byte) ([]byte, error) {
-	msg = crlfLines(msg)
+	header, body := splitMessage(msg)
+	bh, bare := hashBody(body)
+	if bare || bareBreak(header) {
+		msg = crlfLines(msg)
+		header, body = splitMessage(msg)
+		bh, _ = hashBody(body)
+	}
 	keys := signedHeaders(msg)
 	if !containsFold(keys, "From") {
 		return nil, fmt.Errorf("dkim sign: %w: no From header", ErrInvalid)
 	}
 	keys = append(keys, "From") // oversign
-	sig, err := d.sign(msg, keys, time.Now())
+	sig, err := d.sign(header, bh, keys, time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -153,11 +159,16 @@ func (d *DKIM) Sign(msg []byte) ([]byte, error) {
 	return append(out, msg...), nil
 }
 
+// bareBreak reports whether b has a CR or LF that is not part of a CRLF.
+func bareBreak(b []byte) bool {
+	crlf := bytes.Count(b, []byte("\r\n"))
+	return bytes.Count(b, []byte("\r")) != crlf || bytes.Count(b, []byte("\n")) != crlf
+}
+
 // crlfLines returns msg with every bare CR and bare LF made CRLF; msg
 // itself when it has none, as every message bantin builds.
 func crlfLines(msg []byte) []byte {
-	crlf := bytes.Count(msg, []byte("\r\n"))
-	if bytes.Count(msg, []byte("\r")) == crlf && bytes.Count(msg, []byte("\n")) == crlf {
+	if !bareBreak(msg) {
 		return msg
 	}
 	out := make([]byte, 0, len(msg)+len(msg)/16)
