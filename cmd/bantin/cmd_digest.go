@@ -67,8 +67,11 @@ func (a *app) digestService(tmpl *templates.Set, transport mail.Transport, links
 // digestBatch sizes a claim so that a batch is sent well within its lease
 // even at a slow rate limit: a claim is renewed while its batch is sent,
 // but one that takes minutes would keep deliveries from the other workers.
+// 50 rather than fewer: each claim is a write transaction, 7-9% of an
+// unsigned send's CPU at 20 a claim; a worker holds its batch rendered,
+// about 2.7 MB of 53 KB digests.
 func digestBatch(rate float64, workers int) int {
-	const batch = 20
+	const batch = 50
 	if rate <= 0 {
 		return batch
 	}
