@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestSMTPBeforeEnd: a message's BeforeEnd is called once, after its data
@@ -16,13 +15,7 @@ func TestSMTPBeforeEnd(t *testing.T) {
 	for _, pipelining := range []bool{true, false} {
 		name := map[bool]string{true: "pipelining", false: "no pipelining"}[pipelining]
 		t.Run(name, func(t *testing.T) {
-			r := startLineRelay(t, pipelining)
-			st, err := NewSMTPTransport(SMTPOptions{Host: "127.0.0.1", Port: r.port, TLS: "none", Connections: 1,
-				HELO: "client.test", GreetingTimeout: 2 * time.Second, CommandTimeout: 2 * time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
+			r, st := startLineRelayTransport(t, pipelining)
 			taken := func() int {
 				r.mu.Lock()
 				defer r.mu.Unlock()

@@ -20,6 +20,20 @@ type lineRelay struct {
 	data []string
 }
 
+// startLineRelayTransport starts a lineRelay and an SMTP transport of one
+// connection to it, closed when the test ends.
+func startLineRelayTransport(t *testing.T, pipelining bool) (*lineRelay, *SMTPTransport) {
+	t.Helper()
+	r := startLineRelay(t, pipelining)
+	st, err := NewSMTPTransport(SMTPOptions{Host: "127.0.0.1", Port: r.port, TLS: "none", Connections: 1,
+		HELO: "client.test", GreetingTimeout: 2 * time.Second, CommandTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return r, st
+}
+
 func startLineRelay(t *testing.T, pipelining bool) *lineRelay {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -129,13 +143,7 @@ func TestSMTPPipelining(t *testing.T) {
 	for _, pipelining := range []bool{true, false} {
 		name := map[bool]string{true: "offered", false: "not offered"}[pipelining]
 		t.Run(name, func(t *testing.T) {
-			r := startLineRelay(t, pipelining)
-			st, err := NewSMTPTransport(SMTPOptions{Host: "127.0.0.1", Port: r.port, TLS: "none", Connections: 1,
-				HELO: "client.test", GreetingTimeout: 2 * time.Second, CommandTimeout: 2 * time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
+			r, st := startLineRelayTransport(t, pipelining)
 			res := st.Send(context.Background(), []Message{vietnamese("a@example.com"), vietnamese("refused@example.com"), vietnamese("b@example.com")})
 			if res[0].Status != Sent || res[2].Status != Sent {
 				t.Fatalf("results %+v; want the first and last sent", res)

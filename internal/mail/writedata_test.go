@@ -9,7 +9,6 @@ import (
 	"net/textproto"
 	"strings"
 	"testing"
-	"time"
 )
 
 // dotWriterBytes is what textproto's dot writer sends for data: the
@@ -58,13 +57,7 @@ func TestAppendStuffedAsDotWriter(t *testing.T) {
 // bytes textproto's dot writer would send: with no line starting with a
 // dot (the body in one write), with some, and with the first byte a dot.
 func TestSMTPDataOnWire(t *testing.T) {
-	r := startLineRelay(t, true)
-	st, err := NewSMTPTransport(SMTPOptions{Host: "127.0.0.1", Port: r.port, TLS: "none", Connections: 1,
-		HELO: "client.test", GreetingTimeout: 2 * time.Second, CommandTimeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	r, st := startLineRelayTransport(t, true)
 	body := strings.Repeat("dòng thường, không dấu chấm đầu dòng\r\n", 2000) // past bufio's 4 KiB
 	raws := []string{
 		"Subject: a\r\n\r\n" + body,
