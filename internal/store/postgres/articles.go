@@ -43,9 +43,8 @@ func (s *Store) ArticleHashes(ctx context.Context, ids []string) (map[string]str
 // and read the whole table for each batch of an import, more as it grows.
 // enable_seqscan is off for that statement's implicit transaction only.
 func (s *Store) KnownSources(ctx context.Context, sourceHashes []string) (map[string]string, error) {
-	out := make(map[string]string, len(sourceHashes))
 	if len(sourceHashes) == 0 {
-		return out, nil
+		return map[string]string{}, nil
 	}
 	var b pgx.Batch
 	b.Queue(`SELECT set_config('enable_seqscan', 'off', true)`)
@@ -59,18 +58,11 @@ func (s *Store) KnownSources(ctx context.Context, sourceHashes []string) (map[st
 	if err != nil {
 		return nil, fmt.Errorf("known sources: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var hash, id string
-		if err := rows.Scan(&hash, &id); err != nil {
-			return nil, fmt.Errorf("known sources: %w", err)
-		}
-		out[hash] = id
-	}
-	if err := rows.Err(); err != nil {
+	m, err := collectPairs(rows, len(sourceHashes))
+	if err != nil {
 		return nil, fmt.Errorf("known sources: %w", err)
 	}
-	return out, nil
+	return m, nil
 }
 
 // pairs runs query with keys as its one array parameter and collects the
@@ -85,7 +77,13 @@ func (s *Store) pairs(ctx context.Context, query string, keys []string) (map[str
 	if err != nil {
 		return nil, err
 	}
+	return collectPairs(rows, len(keys))
+}
+
+// collectPairs reads rows of two text columns into a map, and closes rows.
+func collectPairs(rows pgx.Rows, size int) (map[string]string, error) {
 	defer rows.Close()
+	out := make(map[string]string, size)
 	for rows.Next() {
 		var k, v string
 		if err := rows.Scan(&k, &v); err != nil {
