@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	netmail "net/mail"
 	"strings"
 	"sync"
@@ -717,32 +718,10 @@ func (mk *marker) run() {
 			// within a copy's time: a little longer for them makes one
 			// commit of what would be two or three.
 			timer.Reset(markGrace)
-		grace:
-			for len(batch) < full {
-				select {
-				case r, ok := <-mk.reqs:
-					if !ok {
-						break grace
-					}
-					batch = append(batch, r)
-				case <-timer.C:
-					break grace
-				}
-			}
+			batch = mk.gather(batch, full, timer.C)
 		}
 		// Whatever else is in already goes in too.
-	drain:
-		for {
-			select {
-			case r, ok := <-mk.reqs:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
+		batch = mk.gather(batch, math.MaxInt, nil)
 		marks := make([]store.DeliveryMark, len(batch))
 		for i, r := range batch {
 			marks[i] = r.mark
@@ -771,6 +750,33 @@ func (mk *marker) run() {
 			}
 		}
 	}
+}
+
+// gather appends to batch the marks handed over until it holds limit or
+// until stop fires; with stop nil, only those already handed over.
+func (mk *marker) gather(batch []markReq, limit int, stop <-chan time.Time) []markReq {
+	for len(batch) < limit {
+		var r markReq
+		var ok bool
+		if stop == nil {
+			select {
+			case r, ok = <-mk.reqs:
+			default:
+				return batch
+			}
+		} else {
+			select {
+			case r, ok = <-mk.reqs:
+			case <-stop:
+				return batch
+			}
+		}
+		if !ok {
+			return batch
+		}
+		batch = append(batch, r)
+	}
+	return batch
 }
 
 // waited reports whether someone waits for a mark of batch.
