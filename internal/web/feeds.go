@@ -72,8 +72,8 @@ func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, doc *feed
 		// ETag, Vary, Date): a cache keeps the other headers it stored
 		// with the 200, so the security headers would be bytes sent and
 		// sorted on every revalidation for nothing.
-		for _, k := range securityHeaderNames {
-			delete(h, k)
+		for _, sh := range securityHeaderValues {
+			delete(h, sh.name)
 		}
 		for k, v := range doc.NotModifiedHeader {
 			h[k] = v

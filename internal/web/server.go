@@ -318,26 +318,29 @@ const (
 	defaultReferrerPolicy = "strict-origin-when-cross-origin"
 )
 
-// securityHeaderNames are the headers securityHeaders sets.
-var securityHeaderNames = [...]string{"X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Content-Security-Policy"}
+// securityHeaderValues are the headers securityHeaders sets. The values
+// are shared by every response rather than made for each: a handler
+// replaces a header (Set) and never writes into the slice, and an Add
+// appends past the full capacity, into a new array.
+var securityHeaderValues = [...]struct {
+	name  string
+	value []string
+}{
+	{"X-Content-Type-Options", []string{"nosniff"}[:1:1]},
+	{"X-Frame-Options", []string{"DENY"}[:1:1]},
+	{"Referrer-Policy", []string{defaultReferrerPolicy}[:1:1]},
+	{"Content-Security-Policy", []string{defaultCSP}[:1:1]},
+}
 
 // securityHeaders gives every response, whatever its type, the headers
 // that keep a browser from sniffing it into HTML or framing it: feeds,
 // JSON, /metrics, errors and redirects included.
 func securityHeaders(next http.Handler) http.Handler {
-	// The values are shared by every response rather than made for each:
-	// a handler replaces a header (Set) and never writes into the slice,
-	// and an Add appends past the full capacity, into a new array.
-	nosniff := []string{"nosniff"}[:1:1]
-	deny := []string{"DENY"}[:1:1]
-	referrer := []string{defaultReferrerPolicy}[:1:1]
-	csp := []string{defaultCSP}[:1:1]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h["X-Content-Type-Options"] = nosniff
-		h["X-Frame-Options"] = deny
-		h["Referrer-Policy"] = referrer
-		h["Content-Security-Policy"] = csp
+		for _, sh := range securityHeaderValues {
+			h[sh.name] = sh.value
+		}
 		next.ServeHTTP(w, r)
 	})
 }
