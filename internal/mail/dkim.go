@@ -145,12 +145,13 @@ func (d *DKIM) Sign(msg []byte) ([]byte, error) {
 		header, body = splitMessage(msg)
 		bh, _ = hashBody(body)
 	}
-	keys := signedHeaders(msg)
+	fields := headerFields(header)
+	keys := signedKeys(fields)
 	if !containsFold(keys, "From") {
 		return nil, fmt.Errorf("dkim sign: %w: no From header", ErrInvalid)
 	}
 	keys = append(keys, "From") // oversign
-	sig, err := d.sign(header, bh, keys, time.Now())
+	sig, err := d.sign(fields, bh, keys, time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -189,23 +190,20 @@ func crlfLines(msg []byte) []byte {
 // signedHeaders returns the names in dkimHeaders that occur in msg's header,
 // in the order of dkimHeaders.
 func signedHeaders(msg []byte) []string {
-	header := msg
-	if i := bytes.Index(msg, []byte("\r\n\r\n")); i >= 0 {
-		header = msg[:i+2]
-	}
-	var present []string
-	for line := range strings.SplitSeq(string(header), "\r\n") {
-		if line == "" || line[0] == ' ' || line[0] == '\t' {
-			continue // folded continuation
-		}
-		if name, _, ok := strings.Cut(line, ":"); ok {
-			present = append(present, strings.TrimSpace(name))
-		}
-	}
+	header, _ := splitMessage(msg)
+	return signedKeys(headerFields(header))
+}
+
+// signedKeys returns the names in dkimHeaders that fields has, in the
+// order of dkimHeaders.
+func signedKeys(fields []headerField) []string {
 	var keys []string
 	for _, name := range dkimHeaders {
-		if containsFold(present, name) {
-			keys = append(keys, name)
+		for _, f := range fields {
+			if strings.EqualFold(f.name, name) {
+				keys = append(keys, name)
+				break
+			}
 		}
 	}
 	return keys

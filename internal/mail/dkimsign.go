@@ -217,11 +217,11 @@ func splitMessage(msg []byte) (header, body []byte) {
 }
 
 // sign returns the DKIM-Signature fields (CRLF included) for a message of
-// header and body hash bh, one a key, each covering the fields named in
-// keys (a name given more often than the header has it covers a field that
-// is not there: oversigning) and the whole body, hashed once for all.
-func (d *DKIM) sign(header []byte, bh [sha256.Size]byte, keys []string, now time.Time) ([]byte, error) {
-	fields := headerFields(header)
+// header fields and body hash bh, one a key, each covering the fields
+// named in keys (a name given more often than the header has it covers a
+// field that is not there: oversigning) and the whole body, hashed once
+// for all.
+func (d *DKIM) sign(fields []headerField, bh [sha256.Size]byte, keys []string, now time.Time) ([]byte, error) {
 	out, err := d.signWith(nil, d.Selector, d.Signer, fields, keys, bh, now)
 	if err != nil {
 		return nil, err
