@@ -304,12 +304,30 @@ func (s *Service) warm(ctx context.Context) {
 // Get returns a feed page: category "" is the site-wide feed, page 1 the
 // newest entries.
 func (s *Service) Get(ctx context.Context, category string, page int, kind Kind) (*Rendered, error) {
+	s.markRead()
+	return s.get(ctx, category, page, kind)
+}
+
+// markRead notes that a document of this generation was asked for.
+func (s *Service) markRead() {
 	// Loaded first: a store on every request would move the cache line
 	// between the cores serving them.
 	if gen := s.cache.Load(); !gen.read.Load() {
 		gen.read.Store(true)
 	}
-	return s.get(ctx, category, page, kind)
+}
+
+// Cached returns the feed page the cache holds, as Get would, and false
+// when it holds none: it never renders, so a server can answer its hits
+// on a short path and leave the rest (renders, errors) to Get.
+func (s *Service) Cached(category string, page int, kind Kind) (*Rendered, bool) {
+	s.markRead()
+	k := key{category, page, kind}
+	doc, ok := s.docs.get(k)
+	if ok {
+		s.observe(k, true)
+	}
+	return doc, ok
 }
 
 // get is Get without marking the feeds as read (for warming them).

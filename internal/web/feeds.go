@@ -60,8 +60,14 @@ func (s *Server) opmlHandler(w http.ResponseWriter, r *http.Request) error {
 
 // writeRendered sends a cached document: gzip when the client takes it,
 // 304 when its copy is current, headers only for HEAD. The headers were
-// built with the document.
+// built with the document; the security headers were set on the way in.
 func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, doc *feed.Rendered) {
+	sendRendered(w, r, doc, true)
+}
+
+// sendRendered is writeRendered for a response whose security headers are
+// set (secured) or not, and returns its status.
+func sendRendered(w http.ResponseWriter, r *http.Request, doc *feed.Rendered, secured bool) int {
 	h := w.Header()
 	body, header, tag, file := doc.Body, doc.IdentityHeader, doc.ETag, doc.BodyFile
 	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
@@ -72,21 +78,26 @@ func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, doc *feed
 		// ETag, Vary, Date): a cache keeps the other headers it stored
 		// with the 200, so the security headers would be bytes sent and
 		// sorted on every revalidation for nothing.
-		for _, sh := range securityHeaderValues {
-			delete(h, sh.name)
+		if secured {
+			for _, sh := range securityHeaderValues {
+				delete(h, sh.name)
+			}
 		}
 		for k, v := range doc.NotModifiedHeader {
 			h[k] = v
 		}
-		h["Etag"] = []string{tag}
+		h["Etag"] = header["Etag"] // tag, in a slice made once
 		w.WriteHeader(http.StatusNotModified)
-		return
+		return http.StatusNotModified
+	}
+	if !secured {
+		setSecurityHeaders(h)
 	}
 	for k, v := range header {
 		h[k] = v
 	}
 	if r.Method == http.MethodHead {
-		return
+		return http.StatusOK
 	}
 	if file != nil {
 		// Through the response's ReadFrom to the connection's: sendfile
@@ -94,7 +105,7 @@ func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, doc *feed
 		// copy here, as nginx sends a static file. Bytes otherwise.
 		bodyFollows(r)
 		_, _ = io.Copy(w, &fileSection{body: body, file: file})
-		return
+		return http.StatusOK
 	}
 	if len(body) > connBufferBytes {
 		// net/http sends the head with the start of the body as one 4 KB
@@ -102,6 +113,7 @@ func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, doc *feed
 		bodyFollows(r)
 	}
 	_, _ = w.Write(body)
+	return http.StatusOK
 }
 
 // connBufferBytes is the size of net/http's buffer of a connection's

@@ -25,6 +25,9 @@ import (
 type feedFixture struct {
 	url   string
 	store *sqlite.Store
+	// opts are the server's: another server over the same feeds can be
+	// made from them.
+	opts web.Options
 }
 
 func newFeedFixture(t *testing.T, items int) *feedFixture {
@@ -43,13 +46,14 @@ func newFeedFixture(t *testing.T, items int) *feedFixture {
 	})
 	done := make(chan struct{})
 	go func() { svc.Run(ctx); close(done) }()
-	srv := httptest.NewServer(web.New(web.Options{
+	opts := web.Options{
 		Site:  web.Site{Title: "Báo Mẫu", BaseURL: "https://baomau.vn", Language: "vi", Location: hcm},
 		Store: st, Normalizer: n, Templates: tmpl, AdminToken: token, Logger: discardLogger(),
 		Feeds: svc,
-	}))
+	}
+	srv := httptest.NewServer(web.New(opts))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
-	return &feedFixture{url: srv.URL, store: st}
+	return &feedFixture{url: srv.URL, store: st, opts: opts}
 }
 
 func (f *feedFixture) post(t *testing.T, body string) {

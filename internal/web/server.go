@@ -124,6 +124,9 @@ type Server struct {
 	// issuePolicy cleans an issue's HTML for the archive feed; see
 	// newIssuePolicy.
 	issuePolicy *bluemonday.Policy
+	// cached serves feed pages already rendered on a short path, when
+	// Options.Feeds can (see serveCachedFeed).
+	cached cachedFeeds
 	// diskFullLogged is when a full disk was last logged (Unix seconds).
 	diskFullLogged atomic.Int64
 }
@@ -160,6 +163,7 @@ func New(opts Options) *Server {
 	opts.Site.BaseURL = strings.TrimRight(opts.Site.BaseURL, "/")
 	s := &Server{opts: opts, requestIDs: newRequestIDs(), signups: newLimiter(opts.SignupLimit, opts.SignupPeriod),
 		issuePolicy: newIssuePolicy()}
+	s.cached, _ = opts.Feeds.(cachedFeeds)
 	s.handler = securityHeaders(s.bodyDeadline(s.logRequests(s.Routes())))
 	return s
 }
@@ -250,7 +254,12 @@ func feedKind(p string) string {
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveCachedFeed(w, r) {
+		return
+	}
+	s.handler.ServeHTTP(w, r)
+}
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -337,12 +346,15 @@ var securityHeaderValues = [...]struct {
 // JSON, /metrics, errors and redirects included.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		for _, sh := range securityHeaderValues {
-			h[sh.name] = sh.value
-		}
+		setSecurityHeaders(w.Header())
 		next.ServeHTTP(w, r)
 	})
+}
+
+func setSecurityHeaders(h http.Header) {
+	for _, sh := range securityHeaderValues {
+		h[sh.name] = sh.value
+	}
 }
 
 // bodyDeadline cuts a request whose body arrives slower than
