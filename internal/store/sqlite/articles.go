@@ -38,13 +38,13 @@ func (s *Store) KnownSources(ctx context.Context, sourceHashes []string) (map[st
 }
 
 // pairs runs query (ending in "IN ") over keys in chunks and collects the
-// two columns it selects as a map. It runs on the articles connection,
-// whose cache holds the index pages the saves use.
+// two columns it selects as a map. It runs on the lookups connection, so
+// that it does not wait for a save in progress (see Open).
 func (s *Store) pairs(ctx context.Context, query string, keys []string) (map[string]string, error) {
 	out := make(map[string]string, len(keys))
 	for start := 0; start < len(keys); start += chunk {
 		part := keys[start:min(start+chunk, len(keys))]
-		rows, err := s.articles.QueryContext(ctx, query+`(`+placeholders(len(part))+`)`, anys(part)...)
+		rows, err := s.lookups.QueryContext(ctx, query+`(`+placeholders(len(part))+`)`, anys(part)...)
 		if err != nil {
 			return nil, err
 		}

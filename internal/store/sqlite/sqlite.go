@@ -34,10 +34,10 @@ var _ store.Store = (*Store)(nil)
 // Store is a SQLite database file.
 type Store struct {
 	db *sql.DB
-	// articles is the one connection SaveArticles and the import's
-	// lookups use (see Open).
-	articles *sql.DB
-	path     string
+	// articles is the one connection SaveArticles uses, lookups the one
+	// the import's lookups use (see Open).
+	articles, lookups *sql.DB
+	path              string
 
 	mu         sync.Mutex
 	changes    store.Signal    // the Changes subscribers
@@ -109,7 +109,24 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	articles.SetMaxOpenConns(1)
 	articles.SetMaxIdleConns(1)
 	articles.SetConnMaxIdleTime(time.Minute)
-	return &Store{db: db, articles: articles, path: path, categories: map[string]bool{}, stopped: make(chan struct{})}, nil
+	// The import's lookups (ArticleHashes, KnownSources) have a connection
+	// of their own: on the articles one, a lookup waited for the save in
+	// progress to commit (a transaction holds its connection), so the
+	// workers could only look up between two saves and the writer waited
+	// for their lookups in turn. A lookup sees what was committed before
+	// it, as it did between two saves. Its cache is emptied by every
+	// commit of the other connection, so it keeps SQLite's default size;
+	// the keys of an IN list are looked up in order, each page read once.
+	lookups, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		articles.Close()
+		db.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	lookups.SetMaxOpenConns(1)
+	lookups.SetMaxIdleConns(1)
+	lookups.SetConnMaxIdleTime(time.Minute)
+	return &Store{db: db, articles: articles, lookups: lookups, path: path, categories: map[string]bool{}, stopped: make(chan struct{})}, nil
 }
 
 // articleCacheKiB is the page cache of the articles connection (SQLite's
@@ -231,12 +248,9 @@ func (s *Store) Close() error {
 		stop()
 		<-s.stopped
 	}
-	errArticles := s.articles.Close()
-	if err := s.db.Close(); err != nil {
+	err := errors.Join(s.lookups.Close(), s.articles.Close(), s.db.Close())
+	if err != nil {
 		return fmt.Errorf("close %s: %w", s.path, err)
-	}
-	if errArticles != nil {
-		return fmt.Errorf("close %s: %w", s.path, errArticles)
 	}
 	return nil
 }
