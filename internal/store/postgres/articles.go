@@ -17,8 +17,6 @@ const articleColumns = `a.id, a.guid, a.slug, a.title, a.url, a.author, a.summar
 	a.has_image, a.image_url, a.image_caption, a.image_type, a.image_length,
 	a.published_at, a.updated_at, a.stored_at, a.input_hash, a.source_hash`
 
-// ArticleHashes returns the stored input hash of each id that exists.
-
 // upsertCategories stores categories by slug, one batch and one article
 // alike. A stored title is kept, but one that is only the slug (all that
 // was known, say from "categories": ["kinh-te"]) gives way to a real one
@@ -28,6 +26,7 @@ const upsertCategories = `INSERT INTO categories (slug, title)
 	ON CONFLICT (slug) DO UPDATE SET title = excluded.title
 	WHERE categories.title = categories.slug AND excluded.title <> excluded.slug`
 
+// ArticleHashes returns the stored input hash of each id that exists.
 func (s *Store) ArticleHashes(ctx context.Context, ids []string) (map[string]string, error) {
 	m, err := s.pairs(ctx, `SELECT id, input_hash FROM articles WHERE id = ANY($1)`, ids)
 	if err != nil {
@@ -37,43 +36,42 @@ func (s *Store) ArticleHashes(ctx context.Context, ids []string) (map[string]str
 }
 
 // KnownSources maps source hashes to the ids of the articles read from them.
-// The lookup goes by the index whatever the planner guesses: until the
-// table is analyzed (a fresh database, autovacuum off or not yet round)
-// it takes 500 hashes of a column it knows nothing of to match most rows,
-// and read the whole table for each batch of an import, more as it grows.
-// enable_seqscan is off for that statement's implicit transaction only.
 func (s *Store) KnownSources(ctx context.Context, sourceHashes []string) (map[string]string, error) {
-	if len(sourceHashes) == 0 {
-		return map[string]string{}, nil
-	}
-	var b pgx.Batch
-	b.Queue(`SELECT set_config('enable_seqscan', 'off', true)`)
-	b.Queue(`SELECT source_hash, id FROM articles WHERE source_hash <> '' AND source_hash = ANY($1)`, sourceHashes)
-	br := s.pool.SendBatch(ctx, &b)
-	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return nil, fmt.Errorf("known sources: %w", err)
-	}
-	rows, err := br.Query()
-	if err != nil {
-		return nil, fmt.Errorf("known sources: %w", err)
-	}
-	m, err := collectPairs(rows, len(sourceHashes))
+	m, err := s.pairs(ctx, `SELECT source_hash, id FROM articles WHERE source_hash <> '' AND source_hash = ANY($1)`, sourceHashes)
 	if err != nil {
 		return nil, fmt.Errorf("known sources: %w", err)
 	}
 	return m, nil
 }
 
+// noSeqScan turns sequential scans off for the rest of the transaction (of
+// the statement's implicit one outside a transaction). The import's
+// lookups and SaveArticles' takenKeys find keys of a batch by = ANY of
+// hundreds to thousands of values, and until articles is analyzed (a
+// fresh database; autovacuum off, as on the bench server, or not yet
+// round) the planner may read the whole table instead and compare every
+// row with every value: on a first import of 100,000 articles, 31 such
+// scans (ArticleHashes, takenKeys; 207,000 rows read) took 44% of the
+// server's CPU (perf: ExecEvalScalarArrayOp).
+const noSeqScan = `SELECT set_config('enable_seqscan', 'off', true)`
+
 // pairs runs query with keys as its one array parameter and collects the
-// two columns it selects as a map. An array is one parameter however many
-// keys there are, so no chunking is needed.
+// two columns it selects as a map, looking the keys up by an index
+// (noSeqScan, in the same round trip). An array is one parameter however
+// many keys there are, so no chunking is needed.
 func (s *Store) pairs(ctx context.Context, query string, keys []string) (map[string]string, error) {
-	out := make(map[string]string, len(keys))
 	if len(keys) == 0 {
-		return out, nil
+		return map[string]string{}, nil
 	}
-	rows, err := s.pool.Query(ctx, query, keys)
+	var b pgx.Batch
+	b.Queue(noSeqScan)
+	b.Queue(query, keys)
+	br := s.pool.SendBatch(ctx, &b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +103,9 @@ func (s *Store) SaveArticles(ctx context.Context, now time.Time, articles []arti
 	// Article writers of every process take turns: a slug made unique by
 	// one cannot be taken by another's uncommitted insert, and categories
 	// created by two at once cannot deadlock.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':articles'))`); err != nil {
+	// noSeqScan, for takenKeys, in the same round trip.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':articles')),
+		set_config('enable_seqscan', 'off', true)`); err != nil {
 		return nil, fmt.Errorf("save articles: lock: %w", err)
 	}
 
