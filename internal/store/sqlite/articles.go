@@ -85,8 +85,18 @@ func (s *Store) SaveArticles(ctx context.Context, now time.Time, articles []arti
 
 	saved := make([]store.Saved, 0, len(articles))
 	changed := false
+	// The statements run without ctx's cancellation: the driver watches
+	// a cancellable context of each statement with a goroutine of its own
+	// and a progress handler, 4% of the writer's CPU in an import, for
+	// statements of a single row. The loop looks at ctx before each
+	// article instead, and the transaction, begun with ctx, is rolled
+	// back when it is cancelled.
+	stmtCtx := context.WithoutCancel(ctx)
 	for _, a := range articles {
-		result, err := w.save(ctx, now, a)
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("save articles: %w", err)
+		}
+		result, err := w.save(stmtCtx, now, a)
 		if err != nil {
 			return nil, fmt.Errorf("save article %q: %w", a.ID, err)
 		}

@@ -157,3 +157,28 @@ func TestArticleConnectionSeesOtherWriters(t *testing.T) {
 		t.Fatalf("hash after this store deleted it: %q, want none", got)
 	}
 }
+
+// TestSaveArticlesStopsWhenCancelled: a batch being saved when its context
+// is cancelled stops and stores nothing (its statements run without the
+// context's cancellation; the loop and the transaction watch it).
+func TestSaveArticlesStopsWhenCancelled(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "bantin.db"))
+	batch := make([]article.Article, 20000)
+	for i := range batch {
+		batch[i] = article.Article{ID: fmt.Sprintf("a-%d", i), GUID: fmt.Sprintf("g-%d", i), Slug: fmt.Sprintf("bai-%d", i),
+			Title: "Bài", Summary: "Tóm tắt", ContentHTML: "<p>x</p>", InputHash: fmt.Sprint(i),
+			Categories: []article.Category{{Slug: "thoi-su", Title: "Thời sự"}}}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	if saved, err := s.SaveArticles(ctx, time.Now(), batch); err == nil {
+		t.Fatalf("SaveArticles cancelled after 20 ms: saved %d, no error", len(saved))
+	}
+	n, err := s.CountArticles(context.Background(), store.ArticleQuery{IncludeScheduled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%d articles stored by a cancelled batch, want 0", n)
+	}
+}
