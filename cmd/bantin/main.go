@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bantin/bantin/internal/config"
+	"github.com/bantin/bantin/internal/gcpace"
 )
 
 // Exit statuses (SPEC §3).
@@ -24,6 +25,7 @@ const (
 )
 
 func main() {
+	gcpace.Keep(gcpace.Headroom) // for the life of the process
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
