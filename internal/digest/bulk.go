@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	netmail "net/mail"
 	"strings"
 	"sync"
 	"time"
@@ -137,12 +138,10 @@ func (s *Service) copyOf(v *variant, to Recipient, messageID string, now time.Ti
 		return s.message(v.issue, to, messageID)
 	}
 	text, html := values(to)
-	addr := mail.Message{From: s.opts.From, MessageID: messageID}
-	addr.To.Name, addr.To.Address = to.Name, to.Email
-	raw, err := v.bulk.Copy(addr.To, messageID, now, text, html)
+	m, err := v.bulk.CopyMessage(netmail.Address{Name: to.Name, Address: to.Email}, messageID, now, text, html)
 	if err != nil {
 		return mail.Message{}, err
 	}
-	addr.Raw = raw
-	return addr, nil
+	m.From = s.opts.From
+	return m, nil
 }

@@ -34,6 +34,10 @@ type Bulk struct {
 	extra     []headerTemplate
 	bodyParts [][]chunk // text, then HTML when there is one
 	boundary  string
+	// sharedCanonical: every shared run of the parts is its own DKIM
+	// relaxed canonical form, so that a copy whose personal lines are too
+	// can be signed as it is (Message.RawCanonical).
+	sharedCanonical bool
 }
 
 // maxDisplayName is the longest To display name a copy carries, in runes:
@@ -130,6 +134,12 @@ func NewBulk(m BulkMessage, keys []string, loc *time.Location) (*Bulk, error) {
 	named := strings.NewReplacer(pairs...)
 	sum := sha256.Sum256([]byte(subject + "\x00" + named.Replace(text) + "\x00" + named.Replace(html)))
 	b.boundary = "bantin-" + hex.EncodeToString(sum[:16])
+	b.sharedCanonical = true
+	for _, part := range b.bodyParts {
+		for _, c := range part {
+			b.sharedCanonical = b.sharedCanonical && (c.shared == nil || canonicalLines(c.shared))
+		}
+	}
 	return b, nil
 }
 
@@ -184,12 +194,29 @@ func qpEncode(dst []byte, s string) []byte {
 // the text part and the headers, htmlValues[i] in the HTML part (escaped
 // for HTML by the caller).
 func (b *Bulk) Copy(to mail.Address, msgID string, date time.Time, values, htmlValues []string) ([]byte, error) {
+	raw, _, err := b.copy(to, msgID, date, values, htmlValues)
+	return raw, err
+}
+
+// CopyMessage is Copy as a Raw Message from the Bulk's sender to to,
+// marked RawCanonical when its body is its own DKIM relaxed canonical
+// form: the shared runs were looked at once, and only the personal lines
+// and the end of this copy are looked at here.
+func (b *Bulk) CopyMessage(to mail.Address, msgID string, date time.Time, values, htmlValues []string) (Message, error) {
+	raw, canonical, err := b.copy(to, msgID, date, values, htmlValues)
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{From: b.from, To: to, MessageID: msgID, Raw: raw, RawCanonical: canonical}, nil
+}
+
+func (b *Bulk) copy(to mail.Address, msgID string, date time.Time, values, htmlValues []string) (raw []byte, canonical bool, err error) {
 	if len(values) != len(b.keys) || len(htmlValues) != len(b.keys) {
-		return nil, fmt.Errorf("bulk copy: %d and %d values for %d placeholders", len(values), len(htmlValues), len(b.keys))
+		return nil, false, fmt.Errorf("bulk copy: %d and %d values for %d placeholders", len(values), len(htmlValues), len(b.keys))
 	}
 	addr, err := cleanAddress("To", to)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	// A display name without spaces cannot be folded: a long one would
 	// make a header line past the 998 bytes SMTP allows. Names shown in
@@ -199,16 +226,16 @@ func (b *Bulk) Copy(to mail.Address, msgID string, date time.Time, values, htmlV
 	}
 	id, err := messageID(msgID, b.from.Address)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if date.IsZero() {
-		return nil, fmt.Errorf("%w: no Date", ErrInvalid)
+		return nil, false, fmt.Errorf("%w: no Date", ErrInvalid)
 	}
 	clean := make([]string, len(values))
 	cleanHTML := make([]string, len(values))
 	for i := range values {
 		if clean[i], err = cleanValue("personal value", values[i]); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		cleanHTML[i] = norm.NFC.String(htmlValues[i])
 	}
@@ -229,9 +256,13 @@ func (b *Bulk) Copy(to mail.Address, msgID string, date time.Time, values, htmlV
 		writeHeader(&h, x.name, encodeHeader(v))
 	}
 	out = append(out, h.Bytes()...)
+	canonical = b.sharedCanonical
 	if len(b.bodyParts) == 1 {
 		out = append(out, "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"...)
-		return b.appendPart(out, b.bodyParts[0], textR), nil
+		out = b.appendPart(out, b.bodyParts[0], textR, &canonical)
+		// Canonicalization ends a body with one line break, no more.
+		canonical = canonical && bytes.HasSuffix(out, crlfBytes) && !bytes.HasSuffix(out, []byte("\r\n\r\n"))
+		return out, canonical, nil
 	}
 	out = fmt.Appendf(out, "Content-Type: multipart/alternative;\r\n boundary=%s\r\n\r\n", b.boundary)
 	for i, part := range b.bodyParts {
@@ -240,21 +271,28 @@ func (b *Bulk) Copy(to mail.Address, msgID string, date time.Time, values, htmlV
 			kind, vals = "html", htmlR
 		}
 		out = fmt.Appendf(out, "--%s\r\nContent-Transfer-Encoding: quoted-printable\r\nContent-Type: text/%s; charset=UTF-8\r\n\r\n", b.boundary, kind)
-		out = b.appendPart(out, part, vals)
+		out = b.appendPart(out, part, vals, &canonical)
 		out = append(out, "\r\n"...)
 	}
+	// The parts' own lines were looked at; the boundaries and the part
+	// headers around them are canonical as written, and the body ends with
+	// the closing boundary's line.
 	out = fmt.Appendf(out, "--%s--\r\n", b.boundary)
-	return out, nil
+	return out, canonical, nil
 }
 
-// appendPart appends a part's chunks, encoding its personal lines.
-func (b *Bulk) appendPart(out []byte, part []chunk, values *strings.Replacer) []byte {
+// appendPart appends a part's chunks, encoding its personal lines, and
+// clears *canonical when one of those is not its own DKIM relaxed
+// canonical form.
+func (b *Bulk) appendPart(out []byte, part []chunk, values *strings.Replacer, canonical *bool) []byte {
 	for _, c := range part {
 		if c.shared != nil {
 			out = append(out, c.shared...)
 			continue
 		}
+		start := len(out)
 		out = qpEncode(out, values.Replace(c.personal))
+		*canonical = *canonical && canonicalLines(out[start:])
 	}
 	return out
 }

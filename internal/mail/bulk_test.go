@@ -2,6 +2,7 @@ package mail
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -127,9 +128,16 @@ func FuzzBulk(f *testing.F) {
 		if err != nil {
 			return
 		}
-		raw, err := b.Copy(mail.Address{Name: value, Address: "nu@example.vn"}, "", time.Date(2024, 3, 28, 0, 30, 0, 0, time.UTC), []string{value}, []string{value})
+		m, err := b.CopyMessage(mail.Address{Name: value, Address: "nu@example.vn"}, "", time.Date(2024, 3, 28, 0, 30, 0, 0, time.UTC), []string{value}, []string{value})
 		if err != nil {
 			return
+		}
+		raw := m.Raw
+		if _, body := splitMessage(raw); m.RawCanonical {
+			// Signed as it is: canonicalizing it must change nothing.
+			if sum, bare := hashBody(body); bare || sum != sha256.Sum256(body) {
+				t.Fatalf("a copy said canonical is not (bare line break: %v):\n%q", bare, body)
+			}
 		}
 		msg, err := mail.ReadMessage(bytes.NewReader(raw))
 		if err != nil {

@@ -118,6 +118,28 @@ func relaxed(text []byte) bool {
 	return true
 }
 
+// canonicalLines reports whether text, lines that each end CRLF but the
+// last, which may have no break, is its own relaxed canonical form line
+// by line: no bare CR or LF and every line empty or relaxed. Empty lines
+// at the end of a body, which canonicalization removes, are the caller's
+// to look for.
+func canonicalLines(text []byte) bool {
+	for pos := 0; pos < len(text); {
+		i := bytes.IndexByte(text[pos:], '\n')
+		if i < 0 {
+			return relaxed(text[pos:])
+		}
+		if i == 0 || text[pos+i-1] != '\r' {
+			return false
+		}
+		if line := text[pos : pos+i-1]; len(line) > 0 && !relaxed(line) {
+			return false
+		}
+		pos += i + 1
+	}
+	return true
+}
+
 // bytesEqual returns a word with the high bit set in each byte of x that
 // equals c, and no other bit.
 func bytesEqual(x uint64, c byte) uint64 {

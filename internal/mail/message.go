@@ -55,6 +55,9 @@ type Message struct {
 	// as it is (signed when DKIM is on); From and To are its envelope and
 	// MessageID its Message-ID, and the other fields are not read.
 	Raw []byte
+	// RawCanonical says that Raw's body is its own DKIM relaxed canonical
+	// form (Bulk.CopyMessage checked): it is signed with SignCanonical.
+	RawCanonical bool
 	// Signed is set on a Raw message whose DKIM signature is in Raw
 	// already (SMTPTransport.Sign): it is sent as it is.
 	Signed bool
@@ -101,7 +104,7 @@ func prepare(m Message, loc *time.Location, d *DKIM) (prepared, error) {
 		}
 		p.data = m.Raw
 		if d != nil && !m.Signed {
-			p.data, err = d.Sign(m.Raw)
+			p.data, err = d.signRaw(m)
 		}
 		return p, err
 	}

@@ -212,7 +212,7 @@ func (t *SMTPTransport) Sign(m Message) (Message, error) {
 	if t.opts.DKIM == nil || m.Raw == nil || m.Signed {
 		return m, nil
 	}
-	raw, err := t.opts.DKIM.Sign(m.Raw)
+	raw, err := t.opts.DKIM.signRaw(m)
 	if err != nil {
 		return m, err
 	}
