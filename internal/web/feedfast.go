@@ -17,12 +17,13 @@ type cachedFeeds interface {
 
 // serveCachedFeed answers a GET or HEAD of a feed page the cache holds,
 // the request a feed reader repeats all day, without the routing and the
-// wrappers every other request goes through: on a 304 they were a fifth
-// of the work. The answer is the one the routes give (the same
-// writeRendered, security headers on a 200, the same count for
-// FeedRequest). It reports false, having written nothing, for anything
-// else: a document not rendered yet, a path the routes redirect or
-// refuse, a request with a body, or request logging on, which the full
+// wrappers every other request goes through: on a 304, perf put serve's
+// handler at 9% of its CPU with them, 6% without (a bare net/http
+// handler writing the same bytes: 4%). The answer is the one the routes
+// give (the same writeRendered, security headers on a 200, the same count
+// for FeedRequest). It reports false, having written nothing, for
+// anything else: a document not rendered yet, a path the routes redirect
+// or refuse, a request with a body, or request logging on, which the full
 // way does.
 func (s *Server) serveCachedFeed(w http.ResponseWriter, r *http.Request) bool {
 	if s.cached == nil || (r.Method != http.MethodGet && r.Method != http.MethodHead) ||
