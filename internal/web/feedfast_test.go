@@ -46,19 +46,9 @@ func TestCachedFeedAnswersAsTheRoutes(t *testing.T) {
 	warm, _ := server(slog.LevelInfo)
 	routes, routesCounts := server(slog.LevelInfo)
 	short, shortCounts := server(slog.LevelWarn)
-	client := &http.Client{Transport: &http.Transport{DisableCompression: true},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	do := func(base, method, path string, header http.Header) (*http.Response, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(method, base+path, nil)
-		req.Header = header.Clone()
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, b
+		return getRaw(t, method, base+path, header)
 	}
 
 	for _, path := range []string{"/feeds/rss.xml", "/feeds/atom.xml", "/feeds/feed.json", "/feeds/thoi-su/atom.xml",

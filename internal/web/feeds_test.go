@@ -73,9 +73,20 @@ func (f *feedFixture) post(t *testing.T, body string) {
 
 func (f *feedFixture) get(t *testing.T, method, path string, header map[string]string) (*http.Response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(method, f.url+path, nil)
+	h := http.Header{}
 	for k, v := range header {
-		req.Header.Set(k, v)
+		h.Set(k, v)
+	}
+	return getRaw(t, method, f.url+path, h)
+}
+
+// getRaw requests url as a feed reader would, but follows no redirect
+// and leaves a gzip body as it came.
+func getRaw(t *testing.T, method, url string, header http.Header) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	if header != nil {
+		req.Header = header.Clone()
 	}
 	// The transport must not ungzip behind the test's back.
 	tr := &http.Transport{DisableCompression: true}
