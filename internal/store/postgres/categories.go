@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/bantin/bantin/internal/article"
 )
 
@@ -14,8 +16,18 @@ func (s *Store) ArticleCategories(ctx context.Context, ids []string) (map[string
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT article_id, category FROM article_categories
+	// By the primary key (noSeqScan): a re-import of a folder of files
+	// looks up the stored categories of every chunk's stored articles.
+	var b pgx.Batch
+	b.Queue(noSeqScan)
+	b.Queue(`SELECT article_id, category FROM article_categories
 		WHERE article_id = ANY($1) ORDER BY article_id, position`, ids)
+	br := s.pool.SendBatch(ctx, &b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, fmt.Errorf("article categories: %w", err)
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("article categories: %w", err)
 	}

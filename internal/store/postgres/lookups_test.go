@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,13 +23,15 @@ func TestLookupsDoNotScanTheTable(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 	newArticle := func(id string) article.Article {
 		return article.Article{ID: id, GUID: "urn:" + id, Slug: id, Title: id, PublishedAt: t0,
-			InputHash: "h-" + id, SourceHash: "s-" + id, ContentHTML: strings.Repeat("<p>x</p>", 50)}
+			InputHash: "h-" + id, SourceHash: "s-" + id, ContentHTML: strings.Repeat("<p>x</p>", 50),
+			Categories: []article.Category{{Slug: "thoi-su", Title: "Thời sự"}, {Slug: "the-thao", Title: "Thể thao"}}}
 	}
 	for _, tc := range []struct {
 		name   string
+		table  string // the table looked up
 		lookup func(ctx context.Context, s *postgres.Store) error
 	}{
-		{"KnownSources", func(ctx context.Context, s *postgres.Store) error {
+		{"KnownSources", "articles", func(ctx context.Context, s *postgres.Store) error {
 			var hashes []string
 			for i := range 500 {
 				hashes = append(hashes, fmt.Sprintf("s-a2-%03d", i), fmt.Sprintf("unknown-%d", i))
@@ -42,7 +45,7 @@ func TestLookupsDoNotScanTheTable(t *testing.T) {
 			}
 			return nil
 		}},
-		{"ArticleHashes", func(ctx context.Context, s *postgres.Store) error {
+		{"ArticleHashes", "articles", func(ctx context.Context, s *postgres.Store) error {
 			var ids []string
 			for i := range 500 {
 				ids = append(ids, fmt.Sprintf("a3-%03d", i), fmt.Sprintf("unknown-%d", i))
@@ -56,7 +59,21 @@ func TestLookupsDoNotScanTheTable(t *testing.T) {
 			}
 			return nil
 		}},
-		{"SaveArticles", func(ctx context.Context, s *postgres.Store) error {
+		{"ArticleCategories", "article_categories", func(ctx context.Context, s *postgres.Store) error {
+			ids := []string{"a1-007", "unknown"}
+			for i := range 500 {
+				ids = append(ids, fmt.Sprintf("a1-%03d", i))
+			}
+			cats, err := s.ArticleCategories(ctx, ids)
+			if err != nil {
+				return err
+			}
+			if len(cats) != 500 || !slices.Equal(cats["a1-007"], []string{"thoi-su", "the-thao"}) || cats["unknown"] != nil {
+				return fmt.Errorf("article categories: %d found (a1-007: %q), want 500", len(cats), cats["a1-007"])
+			}
+			return nil
+		}},
+		{"SaveArticles", "articles", func(ctx context.Context, s *postgres.Store) error {
 			// A group of the import: 2,000 new articles.
 			batch := make([]article.Article, 2000)
 			for i := range batch {
@@ -95,7 +112,7 @@ func TestLookupsDoNotScanTheTable(t *testing.T) {
 				t.Helper()
 				// Each session's counts reach the view when it ends or idles.
 				if err := conn.QueryRow(ctx, `SELECT seq_scan, COALESCE(idx_scan, 0) FROM pg_stat_user_tables
-					WHERE schemaname = current_schema() AND relname = 'articles'`).Scan(&seq, &idx); err != nil {
+					WHERE schemaname = current_schema() AND relname = $1`, tc.table).Scan(&seq, &idx); err != nil {
 					t.Fatal(err)
 				}
 				return seq, idx
@@ -113,7 +130,7 @@ func TestLookupsDoNotScanTheTable(t *testing.T) {
 			for {
 				seq, idx := scans()
 				if seq != seq0 {
-					t.Fatalf("%s scanned the articles table (%d scans before, %d after)", tc.name, seq0, seq)
+					t.Fatalf("%s scanned the %s table (%d scans before, %d after)", tc.name, tc.table, seq0, seq)
 				}
 				if idx != idx0 {
 					break
