@@ -27,6 +27,10 @@ echo "input:   $n articles, $(du -m "$work/articles.jsonl" | cut -f1) MiB, $(( $
 echo "ref:     $base ($(git -C "$root" log -1 --format=%h "$base")); new: ${BENCH_NEW:-working tree at $(git -C "$root" log -1 --format=%h HEAD)}"
 declare -A rate
 measure() { # measure SIDE RUN: one import into $work/SIDE; prints its row
+  # The file just written, or the other side's store, is still being
+  # written back: without this the side that runs first paid for it
+  # (about 9% in a test of two identical builds).
+  sync; sleep 1
   (cd "$work/$1" && /usr/bin/time -f "%e %U %S %M" -o time.txt ./bantin ingest ../articles.jsonl > out.txt)
   read -r secs user sys kib < "$work/$1/time.txt"
   rate[$1]=$(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')
