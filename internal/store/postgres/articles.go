@@ -44,7 +44,7 @@ func (s *Store) KnownSources(ctx context.Context, sourceHashes []string) (map[st
 	return m, nil
 }
 
-// noSeqScan turns sequential scans off for the rest of the transaction (of
+// seqScanOff turns sequential scans off for the rest of the transaction (of
 // the statement's implicit one outside a transaction). The import's
 // lookups and SaveArticles' takenKeys find keys of a batch by = ANY of
 // hundreds to thousands of values, and until articles is analyzed (a
@@ -53,43 +53,45 @@ func (s *Store) KnownSources(ctx context.Context, sourceHashes []string) (map[st
 // row with every value: on a first import of 100,000 articles, 31 such
 // scans (ArticleHashes, takenKeys; 207,000 rows read) took 44% of the
 // server's CPU (perf: ExecEvalScalarArrayOp).
-const noSeqScan = `SELECT set_config('enable_seqscan', 'off', true)`
+const seqScanOff = `set_config('enable_seqscan', 'off', true)`
 
 // pairs runs query with keys as its one array parameter and collects the
-// two columns it selects as a map, looking the keys up by an index
-// (noSeqScan, in the same round trip). An array is one parameter however
-// many keys there are, so no chunking is needed.
+// two columns it selects as a map (see byIndex).
 func (s *Store) pairs(ctx context.Context, query string, keys []string) (map[string]string, error) {
+	out := make(map[string]string, len(keys))
+	err := s.byIndex(ctx, query, keys, func(k, v string) { out[k] = v })
+	return out, err
+}
+
+// byIndex runs query with keys as its one array parameter, looking the
+// keys up by an index (seqScanOff, in the same round trip), and hands add
+// the two text columns of each row in turn. An array is one parameter
+// however many keys there are, so no chunking is needed.
+func (s *Store) byIndex(ctx context.Context, query string, keys []string, add func(k, v string)) error {
 	if len(keys) == 0 {
-		return map[string]string{}, nil
+		return nil
 	}
 	var b pgx.Batch
-	b.Queue(noSeqScan)
+	b.Queue(`SELECT ` + seqScanOff)
 	b.Queue(query, keys)
 	br := s.pool.SendBatch(ctx, &b)
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
-		return nil, err
+		return err
 	}
 	rows, err := br.Query()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return collectPairs(rows, len(keys))
-}
-
-// collectPairs reads rows of two text columns into a map, and closes rows.
-func collectPairs(rows pgx.Rows, size int) (map[string]string, error) {
 	defer rows.Close()
-	out := make(map[string]string, size)
 	for rows.Next() {
 		var k, v string
 		if err := rows.Scan(&k, &v); err != nil {
-			return nil, err
+			return err
 		}
-		out[k] = v
+		add(k, v)
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // SaveArticles creates or updates articles in one transaction.
@@ -103,9 +105,8 @@ func (s *Store) SaveArticles(ctx context.Context, now time.Time, articles []arti
 	// Article writers of every process take turns: a slug made unique by
 	// one cannot be taken by another's uncommitted insert, and categories
 	// created by two at once cannot deadlock.
-	// noSeqScan, for takenKeys, in the same round trip.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':articles')),
-		set_config('enable_seqscan', 'off', true)`); err != nil {
+	// seqScanOff, for takenKeys, in the same round trip.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':articles')), `+seqScanOff); err != nil {
 		return nil, fmt.Errorf("save articles: lock: %w", err)
 	}
 

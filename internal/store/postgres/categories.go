@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/bantin/bantin/internal/article"
 )
 
@@ -13,33 +11,11 @@ import (
 // article's order; an id without categories or not stored is absent.
 func (s *Store) ArticleCategories(ctx context.Context, ids []string) (map[string][]string, error) {
 	out := map[string][]string{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	// By the primary key (noSeqScan): a re-import of a folder of files
-	// looks up the stored categories of every chunk's stored articles.
-	var b pgx.Batch
-	b.Queue(noSeqScan)
-	b.Queue(`SELECT article_id, category FROM article_categories
-		WHERE article_id = ANY($1) ORDER BY article_id, position`, ids)
-	br := s.pool.SendBatch(ctx, &b)
-	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return nil, fmt.Errorf("article categories: %w", err)
-	}
-	rows, err := br.Query()
+	// By the primary key: a re-import of a folder of files looks up the
+	// stored categories of every chunk's stored articles.
+	err := s.byIndex(ctx, `SELECT article_id, category FROM article_categories
+		WHERE article_id = ANY($1) ORDER BY article_id, position`, ids, func(id, slug string) { out[id] = append(out[id], slug) })
 	if err != nil {
-		return nil, fmt.Errorf("article categories: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, slug string
-		if err := rows.Scan(&id, &slug); err != nil {
-			return nil, fmt.Errorf("article categories: %w", err)
-		}
-		out[id] = append(out[id], slug)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("article categories: %w", err)
 	}
 	return out, nil
