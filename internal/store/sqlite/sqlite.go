@@ -96,19 +96,16 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	articles, err := sql.Open("sqlite", dsn+"&"+url.Values{"_pragma": {fmt.Sprintf("cache_size(-%d)", articleCacheKiB)}}.Encode())
+	// One connection for the import's saves, so that its cache stays
+	// valid: a connection empties its whole cache when another one
+	// committed since its last use, and in the pool, where the batches and
+	// the lookups took turns at eight connections, most uses started from
+	// an empty cache.
+	articles, err := openOne(dsn + "&" + url.Values{"_pragma": {fmt.Sprintf("cache_size(-%d)", articleCacheKiB)}}.Encode())
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
-	// One connection for the import's saves and lookups, so that its
-	// cache stays valid: a connection empties its whole cache when another
-	// one committed since its last use, and in the pool, where the
-	// batches and the lookups took turns at eight connections, most uses
-	// started from an empty cache. Closed when idle, giving the cache back.
-	articles.SetMaxOpenConns(1)
-	articles.SetMaxIdleConns(1)
-	articles.SetConnMaxIdleTime(time.Minute)
 	// The import's lookups (ArticleHashes, KnownSources) have a connection
 	// of their own: on the articles one, a lookup waited for the save in
 	// progress to commit (a transaction holds its connection), so the
@@ -117,16 +114,26 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// it, as it did between two saves. Its cache is emptied by every
 	// commit of the other connection, so it keeps SQLite's default size;
 	// the keys of an IN list are looked up in order, each page read once.
-	lookups, err := sql.Open("sqlite", dsn)
+	lookups, err := openOne(dsn)
 	if err != nil {
 		articles.Close()
 		db.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
-	lookups.SetMaxOpenConns(1)
-	lookups.SetMaxIdleConns(1)
-	lookups.SetConnMaxIdleTime(time.Minute)
 	return &Store{db: db, articles: articles, lookups: lookups, path: path, categories: map[string]bool{}, stopped: make(chan struct{})}, nil
+}
+
+// openOne opens a pool of one connection, closed after a minute idle to
+// give its cache back.
+func openOne(dsn string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxIdleTime(time.Minute)
+	return db, nil
 }
 
 // articleCacheKiB is the page cache of the articles connection (SQLite's
