@@ -138,10 +138,5 @@ func (s *Service) copyOf(v *variant, to Recipient, messageID string, now time.Ti
 		return s.message(v.issue, to, messageID)
 	}
 	text, html := values(to)
-	m, err := v.bulk.CopyMessage(netmail.Address{Name: to.Name, Address: to.Email}, messageID, now, text, html)
-	if err != nil {
-		return mail.Message{}, err
-	}
-	m.From = s.opts.From
-	return m, nil
+	return v.bulk.CopyMessage(netmail.Address{Name: to.Name, Address: to.Email}, messageID, now, text, html)
 }

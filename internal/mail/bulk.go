@@ -190,33 +190,19 @@ func qpEncode(dst []byte, s string) []byte {
 	return buf.Bytes()
 }
 
-// Copy makes the copy for to: values[i] replaces the i-th placeholder in
-// the text part and the headers, htmlValues[i] in the HTML part (escaped
-// for HTML by the caller).
-func (b *Bulk) Copy(to mail.Address, msgID string, date time.Time, values, htmlValues []string) ([]byte, error) {
-	raw, _, err := b.copy(to, msgID, date, values, htmlValues)
-	return raw, err
-}
-
-// CopyMessage is Copy as a Raw Message from the Bulk's sender to to,
-// marked RawCanonical when its body is its own DKIM relaxed canonical
-// form: the shared runs were looked at once, and only the personal lines
-// and the end of this copy are looked at here.
+// CopyMessage makes the copy for to, a Raw Message from the Bulk's sender:
+// values[i] replaces the i-th placeholder in the text part and the
+// headers, htmlValues[i] in the HTML part (escaped for HTML by the
+// caller). It is marked RawCanonical when its body is its own DKIM
+// relaxed canonical form: the shared runs were looked at once, and only
+// the personal lines and the end of this copy are looked at here.
 func (b *Bulk) CopyMessage(to mail.Address, msgID string, date time.Time, values, htmlValues []string) (Message, error) {
-	raw, canonical, err := b.copy(to, msgID, date, values, htmlValues)
-	if err != nil {
-		return Message{}, err
-	}
-	return Message{From: b.from, To: to, MessageID: msgID, Raw: raw, RawCanonical: canonical}, nil
-}
-
-func (b *Bulk) copy(to mail.Address, msgID string, date time.Time, values, htmlValues []string) (raw []byte, canonical bool, err error) {
 	if len(values) != len(b.keys) || len(htmlValues) != len(b.keys) {
-		return nil, false, fmt.Errorf("bulk copy: %d and %d values for %d placeholders", len(values), len(htmlValues), len(b.keys))
+		return Message{}, fmt.Errorf("bulk copy: %d and %d values for %d placeholders", len(values), len(htmlValues), len(b.keys))
 	}
 	addr, err := cleanAddress("To", to)
 	if err != nil {
-		return nil, false, err
+		return Message{}, err
 	}
 	// A display name without spaces cannot be folded: a long one would
 	// make a header line past the 998 bytes SMTP allows. Names shown in
@@ -226,16 +212,16 @@ func (b *Bulk) copy(to mail.Address, msgID string, date time.Time, values, htmlV
 	}
 	id, err := messageID(msgID, b.from.Address)
 	if err != nil {
-		return nil, false, err
+		return Message{}, err
 	}
 	if date.IsZero() {
-		return nil, false, fmt.Errorf("%w: no Date", ErrInvalid)
+		return Message{}, fmt.Errorf("%w: no Date", ErrInvalid)
 	}
 	clean := make([]string, len(values))
 	cleanHTML := make([]string, len(values))
 	for i := range values {
 		if clean[i], err = cleanValue("personal value", values[i]); err != nil {
-			return nil, false, err
+			return Message{}, err
 		}
 		cleanHTML[i] = norm.NFC.String(htmlValues[i])
 	}
@@ -256,13 +242,13 @@ func (b *Bulk) copy(to mail.Address, msgID string, date time.Time, values, htmlV
 		writeHeader(&h, x.name, encodeHeader(v))
 	}
 	out = append(out, h.Bytes()...)
-	canonical = b.sharedCanonical
+	canonical := b.sharedCanonical
 	if len(b.bodyParts) == 1 {
 		out = append(out, "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"...)
 		out = b.appendPart(out, b.bodyParts[0], textR, &canonical)
 		// Canonicalization ends a body with one line break, no more.
 		canonical = canonical && bytes.HasSuffix(out, crlfBytes) && !bytes.HasSuffix(out, []byte("\r\n\r\n"))
-		return out, canonical, nil
+		return Message{From: b.from, To: to, MessageID: msgID, Raw: out, RawCanonical: canonical}, nil
 	}
 	out = fmt.Appendf(out, "Content-Type: multipart/alternative;\r\n boundary=%s\r\n\r\n", b.boundary)
 	for i, part := range b.bodyParts {
@@ -278,7 +264,7 @@ func (b *Bulk) copy(to mail.Address, msgID string, date time.Time, values, htmlV
 	// headers around them are canonical as written, and the body ends with
 	// the closing boundary's line.
 	out = fmt.Appendf(out, "--%s--\r\n", b.boundary)
-	return out, canonical, nil
+	return Message{From: b.from, To: to, MessageID: msgID, Raw: out, RawCanonical: canonical}, nil
 }
 
 // appendPart appends a part's chunks, encoding its personal lines, and

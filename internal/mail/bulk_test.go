@@ -44,10 +44,11 @@ func TestBulkCopyIsTheMessage(t *testing.T) {
 		to := vietnamese("a@example.com").To
 		values := []string{norm.NFD.String("sáng"), "", "https://example.vn/unsubscribe/abc123"}
 		html := []string{"", norm.NFD.String("sáng"), "https://example.vn/unsubscribe/abc123"}
-		raw, err := b.Copy(to, "issue-7.sub-3@example.vn", time.Date(2024, 3, 28, 0, 30, 0, 0, time.UTC), values, html)
+		cp, err := b.CopyMessage(to, "issue-7.sub-3@example.vn", time.Date(2024, 3, 28, 0, 30, 0, 0, time.UTC), values, html)
 		if err != nil {
 			t.Fatal(err)
 		}
+		raw := cp.Raw
 		checkMessage(t, raw, "a@example.com", loc)
 	}
 }
@@ -65,10 +66,11 @@ func TestBulkPersonalLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	date := time.Date(2024, 3, 28, 0, 30, 0, 0, time.UTC)
-	raw, err := b.Copy(mail.Address{Name: long, Address: "nu@example.vn"}, "", date, []string{long}, []string{long})
+	cp, err := b.CopyMessage(mail.Address{Name: long, Address: "nu@example.vn"}, "", date, []string{long}, []string{long})
 	if err != nil {
 		t.Fatal(err)
 	}
+	raw := cp.Raw
 	for _, line := range strings.Split(string(raw), "\r\n") {
 		if len(line) > 998 {
 			t.Errorf("a line of %d bytes", len(line))
@@ -94,11 +96,11 @@ func TestBulkPersonalLines(t *testing.T) {
 		t.Errorf("text part = %q\nwant %q", text, want)
 	}
 	for _, bad := range []string{"a\r\nBcc: x@example.com", "a\x00b"} {
-		if _, err := b.Copy(mail.Address{Address: "nu@example.vn"}, "", date, []string{bad}, []string{bad}); err == nil {
+		if _, err := b.CopyMessage(mail.Address{Address: "nu@example.vn"}, "", date, []string{bad}, []string{bad}); err == nil {
 			t.Errorf("a value with %q was accepted", bad)
 		}
 	}
-	if _, err := b.Copy(mail.Address{Address: "nu@example.vn\r\nBcc: x@example.com"}, "", date, []string{""}, []string{""}); err == nil {
+	if _, err := b.CopyMessage(mail.Address{Address: "nu@example.vn\r\nBcc: x@example.com"}, "", date, []string{""}, []string{""}); err == nil {
 		t.Error("a recipient with CRLF was accepted")
 	}
 }

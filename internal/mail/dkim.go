@@ -142,17 +142,12 @@ func (d *DKIM) Sign(msg []byte) ([]byte, error) {
 	return d.signMessage(msg, false)
 }
 
-// SignCanonical is Sign for a message whose maker knows its body to be its
+// signRaw signs a Raw message. One whose maker knows its body to be its
 // own relaxed canonical form (RFC 6376 §3.4.4) with CRLF line ends, as
-// Bulk reports of most copies (Message.RawCanonical): the body is hashed
-// as it is, without the look at each line that Sign gives it, which costs
-// as much as the hash. A body that is not canonical gets a signature that
-// fails: only a maker that checked may say so.
-func (d *DKIM) SignCanonical(msg []byte) ([]byte, error) {
-	return d.signMessage(msg, true)
-}
-
-// signRaw signs a Raw message, as canonical when it says so.
+// Bulk reports of most copies (RawCanonical), has its body hashed as it
+// is, without the look at each line that Sign gives it, which costs as
+// much as the hash; a body wrongly said canonical gets a signature that
+// fails, so only a maker that checked may say so.
 func (d *DKIM) signRaw(m Message) ([]byte, error) {
 	return d.signMessage(m.Raw, m.RawCanonical)
 }

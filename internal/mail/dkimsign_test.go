@@ -187,13 +187,13 @@ func TestDKIMBulkCopies(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, name := range []string{"An", "Bình"} {
-					raw, err := b.Copy(mail.Address{Name: name, Address: "a@example.vn"}, "", date, []string{name, "https://example.vn/u"},
+					m, err := b.CopyMessage(mail.Address{Name: name, Address: "a@example.vn"}, "", date, []string{name, "https://example.vn/u"},
 						[]string{name, "https://example.vn/u"})
 					if err != nil {
 						t.Fatal(err)
 					}
-					copies = append(copies, raw)
-					checkSignedCopy(t, d, k.txt, raw)
+					copies = append(copies, m.Raw)
+					checkSigned(t, d, k.txt, m)
 				}
 			}
 			if bytes.Equal(copies[0], copies[2]) {

@@ -25,11 +25,11 @@ func renderAndCopy(t *testing.T, m Message) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := b.Copy(m.To, m.MessageID, m.Date, nil, nil)
+	cp, err := b.CopyMessage(m.To, m.MessageID, m.Date, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string][]byte{"Render": raw, "Bulk": cp}
+	return map[string][]byte{"Render": raw, "Bulk": cp.Raw}
 }
 
 // headerLines returns the raw lines of one header field, folds included.

@@ -51,12 +51,12 @@ type Message struct {
 	// ReturnPath is the envelope sender (SMTP MAIL FROM), where bounces
 	// go: a VERP address naming this copy. Empty means From's address.
 	ReturnPath string
-	// Raw, when set, is the whole message as Bulk.Copy made it: it is sent
+	// Raw, when set, is the whole message as Bulk.CopyMessage made it: it is sent
 	// as it is (signed when DKIM is on); From and To are its envelope and
 	// MessageID its Message-ID, and the other fields are not read.
 	Raw []byte
 	// RawCanonical says that Raw's body is its own DKIM relaxed canonical
-	// form (Bulk.CopyMessage checked): it is signed with SignCanonical.
+	// form (Bulk.CopyMessage checked): DKIM hashes it as it is.
 	RawCanonical bool
 	// Signed is set on a Raw message whose DKIM signature is in Raw
 	// already (SMTPTransport.Sign): it is sent as it is.

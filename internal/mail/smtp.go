@@ -204,7 +204,7 @@ func (t *SMTPTransport) Send(ctx context.Context, msgs []Message) []Result {
 func (t *SMTPTransport) GatesEnd() {}
 
 // Sign returns m with its DKIM signature in Raw when the transport signs
-// and m is a Raw copy (Bulk.Copy), so that a caller can sign its next
+// and m is a Raw copy (Bulk.CopyMessage), so that a caller can sign its next
 // messages on another core while the connections carry the ones before:
 // an RSA-2048 signature costs about as much CPU as the rest of a copy's
 // sending. Other messages come back as they are, and are signed when sent.
