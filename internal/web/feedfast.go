@@ -20,7 +20,7 @@ type cachedFeeds interface {
 // wrappers every other request goes through: on a 304, perf put serve's
 // handler at 9% of its CPU with them, 6% without (a bare net/http
 // handler writing the same bytes: 4%). The answer is the one the routes
-// give (the same writeRendered, security headers on a 200, the same count
+// give (the same sendRendered, security headers on a 200, the same count
 // for FeedRequest). It reports false, having written nothing, for
 // anything else: a document not rendered yet, a path the routes redirect
 // or refuse, a request with a body, or request logging on, which the full

@@ -85,12 +85,13 @@ func TestCachedFeedTakesTheShortPath(t *testing.T) {
 // The short path reads a feed path as the routes do: where it takes a
 // path, the routes ask the feeds for the same page.
 func TestParseFeedPathAgreesWithRoutes(t *testing.T) {
+	s, feeds := newAskedServer(t, slog.LevelInfo) // through the routes
 	for _, p := range []string{"rss.xml", "atom.xml", "feed.json", "thoi-su/rss.xml", "page/2/atom.xml",
 		"thoi-su/page/12/feed.json", "the-thao/page/100/rss.xml", "Thời sự/rss.xml"} {
 		if _, _, _, ok := parseFeedPath(p); !ok {
 			t.Errorf("/feeds/%s is left to the routes", p)
 		}
-		checkFeedPath(t, "/feeds/"+p)
+		checkFeedPath(t, s, feeds, "/feeds/"+p)
 	}
 	for _, p := range []string{"page/1/rss.xml", "page/01/rss.xml", "page/rss.xml", "page/page/2/rss.xml", "rss.xml/",
 		"/rss.xml", "./rss.xml", "../rss.xml", "a/b/rss.xml", "a/page/0/rss.xml", "a/page/-2/rss.xml", "a/b/c/d/rss.xml",
@@ -98,7 +99,7 @@ func TestParseFeedPathAgreesWithRoutes(t *testing.T) {
 		if c, n, k, ok := parseFeedPath(p); ok {
 			t.Errorf("/feeds/%s read as page %d of %q (%v); the routes answer it otherwise", p, n, c, k)
 		}
-		checkFeedPath(t, "/feeds/"+p)
+		checkFeedPath(t, s, feeds, "/feeds/"+p)
 	}
 }
 
@@ -106,21 +107,23 @@ func FuzzParseFeedPath(f *testing.F) {
 	for _, p := range []string{"rss.xml", "a/page/2/atom.xml", "page/1/rss.xml", "a//feed.json", "a/./rss.xml"} {
 		f.Add(p)
 	}
+	s, feeds := newAskedServer(f, slog.LevelInfo) // through the routes
 	f.Fuzz(func(t *testing.T, rest string) {
-		checkFeedPath(t, "/feeds/"+rest)
+		checkFeedPath(t, s, feeds, "/feeds/"+rest)
 	})
 }
 
 // checkFeedPath fails when parseFeedPath takes path otherwise than the
-// routes: a page other than the one the routes ask for, or one where they
-// ask for none.
-func checkFeedPath(t *testing.T, path string) {
+// routes of s (a server with request logging on, so that it takes no short
+// path): a page other than the one the routes ask feeds for, or one where
+// they ask for none.
+func checkFeedPath(t *testing.T, s *Server, feeds *askedFeeds, path string) {
 	t.Helper()
 	category, page, kind, ok := parseFeedPath(path[len("/feeds/"):])
 	if !ok {
 		return
 	}
-	s, feeds := newAskedServer(t, slog.LevelInfo) // through the routes
+	feeds.got = nil
 	r := httptest.NewRequest("GET", "/", nil)
 	r.URL = &url.URL{Path: path}
 	r.RequestURI = r.URL.RequestURI()

@@ -42,7 +42,7 @@ func (s *Server) feedHandler(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.writeRendered(w, r, doc)
+	sendRendered(w, r, doc, true)
 	return nil
 }
 
@@ -54,19 +54,15 @@ func (s *Server) opmlHandler(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.writeRendered(w, r, doc)
+	sendRendered(w, r, doc, true)
 	return nil
 }
 
-// writeRendered sends a cached document: gzip when the client takes it,
-// 304 when its copy is current, headers only for HEAD. The headers were
-// built with the document; the security headers were set on the way in.
-func (s *Server) writeRendered(w http.ResponseWriter, r *http.Request, doc *feed.Rendered) {
-	sendRendered(w, r, doc, true)
-}
-
-// sendRendered is writeRendered for a response whose security headers are
-// set (secured) or not, and returns its status.
+// sendRendered sends a cached document, and returns its status: gzip when
+// the client takes it, 304 when its copy is current, headers only for
+// HEAD. The headers were built with the document; the security headers
+// were set on the way in (secured: the routes) or are set here (the short
+// path, serveCachedFeed).
 func sendRendered(w http.ResponseWriter, r *http.Request, doc *feed.Rendered, secured bool) int {
 	h := w.Header()
 	body, header, tag, file := doc.Body, doc.IdentityHeader, doc.ETag, doc.BodyFile
