@@ -2,7 +2,7 @@
 // is small but which allocates fast: a feed server answering tens of
 // thousands of requests a second with a few MB live. At GOGC=100 the heap
 // may grow by as much as is live before the next collection, so a 3 MB
-// heap is collected twenty times a second under load: a 304 took 16.8 µs
+// heap is collected forty times a second under load: a 304 took 16.8 µs
 // of serve's CPU so, 14.0 µs with Keep. Keep lets it grow by a fixed
 // headroom instead, while that is more than GOGC=100 would allow; a large
 // heap keeps GOGC=100.
@@ -17,7 +17,9 @@ import (
 )
 
 // Headroom is what bantin keeps: 32 MiB more peak heap at most than
-// GOGC=100 would use, for collections some ten times rarer under load.
+// GOGC=100 would use, for about a tenth of the collections under load
+// (gctrace, 3 s of 304s: 14 collections at 69,000 requests a second, 134
+// with GOGC=100 at 62,500).
 const Headroom = 32 << 20
 
 // Keep sets the collector's percent after every collection so that the
