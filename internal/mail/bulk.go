@@ -225,7 +225,9 @@ func (b *Bulk) CopyMessage(to mail.Address, msgID string, date time.Time, values
 		}
 		cleanHTML[i] = norm.NFC.String(htmlValues[i])
 	}
-	out := make([]byte, 0, b.size())
+	// The DKIM signatures go in front of the copy, in its own buffer.
+	buf := make([]byte, signatureRoom, signatureRoom+b.size())
+	head, out := buf[:signatureRoom], buf[signatureRoom:]
 	out = fmt.Appendf(out, "Date: %s\r\n", date.In(b.loc).Format(time.RFC1123Z))
 	out = append(out, b.before...)
 	out = fmt.Appendf(out, "Message-ID: <%s>\r\n", id)
@@ -248,7 +250,7 @@ func (b *Bulk) CopyMessage(to mail.Address, msgID string, date time.Time, values
 		out = b.appendPart(out, b.bodyParts[0], textR, &canonical)
 		// Canonicalization ends a body with one line break, no more.
 		canonical = canonical && bytes.HasSuffix(out, crlfBytes) && !bytes.HasSuffix(out, []byte("\r\n\r\n"))
-		return Message{From: b.from, To: to, MessageID: msgID, Raw: out, RawCanonical: canonical}, nil
+		return Message{From: b.from, To: to, MessageID: msgID, Raw: out, RawCanonical: canonical, headroom: head}, nil
 	}
 	out = fmt.Appendf(out, "Content-Type: multipart/alternative;\r\n boundary=%s\r\n\r\n", b.boundary)
 	for i, part := range b.bodyParts {
@@ -264,7 +266,7 @@ func (b *Bulk) CopyMessage(to mail.Address, msgID string, date time.Time, values
 	// headers around them are canonical as written, and the body ends with
 	// the closing boundary's line.
 	out = fmt.Appendf(out, "--%s--\r\n", b.boundary)
-	return Message{From: b.from, To: to, MessageID: msgID, Raw: out, RawCanonical: canonical}, nil
+	return Message{From: b.from, To: to, MessageID: msgID, Raw: out, RawCanonical: canonical, headroom: head}, nil
 }
 
 // appendPart appends a part's chunks, encoding its personal lines, and

@@ -139,7 +139,7 @@ func parseDKIMKey(data []byte) (crypto.Signer, error) {
 // relays read such breaks in different ways, and the bytes sent must be
 // the bytes signed.
 func (d *DKIM) Sign(msg []byte) ([]byte, error) {
-	return d.signMessage(msg, false)
+	return d.signMessage(msg, false, nil)
 }
 
 // signRaw signs a Raw message. One whose maker knows its body to be its
@@ -149,10 +149,19 @@ func (d *DKIM) Sign(msg []byte) ([]byte, error) {
 // much as the hash; a body wrongly said canonical gets a signature that
 // fails, so only a maker that checked may say so.
 func (d *DKIM) signRaw(m Message) ([]byte, error) {
-	return d.signMessage(m.Raw, m.RawCanonical)
+	return d.signMessage(m.Raw, m.RawCanonical, m.headroom)
 }
 
-func (d *DKIM) signMessage(msg []byte, canonical bool) ([]byte, error) {
+// signatureRoom is the space Bulk leaves in front of a copy for its
+// signatures: an RSA-2048 and an Ed25519 one take about 1 KB.
+const signatureRoom = 2 << 10
+
+// signMessage returns msg with its signatures in front. headroom, when
+// msg's buffer has one (Bulk), takes them if they fit: a 53 KB copy is
+// then not allocated and copied again: 4-5% of the CPU of a digest signed
+// with Ed25519 (scripts/bench/digest.sh).
+// Only one goroutine at a time may sign a message with headroom.
+func (d *DKIM) signMessage(msg []byte, canonical bool, headroom []byte) ([]byte, error) {
 	header, body := splitMessage(msg)
 	var bh [sha256.Size]byte
 	var bare bool
@@ -175,6 +184,14 @@ func (d *DKIM) signMessage(msg []byte, canonical bool) ([]byte, error) {
 	sig, err := d.sign(fields, bh, keys, time.Now())
 	if err != nil {
 		return nil, err
+	}
+	if n := len(headroom); n >= len(sig) && len(msg) > 0 && cap(headroom)-n >= len(msg) {
+		// msg must still be the bytes after the headroom (not a copy made
+		// with CRLF line ends above, say).
+		if whole := headroom[:n+len(msg)]; &whole[n] == &msg[0] {
+			copy(whole[n-len(sig):], sig)
+			return whole[n-len(sig):], nil
+		}
 	}
 	out := make([]byte, 0, len(sig)+len(msg))
 	out = append(out, sig...)

@@ -80,6 +80,9 @@ func checkSigned(t *testing.T, d *DKIM, txt string, m Message) {
 	if !bytes.HasSuffix(signed, raw) {
 		t.Fatal("the signed copy is not the copy with a field in front")
 	}
+	if m.headroom != nil && &signed[len(signed)-len(raw)] != &raw[0] {
+		t.Error("a Bulk copy's signature did not go in the room in front of it: the copy was copied")
+	}
 	for i, line := range strings.Split(string(signed[:len(signed)-len(raw)]), "\r\n") {
 		if len(line) > 78 {
 			t.Errorf("DKIM-Signature line %d is %d bytes long: %q", i, len(line), line)
@@ -280,4 +283,53 @@ func FuzzDKIMBodyHash(f *testing.F) {
 			t.Errorf("body %q: bh=%s, go-msgauth computes %s", body, got["bh"], want["bh"])
 		}
 	})
+}
+
+// TestDKIMSignatureRoom: a Bulk copy's signatures go in the room in front
+// of it when they fit, and the copy is signed as well when they do not
+// (keys enough to pass the room) or when it is signed a second time (a
+// send that failed after the signing).
+func TestDKIMSignatureRoom(t *testing.T) {
+	keys := testKeys(t)
+	d := &DKIM{Domain: "example.vn", Selector: "sel", Signer: keys[0].signer}
+	b, err := NewBulk(BulkMessage{From: mail.Address{Address: "news@example.vn"}, Subject: "Bản tin",
+		Text: "Xin chào ZZNAME,\nBản tin sáng.\n", HTML: "<p>Xin chào ZZNAME,</p>\n"}, []string{"ZZNAME"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := b.CopyMessage(mail.Address{Name: "Lan", Address: "lan@example.vn"}, "", time.Now(), []string{"Lan"}, []string{"Lan"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := bytes.Clone(m.Raw)
+	checkSigned(t, d, keys[0].txt, m) // in the room
+	checkSigned(t, d, keys[0].txt, m) // the same room again
+	if !bytes.Equal(m.Raw, raw) {
+		t.Fatal("signing changed the copy itself")
+	}
+
+	// Five RSA-2048 signatures take some 3 KB: more than the room.
+	crowded := &DKIM{Domain: "example.vn", Selector: "sel", Signer: keys[0].signer}
+	for range 4 {
+		crowded.Also = append(crowded.Also, DKIMKey{Selector: "sel", Signer: keys[0].signer})
+	}
+	signed, err := crowded.signRaw(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(signed)-len(m.Raw) <= signatureRoom {
+		t.Fatalf("the signatures take %d bytes, no more than the room's %d: the case is not tested", len(signed)-len(m.Raw), signatureRoom)
+	}
+	if !bytes.HasSuffix(signed, raw) || &signed[len(signed)-len(raw)] == &m.Raw[0] {
+		t.Fatal("signatures too large for the room were not put in a new buffer before the copy")
+	}
+	verifs := verify(t, signed, keys[0].txt)
+	if len(verifs) != 5 {
+		t.Fatalf("%d signatures verified, want 5", len(verifs))
+	}
+	for _, v := range verifs {
+		if v.Err != nil {
+			t.Fatalf("signature does not verify: %v", v.Err)
+		}
+	}
 }

@@ -61,6 +61,10 @@ type Message struct {
 	// Signed is set on a Raw message whose DKIM signature is in Raw
 	// already (SMTPTransport.Sign): it is sent as it is.
 	Signed bool
+	// headroom is the free start of the buffer Raw ends: Raw begins where
+	// headroom ends (Bulk.CopyMessage), so a signature that fits goes in
+	// front of Raw without a new copy of the whole message.
+	headroom []byte
 	// BeforeEnd, when set, is called by a transport that gates the end
 	// (EndGate) once the whole message is with it and before it becomes
 	// final: before the end of DATA. An error holds the message back: the
