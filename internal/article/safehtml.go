@@ -19,12 +19,21 @@ type safeForms struct {
 	void  map[string]bool // void elements kept as they are: <br>
 	link  bool            // <a href="URL">…</a>
 	image bool            // <img src="URL"> and <img src="URL" alt="TEXT">
+	// text marks the bytes unchanged passes without a look: all but "<"
+	// and those text may not hold. Letters, spaces and every byte of a
+	// multi-byte character pass with one load, where a switch over seven
+	// cases took several compares a byte (7% of an import's CPU). Unset,
+	// as in a zero safeForms, it passes nothing.
+	text [256]bool
 }
 
 // probeSafeForms finds which forms policy writes back unchanged.
 func probeSafeForms(policy *bluemonday.Policy) *safeForms {
 	same := func(s string) bool { return policy.Sanitize(s) == s }
 	f := &safeForms{plain: map[string]bool{}, void: map[string]bool{}}
+	for c := range f.text {
+		f.text[c] = strings.IndexByte("<>&\"'\r\x00", byte(c)) < 0
+	}
 	for _, name := range []string{"p", "strong", "em", "b", "i", "u", "s", "small", "sub", "sup", "mark", "q", "cite",
 		"abbr", "code", "pre", "blockquote", "figure", "figcaption", "h1", "h2", "h3", "h4", "h5", "h6",
 		"ul", "ol", "li", "dl", "dt", "dd", "table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption"} {
@@ -48,16 +57,17 @@ func probeSafeForms(policy *bluemonday.Policy) *safeForms {
 // s is cleanText's output.
 func (f *safeForms) unchanged(s string) bool {
 	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '>', '&', '"', '\'', '\r', 0:
-			return false
-		case '<':
-			end := strings.IndexByte(s[i:], '>')
-			if end < 0 || !f.tag(s[i+1:i+end]) {
-				return false
-			}
-			i += end
+		if f.text[s[i]] {
+			continue
 		}
+		if s[i] != '<' {
+			return false
+		}
+		end := strings.IndexByte(s[i:], '>')
+		if end < 0 || !f.tag(s[i+1:i+end]) {
+			return false
+		}
+		i += end
 	}
 	return true
 }

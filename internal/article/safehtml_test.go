@@ -118,6 +118,31 @@ func TestSafeFormsTakeArticleBodies(t *testing.T) {
 	}
 }
 
+// TestSafeFormsEveryByte puts each byte value in the text, in a tag's
+// attribute and in an image's alt of a safe body: the fast path keeps
+// only what the policy writes back as it is, and keeps the plain letters
+// and the bytes of a Vietnamese letter.
+func TestSafeFormsEveryByte(t *testing.T) {
+	n := testNormalizer(t)
+	for c := range 256 {
+		b := string([]byte{byte(c)})
+		for _, s := range []string{"<p>a" + b + "b</p>", `<a href="/a` + b + `b">x</a>`, `<img src="/a.jpg" alt="a` + b + `b">`, b + "<br>"} {
+			clean := cleanText(s)
+			if !n.safe.unchanged(clean) {
+				continue
+			}
+			if got := n.policy.Sanitize(clean); got != clean {
+				t.Errorf("byte %#x: fast path keeps %q; the policy writes %q", c, clean, got)
+			}
+		}
+	}
+	for _, s := range []string{"<p>a b</p>", "<p>Công tác dân vận.</p>", "<p>a, b; c: d (e) [f] 1/2 = 50% - ok?</p>"} {
+		if !n.safe.unchanged(s) {
+			t.Errorf("fast path refuses %q", s)
+		}
+	}
+}
+
 // resolveAttrSlow is resolveAttr without its shortcut for plain paths.
 func resolveAttrSlow(base *url.URL, escaped string) string {
 	value := html.UnescapeString(escaped)
