@@ -3,6 +3,7 @@ package article
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -15,35 +16,85 @@ const maxSlugBytes = 80
 // that is not a letter or digit becomes a hyphen. It returns "" for a title
 // with no Latin letters or digits; the caller chooses a fallback.
 func Slugify(title string) string {
-	var b strings.Builder
-	b.Grow(len(title))
-	hyphen := false
-	for _, r := range norm.NFD.String(title) {
-		switch {
-		case unicode.Is(unicode.Mn, r):
+	// A title of ASCII and Latin letters, Vietnamese ones included, is
+	// decomposed a character at a time: the NFD of the whole title (a
+	// sixth of NormalizeKeyed) differs from it only in the order of
+	// combining marks, which a slug drops. Anything else takes NFD.
+	var s slugBuilder
+	s.b.Grow(len(title))
+	for i := 0; i < len(title); {
+		if c := title[i]; c < utf8.RuneSelf {
+			s.add(rune(c))
+			i++
 			continue
-		case r == 'đ' || r == 'Đ':
-			r = 'd'
-		case r >= 'A' && r <= 'Z':
-			r += 'a' - 'A'
 		}
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
-			if hyphen && b.Len() > 0 {
-				b.WriteByte('-')
+		r, size := utf8.DecodeRuneInString(title[i:])
+		if !latinLetter(r) {
+			return slugifyNFD(title)
+		}
+		if d := norm.NFD.PropertiesString(title[i:]).Decomposition(); d != nil {
+			for _, r := range string(d) {
+				s.add(r)
 			}
-			hyphen = false
-			b.WriteRune(r)
-			continue
+		} else {
+			s.add(r)
 		}
-		hyphen = true
+		i += size
 	}
-	s := b.String()
-	if len(s) > maxSlugBytes {
-		s = s[:maxSlugBytes]
-		if i := strings.LastIndexByte(s, '-'); i > maxSlugBytes/2 {
-			s = s[:i]
+	return s.slug()
+}
+
+// latinLetter reports the code points Slugify decomposes one at a time:
+// Latin-1, Latin Extended-A and -B, and Latin Extended Additional (the
+// precomposed Vietnamese letters).
+func latinLetter(r rune) bool {
+	return r >= 0x80 && r < 0x250 || r >= 0x1E00 && r <= 0x1EFF
+}
+
+// slugifyNFD is Slugify over the NFD of the whole title.
+func slugifyNFD(title string) string {
+	var s slugBuilder
+	s.b.Grow(len(title))
+	for _, r := range norm.NFD.String(title) {
+		s.add(r)
+	}
+	return s.slug()
+}
+
+// slugBuilder writes a slug a decomposed character at a time.
+type slugBuilder struct {
+	b      strings.Builder
+	hyphen bool
+}
+
+func (s *slugBuilder) add(r rune) {
+	switch {
+	case r >= 0x300 && unicode.Is(unicode.Mn, r): // none is below U+0300
+		return
+	case r == 'đ' || r == 'Đ':
+		r = 'd'
+	case r >= 'A' && r <= 'Z':
+		r += 'a' - 'A'
+	}
+	if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+		if s.hyphen && s.b.Len() > 0 {
+			s.b.WriteByte('-')
 		}
-		s = strings.TrimRight(s, "-")
+		s.hyphen = false
+		s.b.WriteByte(byte(r))
+		return
 	}
-	return s
+	s.hyphen = true
+}
+
+func (s *slugBuilder) slug() string {
+	slug := s.b.String()
+	if len(slug) > maxSlugBytes {
+		slug = slug[:maxSlugBytes]
+		if i := strings.LastIndexByte(slug, '-'); i > maxSlugBytes/2 {
+			slug = slug[:i]
+		}
+		slug = strings.TrimRight(slug, "-")
+	}
+	return slug
 }
