@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -116,6 +117,43 @@ func TestDecodeJSONFastTakesExports(t *testing.T) {
 		if _, ok := decodeJSONFast([]byte(line)); ok {
 			if _, err := decodeJSONSlow([]byte(line)); err != nil {
 				t.Errorf("fast path took %q, which encoding/json refuses", line)
+			}
+		}
+	}
+}
+
+// TestDecodeJSONFastUTF8 puts every sequence of one to three bytes from
+// 0x80 up, and four-byte ones around the edges of the valid leads, in a
+// string without escapes and in one after an escape: the fast reader takes
+// it exactly when it is valid UTF-8 (the rest is encoding/json's, which
+// writes U+FFFD for it).
+func TestDecodeJSONFastUTF8(t *testing.T) {
+	check := func(seq []byte) {
+		for _, prefix := range []string{`a`, `a\n`, `\"`} {
+			data := []byte(`{"title":"` + prefix + string(seq) + `b","summary":"` + string(seq) + `"}`)
+			in, ok := decodeJSONFast(data)
+			if ok != utf8.Valid(seq) {
+				t.Fatalf("%q: fast path takes it %v; valid UTF-8 %v", data, ok, utf8.Valid(seq))
+			}
+			if ok && in.Summary != string(seq) {
+				t.Fatalf("%q: summary %q", data, in.Summary)
+			}
+		}
+	}
+	for a := 0x80; a < 0x100; a++ {
+		check([]byte{byte(a)})
+		for b := 0x80; b < 0x100; b++ {
+			check([]byte{byte(a), byte(b)})
+			for c := 0x80; c < 0x100; c += 1 + c%7 {
+				check([]byte{byte(a), byte(b), byte(c)})
+			}
+		}
+	}
+	for _, a := range []byte{0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xF8, 0xFF} {
+		for _, b := range []byte{0x80, 0x8F, 0x90, 0xBF, 0xC0} {
+			for _, c := range []byte{0x7F, 0x80, 0xBF, 0xC0} {
+				check([]byte{a, b, c, 0x80})
+				check([]byte{a, b, 0x80, c})
 			}
 		}
 	}
