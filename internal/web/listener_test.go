@@ -1,7 +1,12 @@
 package web
 
 import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"testing"
@@ -77,5 +82,103 @@ func TestLimitPerClientClosesConnectionsOverLimitsConnectionsPerClient(t *testin
 	case c := <-accepted:
 		t.Fatalf("an unexpected connection from %s was accepted", c.RemoteAddr())
 	default:
+	}
+}
+
+// TestConnectionDeadlinesHold: the connections of bantin's listeners set
+// their deadlines on the socket only when a read or write needs them; a
+// real http.Server over them must still cut a client that sends half a
+// header, one that keeps a connection idle, and one that does not read a
+// large response, each at its timeout, and keep answering request after
+// request on one kept-alive connection (its watch for a hang-up is ended
+// by a deadline in the past, which must reach a read already waiting).
+// Both ways to a connection are checked: the global cap's alone, and the
+// per-client share's inside it.
+func TestConnectionDeadlinesHold(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	big := bytes.Repeat([]byte("bản tin "), 1<<20) // 9 MB: more than loopback's buffers hold
+	for _, perClient := range []bool{false, true} {
+		t.Run(fmt.Sprintf("per-client share %v", perClient), func(t *testing.T) {
+			raw, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln := LimitConnections(raw, 100)
+			if perClient {
+				ln = LimitPerClient(ln, 100, nil)
+			}
+			srv := &http.Server{
+				Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					switch r.URL.Path {
+					case "/big":
+						w.Write(big)
+						return
+					case "/slow":
+						// Long enough for the server's watch for a
+						// hang-up to be waiting in a read.
+						time.Sleep(50 * time.Millisecond)
+					}
+					io.WriteString(w, "ok")
+				}),
+				ReadHeaderTimeout: timeout,
+				ReadTimeout:       2 * timeout,
+				WriteTimeout:      timeout,
+				IdleTimeout:       timeout,
+				ConnContext:       ConnContext,
+			}
+			go srv.Serve(ln)
+			t.Cleanup(func() { srv.Close() })
+			addr := raw.Addr().String()
+			dial := func() net.Conn {
+				t.Helper()
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { c.Close() })
+				c.SetDeadline(time.Now().Add(20 * timeout))
+				return c
+			}
+			// cut waits for the server to close c, reading what comes,
+			// and says how long that took.
+			cut := func(c net.Conn) time.Duration {
+				start := time.Now()
+				io.Copy(io.Discard, c)
+				return time.Since(start)
+			}
+
+			// Many requests on one connection, then silence.
+			c := dial()
+			r := bufio.NewReader(c)
+			for i := range 200 {
+				path := fmt.Sprint("/", i)
+				if i%50 == 49 {
+					path = "/slow"
+				}
+				fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
+				resp, err := http.ReadResponse(r, nil)
+				if err != nil {
+					t.Fatalf("request %d on a kept-alive connection: %v", i, err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			if took := cut(c); took < timeout-50*time.Millisecond || took > 5*timeout {
+				t.Errorf("an idle connection was closed after %s, want about the idle timeout, %s", took, timeout)
+			}
+
+			c = dial()
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n")
+			if took := cut(c); took < timeout-50*time.Millisecond || took > 5*timeout {
+				t.Errorf("half a header was cut after %s, want about the header timeout, %s", took, timeout)
+			}
+
+			c = dial()
+			io.WriteString(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+			time.Sleep(3 * timeout) // read nothing past the write timeout
+			if n, _ := io.Copy(io.Discard, c); n >= int64(len(big)) {
+				t.Errorf("a client that did not read got all %d bytes: the write timeout did not cut it", n)
+			}
+		})
 	}
 }

@@ -67,9 +67,6 @@ func (s *fileSection) sendTo(dst syscall.Conn) (written int64, handled bool, err
 // writeMore writes b to c with MSG_MORE when c is a socket (handled);
 // a wrapper of this package is unwrapped first.
 func writeMore(c net.Conn, b []byte) (n int, handled bool, err error) {
-	if cc, ok := c.(*countedConn); ok {
-		c = cc.Conn
-	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return 0, false, nil
