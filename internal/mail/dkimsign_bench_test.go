@@ -76,6 +76,19 @@ func BenchmarkDKIMSign(b *testing.B) {
 				}
 			}
 		})
+		b.Run(k.name+"/bantin-in-place", func(b *testing.B) {
+			// As a digest's copies are signed: canonical, with room
+			// in front for the signature.
+			buf := make([]byte, signatureRoom+len(raw))
+			copy(buf[signatureRoom:], raw)
+			m := Message{Raw: buf[signatureRoom:], RawCanonical: true, headroom: buf[:signatureRoom]}
+			b.SetBytes(int64(len(raw)))
+			for b.Loop() {
+				if _, err := k.d.signRaw(m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 		b.Run(k.name+"/go-msgauth", func(b *testing.B) {
 			b.SetBytes(int64(len(raw)))
 			keys := append(signedHeaders(raw), "From")
