@@ -85,10 +85,9 @@ func TestLimitPerClientClosesConnectionsOverLimitsConnectionsPerClient(t *testin
 	}
 }
 
-// TestConnectionDeadlinesHold: the connections of bantin's listeners set
-// their deadlines on the socket only when a read or write needs them; a
-// real http.Server over them must still cut a client that sends half a
-// header, one that keeps a connection idle, and one that does not read a
+// TestConnectionDeadlinesHold: a real http.Server over bantin's listeners,
+// whose connections are wrappers, must still cut a client that sends half
+// a header, one that keeps a connection idle, and one that does not read a
 // large response, each at its timeout, and keep answering request after
 // request on one kept-alive connection (its watch for a hang-up is ended
 // by a deadline in the past, which must reach a read already waiting).
