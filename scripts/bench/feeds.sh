@@ -6,6 +6,9 @@
 #                             document of 32 KB or more goes out with sendfile)
 #   barefeed                  a minimal net/http handler writing the same bytes from
 #                             memory: the reference, deliberately without sendfile
+#   barefeed -timeouts        the same with bantin serve's read, write and idle
+#                             timeouts (bare+t): what protection from slow clients
+#                             costs a kept-alive request in Go's server
 #   nginx                     the same bytes as a static file (sendfile, gzip_static, access log off)
 # all in the same run. Needs wrk and nginx (Debian: apt-get install wrk nginx-light).
 # Each server is measured ROUNDS times per mode, in turn, and the median
@@ -36,6 +39,8 @@ cmp -s served.xml public/feeds/rss.xml || { echo "served and built feeds differ"
 
 ./barefeed -addr 127.0.0.1:18101 -file public/feeds/rss.xml &
 pids+=($!)
+./barefeed -timeouts -addr 127.0.0.1:18103 -file public/feeds/rss.xml &
+pids+=($!)
 
 mkdir -p nginx/logs
 cat > nginx.conf <<CONF
@@ -64,15 +69,15 @@ pids+=($!)
 sleep 0.5
 
 etag() { curl -s -o /dev/null -D - "$@" | awk -F': ' 'tolower($1)=="etag" {print $2}' | tr -d '\r'; }
-declare -A url=([bantin]=http://127.0.0.1:18100/feeds/rss.xml [bare]=http://127.0.0.1:18101/ [nginx]=http://127.0.0.1:18102/feeds/rss.xml)
+declare -A url=([bantin]=http://127.0.0.1:18100/feeds/rss.xml [bare]=http://127.0.0.1:18101/ [baret]=http://127.0.0.1:18103/ [nginx]=http://127.0.0.1:18102/feeds/rss.xml)
 
 echo "machine: $(hostname), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), Linux $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg); $(go version | cut -d' ' -f3); $(nginx -v 2>&1); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); bantin $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . 2>/dev/null || echo '+changes')"
 echo "document: $(wc -c < public/feeds/rss.xml) bytes, gzip $(wc -c < public/feeds/rss.xml.gz) bytes; wrk -t2 -c64 -d${secs}s, median of $rounds"
-printf '%-9s %12s %12s %12s %10s %10s %10s\n' mode bantin bare nginx bantin/bare bantin/nginx bare/nginx
+printf '%-9s %9s %9s %9s %9s %12s %14s %12s %10s\n' mode bantin bare bare+t nginx bantin/bare bantin/bare+t bantin/nginx bare/nginx
 for mode in identity gzip 304; do
   declare -A rps=() runs=()
   for round in $(seq "$rounds"); do
-    for server in bantin bare nginx; do
+    for server in bantin bare baret nginx; do
       hdr=()
       case $mode in
         gzip) hdr=(-H "Accept-Encoding: gzip") ;;
@@ -87,11 +92,11 @@ for mode in identity gzip 304; do
       runs[$server]+=" $(wrk -t2 -c64 -d"${secs}s" "${hdr[@]}" "${url[$server]}" | awk '/Requests\/sec/ {print $2}')"
     done
   done
-  for server in bantin bare nginx; do
+  for server in bantin bare baret nginx; do
     rps[$server]=$(echo ${runs[$server]} | tr ' ' '\n' | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
   done
-  awk -v m="$mode" -v a="${rps[bantin]}" -v b="${rps[bare]}" -v n="${rps[nginx]}" \
-    'BEGIN { printf "%-9s %12.0f %12.0f %12.0f %10.2f %10.2f %10.2f\n", m, a, b, n, a/b, a/n, b/n }'
+  awk -v m="$mode" -v a="${rps[bantin]}" -v b="${rps[bare]}" -v t="${rps[baret]}" -v n="${rps[nginx]}" \
+    'BEGIN { printf "%-9s %9.0f %9.0f %9.0f %9.0f %12.2f %14.2f %12.2f %10.2f\n", m, a, b, t, n, a/b, a/t, a/n, b/n }'
 done
 
 # Freshness: from an API ingest returning to the article being in every
