@@ -2,8 +2,9 @@
 # Runs the speed benchmarks of the figures table in turn, RUNS times
 # (default 3), each run's output kept in OUT (default bench-YYYYmmdd-HHMM):
 # digest.sh (unsigned, Ed25519, RSA-2048 beside smtp-source), feeds.sh
-# (bantin beside a bare handler and nginx), import.sh (SQLite, beside the
-# reference commit) and import-pg.sh (PostgreSQL). By hand only: about
+# (bantin beside a bare handler, the same with serve's timeouts, and
+# nginx), import.sh (SQLite, beside the reference commit) and
+# import-pg.sh (PostgreSQL). By hand only: about
 # 15 minutes a run on two cores; it wants the machine to itself and binds
 # loopback ports. Needs what each script needs (postfix's smtp-sink and
 # smtp-source, wrk, nginx, openssl, PostgreSQL for import-pg.sh).
