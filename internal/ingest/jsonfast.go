@@ -161,26 +161,40 @@ func (d *fastJSON) str() (string, bool) {
 		return "", false
 	}
 	start := d.i + 1
-	for j := start; j < len(d.data); {
-		switch c := d.data[j]; {
-		case c == '"':
-			d.i = j + 1
-			return string(d.data[start:j]), true
-		case c == '\\':
-			return d.escaped(start, j)
-		case c < 0x20:
-			return "", false
-		case c >= utf8.RuneSelf:
-			n := runeLen(d.data[j:])
+	j, ok := plainRun(d.data, start)
+	if !ok || j >= len(d.data) {
+		return "", false
+	}
+	switch d.data[j] {
+	case '"':
+		d.i = j + 1
+		return string(d.data[start:j]), true
+	case '\\':
+		return d.escaped(start, j)
+	}
+	return "", false // a control character
+}
+
+// plainRun returns where the run of a string's bytes from j that need no
+// unescaping ends: at a quote, a backslash, a control character or the
+// end of data. ok is false when the run holds bytes that are not UTF-8.
+func plainRun(data []byte, j int) (end int, ok bool) {
+	for j < len(data) {
+		c := data[j]
+		if c >= utf8.RuneSelf {
+			n := runeLen(data[j:])
 			if n == 0 {
-				return "", false
+				return j, false
 			}
 			j += n
 			continue
 		}
+		if c == '"' || c == '\\' || c < 0x20 {
+			break
+		}
 		j++
 	}
-	return "", false
+	return j, true
 }
 
 // runeLen returns the length of the valid UTF-8 encoding of a character
@@ -235,21 +249,9 @@ func (d *fastJSON) escaped(start, j int) (string, bool) {
 	buf = append(buf, d.data[start:j]...)
 	for j < len(d.data) {
 		// The run up to the next quote, backslash or control in one copy.
-		k := j
-		for k < len(d.data) {
-			c := d.data[k]
-			if c >= utf8.RuneSelf {
-				n := runeLen(d.data[k:])
-				if n == 0 {
-					return "", false
-				}
-				k += n
-				continue
-			}
-			if c == '"' || c == '\\' || c < 0x20 {
-				break
-			}
-			k++
+		k, ok := plainRun(d.data, j)
+		if !ok {
+			return "", false
 		}
 		buf = append(buf, d.data[j:k]...)
 		j = k
