@@ -176,21 +176,13 @@ func serve(ctx context.Context, stopSignals func(), opts *options) error {
 		return err
 	}
 	httpServer := &http.Server{
-		Handler: server,
-		// A silent client is cut after 10 s; a request body has the
-		// route's own deadline (web.Options.FormBodyTimeout, 10 s; the
-		// admin API's, 60 s), and ReadTimeout stays as the whole
-		// request's bound. An idle keep-alive connection holds a slot of
-		// limits.connections, so it is closed after 30 s.
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       web.DefaultAPIBodyTimeout,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       30 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		Handler:        server,
+		MaxHeaderBytes: 64 << 10,
 		// Feed responses reach their connection to send the headers and
 		// the body's file together.
 		ConnContext: web.ConnContext,
 	}
+	web.SetTimeouts(httpServer)
 
 	// SIGHUP is caught before anything starts: its default action would
 	// end the daemon.

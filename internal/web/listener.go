@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"time"
 )
 
 // LimitConnections wraps ln so that at most n connections are open at
@@ -148,6 +149,18 @@ func (c *countedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.release)
 	return err
+}
+
+// SetTimeouts gives srv the timeouts of bantin serve. A silent client is
+// cut after 10 s; a request body has the route's own deadline
+// (Options.FormBodyTimeout, 10 s; the admin API's, 60 s), and ReadTimeout
+// stays as the whole request's bound. An idle keep-alive connection holds
+// a slot of limits.connections, so it is closed after 30 s.
+func SetTimeouts(srv *http.Server) {
+	srv.ReadHeaderTimeout = 10 * time.Second
+	srv.ReadTimeout = DefaultAPIBodyTimeout
+	srv.WriteTimeout = 60 * time.Second
+	srv.IdleTimeout = 30 * time.Second
 }
 
 type connKey struct{}

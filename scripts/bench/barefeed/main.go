@@ -17,14 +17,15 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/bantin/bantin/internal/web"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:18101", "listen address")
 	file := flag.String("file", "", "the feed document to serve")
 	etag := flag.String("etag", `"bare"`, "the ETag to send and match")
-	timeouts := flag.Bool("timeouts", false, "read, write and idle timeouts as bantin serve's (10 s for a header, 60 s for a request and for a write, 30 s idle)")
+	timeouts := flag.Bool("timeouts", false, "bantin serve's read, write and idle timeouts (web.SetTimeouts)")
 	flag.Parse()
 	body, err := os.ReadFile(*file)
 	if err != nil {
@@ -37,8 +38,7 @@ func main() {
 	zipped := gz.Bytes()
 	srv := &http.Server{Addr: *addr}
 	if *timeouts {
-		srv.ReadHeaderTimeout, srv.ReadTimeout = 10*time.Second, 60*time.Second
-		srv.WriteTimeout, srv.IdleTimeout = 60*time.Second, 30*time.Second
+		web.SetTimeouts(srv)
 	}
 	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
