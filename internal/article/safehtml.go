@@ -22,8 +22,9 @@ type safeForms struct {
 	// text marks the bytes unchanged passes without a look: all but "<"
 	// and those text may not hold. Letters, spaces and every byte of a
 	// multi-byte character pass with one load, where a switch over seven
-	// cases took several compares a byte (7% of an import's CPU). Unset,
-	// as in a zero safeForms, it passes nothing.
+	// cases took several compares a byte (an import's CPU an article fell
+	// from 96-98 µs to 89-92 µs with the table). Unset, as in a zero
+	// safeForms, it passes nothing.
 	text [256]bool
 }
 

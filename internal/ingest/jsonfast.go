@@ -154,8 +154,9 @@ func (d *fastJSON) object(member func(key []byte) bool) bool {
 }
 
 // str reads a JSON string. Its common form, no escapes, is one copy. Its
-// bytes are checked as UTF-8 in the same pass that looks for its end: a
-// second pass of utf8.Valid over them was a tenth of an import's CPU.
+// bytes are checked as UTF-8 in the same pass that looks for its end: with
+// a second pass of utf8.Valid, 20 generated article lines took 243 µs to
+// decode, 192 µs so.
 func (d *fastJSON) str() (string, bool) {
 	if d.i >= len(d.data) || d.data[d.i] != '"' {
 		return "", false

@@ -95,7 +95,7 @@ func TestLimitPerClientClosesConnectionsOverLimitsConnectionsPerClient(t *testin
 // per-client share's inside it.
 func TestConnectionDeadlinesHold(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	big := bytes.Repeat([]byte("bản tin "), 1<<20) // 9 MB: more than loopback's buffers hold
+	big := bytes.Repeat([]byte("bản tin "), 1<<20) // 10 MiB: more than loopback's buffers hold
 	for _, perClient := range []bool{false, true} {
 		t.Run(fmt.Sprintf("per-client share %v", perClient), func(t *testing.T) {
 			raw, err := net.Listen("tcp", "127.0.0.1:0")
