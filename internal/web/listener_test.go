@@ -181,3 +181,38 @@ func TestConnectionDeadlinesHold(t *testing.T) {
 		})
 	}
 }
+
+// TestBothCapsGiveTheirPlacesBack: a client's connection inside both the
+// global cap and its per-client share is one wrapper; closing it must give
+// both places back, or a few connections would fill limits.connections
+// for good.
+func TestBothCapsGiveTheirPlacesBack(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := LimitPerClient(LimitConnections(raw, 2), 1, nil)
+	defer ln.Close()
+	for i := range 5 {
+		c, err := net.Dial("tcp", raw.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		accepted := make(chan net.Conn, 1)
+		go func() {
+			if sc, err := ln.Accept(); err == nil {
+				accepted <- sc
+			}
+		}()
+		select {
+		case sc := <-accepted:
+			if _, ok := sc.(*countedConn); !ok {
+				t.Fatalf("connection %d is a %T, want one *countedConn", i, sc)
+			}
+			sc.Close()
+		case <-time.After(2 * time.Second):
+			t.Fatalf("connection %d, after %d opened and closed one at a time, was not accepted: a place was not given back", i, i)
+		}
+		c.Close()
+	}
+}
