@@ -110,6 +110,7 @@ func (s *Store) SaveArticles(ctx context.Context, now time.Time, articles []arti
 		return nil, fmt.Errorf("save articles: commit: %w", err)
 	}
 	s.rememberCategories(w.batchCategories)
+	s.ckpt.saved(len(saved))
 	s.notify()
 	return saved, nil
 }

@@ -46,6 +46,7 @@ type Store struct {
 	stop       context.CancelFunc
 	stopped    chan struct{}
 	marks      markStmts // MarkDeliveries' prepared statements (issues.go)
+	ckpt       *checkpointer
 }
 
 // Open opens (creating if needed) the database file at path. It does not
@@ -120,7 +121,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
-	return &Store{db: db, articles: articles, lookups: lookups, path: path, categories: map[string]bool{}, stopped: make(chan struct{})}, nil
+	// The checkpointer's connection (see checkpointer).
+	ckpt, err := openOne(dsn)
+	if err != nil {
+		lookups.Close()
+		articles.Close()
+		db.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	return &Store{db: db, articles: articles, lookups: lookups, ckpt: newCheckpointer(ckpt), path: path, categories: map[string]bool{}, stopped: make(chan struct{})}, nil
 }
 
 // openOne opens a pool of one connection, closed after a minute idle to
@@ -255,7 +264,7 @@ func (s *Store) Close() error {
 		stop()
 		<-s.stopped
 	}
-	err := errors.Join(s.lookups.Close(), s.articles.Close(), s.db.Close())
+	err := errors.Join(s.ckpt.close(), s.lookups.Close(), s.articles.Close(), s.db.Close())
 	if err != nil {
 		return fmt.Errorf("close %s: %w", s.path, err)
 	}
