@@ -25,10 +25,12 @@ type checkpointer struct {
 	done    chan struct{}
 }
 
-// checkpointAfter is how many saved articles wake the checkpointer: about
-// 300 pages in a bulk import, 2,000 for articles saved one at a time (a
-// table row and the index entries in pages of their own), so a server
-// taking an article now and then does not checkpoint, and fsync, at each.
+// checkpointAfter is how many saved articles wake the checkpointer, so
+// that a server taking an article now and then does not checkpoint, and
+// fsync, at each. In a store of 20,000 articles, 256 saved in one batch
+// wrote 126 pages to the WAL; saved one at a time, 3,039 (12 a save: the
+// row, each index entry and the counter in a page of its own), still
+// under the 4,096 at which SQLite's own checkpoint comes first.
 const checkpointAfter = 256
 
 func newCheckpointer(db *sql.DB) *checkpointer {
