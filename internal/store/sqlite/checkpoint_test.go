@@ -28,7 +28,7 @@ func TestSavedArticlesReachTheFile(t *testing.T) {
 		return fi.Size()
 	}
 	before := size()
-	batch := make([]article.Article, 300) // about 1.2 MB, a few hundred pages
+	batch := make([]article.Article, 300) // about 1.2 MB of articles
 	for i := range batch {
 		batch[i] = article.Article{ID: fmt.Sprintf("a-%d", i), GUID: fmt.Sprintf("g-%d", i), Slug: fmt.Sprintf("bai-%d", i),
 			Title: "Bài", Summary: "Tóm tắt", ContentHTML: "<p>" + strings.Repeat("Tin tức trong ngày. ", 200) + "</p>",
