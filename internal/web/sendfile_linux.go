@@ -64,8 +64,8 @@ func (s *fileSection) sendTo(dst syscall.Conn) (written int64, handled bool, err
 	return written, true, waitErr
 }
 
-// writeMore writes b to c with MSG_MORE when c is a socket (handled);
-// a wrapper of this package is unwrapped first.
+// writeMore writes b to c with MSG_MORE when c is a socket (handled).
+// countedConn.Write, its one caller, passes the connection it wraps.
 func writeMore(c net.Conn, b []byte) (n int, handled bool, err error) {
 	sc, ok := c.(syscall.Conn)
 	if !ok {

@@ -19,7 +19,7 @@ import (
 type checkpointer struct {
 	db      *sql.DB
 	wake    chan struct{}
-	changed atomic.Int64 // articles saved since the last wake
+	changed atomic.Int64 // articles in the saves committed since the last wake
 	once    sync.Once
 	stop    context.CancelFunc
 	done    chan struct{}
@@ -37,8 +37,9 @@ func newCheckpointer(db *sql.DB) *checkpointer {
 	return &checkpointer{db: db, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
-// saved counts n articles committed, and wakes the checkpointer (starting
-// it the first time) when enough have been since it last woke.
+// saved counts the n articles of a committed save (unchanged ones too,
+// which only wakes it a little early), and wakes the checkpointer
+// (starting it the first time) when enough have been since it last woke.
 func (c *checkpointer) saved(n int) {
 	if c.changed.Add(int64(n)) < checkpointAfter {
 		return
